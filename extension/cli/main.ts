@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+/**
+ * `weightscope`: the engine without an editor, for scripts, CI and machines without VS Code.
+ * Exit status: 0 done (per-tensor errors included), 2 bad usage, 3 invalid or unreadable input.
+ */
+import { FormatError } from '../formats/formatError';
+import { UsageError } from './args';
+import { runStats, STATS_USAGE } from './statsCommand';
+
+const USAGE = `usage: weightscope <command> [options]
+
+commands:
+${STATS_USAGE}
+
+Run 'weightscope <command> --help' for a command's options.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return command === undefined ? 2 : 0;
+  }
+  if (command === 'stats') return runStats(rest);
+  throw new UsageError(`unknown command "${command}"`);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`weightscope: ${error.message}\n${USAGE}\n`);
+      process.exitCode = 2;
+    } else if (error instanceof FormatError) {
+      process.stderr.write(`weightscope: ${error.describe()}\n`);
+      process.exitCode = 3;
+    } else {
+      process.stderr.write(`weightscope: internal error: ${(error as Error).message ?? String(error)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

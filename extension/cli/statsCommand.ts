@@ -1,0 +1,82 @@
+import { openCheckpoint } from '../formats/openCheckpoint';
+import { nodeSourceOpener } from '../source/nodeFileSource';
+import { ScanEngine, type TensorOutcome } from '../engine/scanEngine';
+import { buildStatsReport, type StatsReport } from '../engine/statsReport';
+import { flagValue, globToRegExp, integerFlag, parseArgs, UsageError } from './args';
+import { formatBytes, formatShape, formatStat, renderTable } from './table';
+
+export const STATS_USAGE = `  stats PATH [--json] [--filter GLOB] [--workers N] [--chunk-size BYTES]
+        per-tensor statistics of a .safetensors file, a *.safetensors.index.json or a folder`;
+
+const FLAGS = {
+  json: {},
+  filter: { value: true },
+  workers: { value: true },
+  'chunk-size': { value: true },
+  help: {},
+} as const;
+
+export async function runStats(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, FLAGS);
+  if (args.flags.has('help')) {
+    process.stdout.write(`usage:\n${STATS_USAGE}\n`);
+    return 0;
+  }
+  if (args.positionals.length !== 1) throw new UsageError('stats takes exactly one PATH');
+  const workers = integerFlag(args, 'workers', 1, 64);
+  const chunkBytes = integerFlag(args, 'chunk-size', 4096, 16 << 20);
+  const filterText = flagValue(args, 'filter');
+  const filter = filterText === undefined ? undefined : globToRegExp(filterText);
+
+  const checkpoint = await openCheckpoint(args.positionals[0]!, nodeSourceOpener);
+  const indices = checkpoint.tensors.flatMap((t, i) => (!filter || filter.test(t.name) ? [i] : []));
+  const entries = indices.map((i) => checkpoint.tensors[i]!);
+  const totalBytes = entries.reduce((sum, t) => sum + t.bytes, 0);
+
+  const engine = new ScanEngine({ distDir: __dirname, ...(workers ? { workers } : {}), ...(chunkBytes ? { chunkBytes } : {}) });
+  const outcomes = new Map<number, TensorOutcome>();
+  const progress = process.stderr.isTTY && !args.flags.has('json') ? new ProgressLine(totalBytes) : undefined;
+  try {
+    await engine.scan(entries, {
+      onTensor: (outcome) => outcomes.set(indices[outcome.index]!, outcome),
+      onProgress: (doneBytes) => progress?.update(doneBytes),
+    });
+  } finally {
+    progress?.clear();
+    engine.dispose();
+  }
+  const report = buildStatsReport(checkpoint, outcomes, indices);
+  process.stdout.write(args.flags.has('json') ? JSON.stringify(report) + '\n' : renderStatsTable(report));
+  return 0;
+}
+
+function renderStatsTable(report: StatsReport): string {
+  const rows = report.tensors.map((t) => {
+    const s = t.stats;
+    const flags = s ? [s.nan ? `${s.nan} NaN` : '', s.posinf + s.neginf ? `${s.posinf + s.neginf} Inf` : ''].filter(Boolean).join(' ') : '';
+    return [
+      t.name, t.dtype, formatShape(t.shape), formatBytes(t.bytes),
+      ...(s ? [s.mean, s.std, s.min, s.max, s.absmax, s.kurtosis].map(formatStat) : ['', '', '', '', '', '']),
+      t.error ? `${t.error.code}: ${t.error.message}` : flags,
+    ];
+  });
+  const totalBytes = report.tensors.reduce((sum, t) => sum + t.bytes, 0);
+  const head = `${report.format}: ${report.files.length} file(s), ${report.tensors.length} tensor(s), ${formatBytes(totalBytes)}\n`;
+  return head + renderTable(['name', 'dtype', 'shape', 'size', 'mean', 'std', 'min', 'max', 'absmax', 'kurtosis', 'notes'], rows, [4, 5, 6, 7, 8, 9]);
+}
+
+/** A one-line progress indicator on stderr, redrawn at most every 200 ms. */
+class ProgressLine {
+  private last = 0;
+  constructor(private readonly total: number) {}
+  update(done: number): void {
+    const now = Date.now();
+    if (now - this.last < 200) return;
+    this.last = now;
+    const percent = this.total > 0 ? ((100 * done) / this.total).toFixed(1) : '100';
+    process.stderr.write(`\r${percent}% of ${formatBytes(this.total)} `);
+  }
+  clear(): void {
+    if (this.last > 0) process.stderr.write('\r\x1b[K');
+  }
+}

@@ -1,0 +1,199 @@
+import * as vscode from 'vscode';
+import { basename } from 'node:path';
+import type { Checkpoint } from '../formats/checkpoint';
+import { elementCount } from '../formats/checkpoint';
+import { FormatError } from '../formats/formatError';
+import { openCheckpoint } from '../formats/openCheckpoint';
+import { nodeSourceOpener } from '../source/nodeFileSource';
+import type { ScanEngine, TensorOutcome } from '../engine/scanEngine';
+import { buildStatsReport, type StatsReport } from '../engine/statsReport';
+import type { CheckpointSummary, OpenResponse, ScanProgress, StatsRecord, TensorRow } from '../protocol/messages';
+
+/** How often streamed records are forwarded to the webview: often enough to feel live, rarely enough to stay cheap. */
+const PROGRESS_INTERVAL_MS = 250;
+
+export interface ScanUpdate {
+  records: StatsRecord[];
+  progress: ScanProgress;
+}
+
+/**
+ * One opened checkpoint: its header-derived catalogue (or the error that stopped it), the statistics streamed in
+ * so far, and the scan in flight. Several editor panels may show the same document.
+ */
+export class CheckpointDocument implements vscode.CustomDocument {
+  private readonly updates = new vscode.EventEmitter<ScanUpdate>();
+  readonly onDidUpdate = this.updates.event;
+  private readonly outcomes = new Map<number, TensorOutcome>();
+  private pending: StatsRecord[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private scanAbort: AbortController | undefined;
+  private progress: ScanProgress;
+
+  private constructor(
+    readonly uri: vscode.Uri,
+    private readonly opened: { checkpoint: Checkpoint } | { error: FormatError },
+    private readonly engine: () => ScanEngine,
+  ) {
+    const tensors = 'checkpoint' in opened ? opened.checkpoint.tensors : [];
+    this.progress = {
+      state: 'idle',
+      doneTensors: 0,
+      totalTensors: tensors.length,
+      doneBytes: 0,
+      totalBytes: tensors.reduce((sum, t) => sum + t.bytes, 0),
+    };
+  }
+
+  static async open(uri: vscode.Uri, engine: () => ScanEngine): Promise<CheckpointDocument> {
+    if (uri.scheme !== 'file') {
+      const error = new FormatError('UNSUPPORTED_FORMAT', `only files on disk can be opened (scheme "${uri.scheme}")`, uri.toString());
+      return new CheckpointDocument(uri, { error }, engine);
+    }
+    try {
+      return new CheckpointDocument(uri, { checkpoint: await openCheckpoint(uri.fsPath, nodeSourceOpener) }, engine);
+    } catch (error) {
+      const formatError =
+        error instanceof FormatError ? error : new FormatError('READ_ERROR', (error as Error).message, uri.fsPath);
+      return new CheckpointDocument(uri, { error: formatError }, engine);
+    }
+  }
+
+  get checkpoint(): Checkpoint | undefined {
+    return 'checkpoint' in this.opened ? this.opened.checkpoint : undefined;
+  }
+
+  openResponse(): OpenResponse {
+    if ('error' in this.opened) {
+      const { error } = this.opened;
+      return { kind: 'error', file: error.file, problem: { code: error.code, message: error.message } };
+    }
+    const { checkpoint } = this.opened;
+    return {
+      kind: 'checkpoint',
+      summary: summarize(checkpoint, basename(this.uri.fsPath)),
+      tensors: checkpoint.tensors.map(toRow),
+      records: [...this.outcomes.entries()].map(([id, outcome]) => toRecord(id, outcome)),
+      progress: { ...this.progress },
+    };
+  }
+
+  histogram(id: number) {
+    return this.outcomes.get(id)?.analysis?.histogram ?? null;
+  }
+
+  report(): StatsReport | undefined {
+    const checkpoint = this.checkpoint;
+    return checkpoint && buildStatsReport(checkpoint, this.outcomes);
+  }
+
+  /** Starts the scan unless one has run or is running. */
+  ensureScanned(): void {
+    if (this.progress.state === 'idle') void this.scan();
+  }
+
+  rescan(): void {
+    this.cancel();
+    this.outcomes.clear();
+    void this.scan();
+  }
+
+  cancel(): void {
+    this.scanAbort?.abort();
+  }
+
+  private async scan(): Promise<void> {
+    const checkpoint = this.checkpoint;
+    if (!checkpoint) return;
+    const abort = new AbortController();
+    this.scanAbort = abort;
+    this.progress = { ...this.progress, state: 'running', doneTensors: 0, doneBytes: 0 };
+    this.pending = [];
+    this.emit();
+    try {
+      const end = await this.engine().scan(
+        checkpoint.tensors,
+        {
+          onTensor: (outcome) => {
+            if (abort.signal.aborted) return;
+            this.outcomes.set(outcome.index, outcome);
+            this.pending.push(toRecord(outcome.index, outcome));
+            this.progress.doneTensors++;
+            this.scheduleFlush();
+          },
+          onProgress: (doneBytes) => {
+            if (abort.signal.aborted) return;
+            this.progress.doneBytes = doneBytes;
+            this.scheduleFlush();
+          },
+        },
+        abort.signal,
+      );
+      if (this.scanAbort !== abort) return;
+      this.progress.state = end;
+      if (end === 'done') this.progress.doneBytes = this.progress.totalBytes;
+    } catch {
+      if (this.scanAbort !== abort) return;
+      this.progress.state = 'failed';
+    }
+    this.emit();
+  }
+
+  private scheduleFlush(): void {
+    this.flushTimer ??= setTimeout(() => this.emit(), PROGRESS_INTERVAL_MS);
+  }
+
+  private emit(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const records = this.pending;
+    this.pending = [];
+    this.updates.fire({ records, progress: { ...this.progress } });
+  }
+
+  dispose(): void {
+    this.cancel();
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.updates.dispose();
+  }
+}
+
+function summarize(checkpoint: Checkpoint, title: string): CheckpointSummary {
+  const paramsByDtype: Record<string, number> = {};
+  let totalParams = 0;
+  for (const t of checkpoint.tensors) {
+    const n = elementCount(t.shape);
+    paramsByDtype[t.dtype] = (paramsByDtype[t.dtype] ?? 0) + n;
+    totalParams += n;
+  }
+  return {
+    format: checkpoint.format,
+    title,
+    files: checkpoint.files.map((f) => ({ path: f.path, bytes: f.bytes })),
+    metadata: { ...checkpoint.metadata },
+    tensorCount: checkpoint.tensors.length,
+    totalBytes: checkpoint.tensors.reduce((sum, t) => sum + t.bytes, 0),
+    totalParams,
+    paramsByDtype,
+  };
+}
+
+function toRow(entry: Checkpoint['tensors'][number], id: number): TensorRow {
+  return {
+    id,
+    name: entry.name,
+    dtype: entry.dtype,
+    shape: [...entry.shape],
+    params: elementCount(entry.shape),
+    bytes: entry.bytes,
+    file: entry.file,
+    offset: entry.offset,
+    problem: entry.problem ? { code: entry.problem.code, message: entry.problem.message } : null,
+  };
+}
+
+function toRecord(id: number, outcome: TensorOutcome): StatsRecord {
+  return outcome.analysis
+    ? { id, stats: outcome.analysis.stats, error: null }
+    : { id, stats: null, error: { code: outcome.problem.code, message: outcome.problem.message } };
+}

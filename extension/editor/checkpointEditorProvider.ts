@@ -1,0 +1,113 @@
+import * as vscode from 'vscode';
+import type { ScanEngine } from '../engine/scanEngine';
+import { statsReportToCsv } from '../engine/statsReport';
+import type { Envelope, HostApi, HostEvent, HostMethod } from '../protocol/messages';
+import { CheckpointDocument } from './checkpointDocument';
+import { renderWebviewHtml } from './webviewHtml';
+
+export const CHECKPOINT_VIEW_TYPE = 'weightscope.checkpoint';
+export const INDEX_VIEW_TYPE = 'weightscope.checkpointIndex';
+
+type Handlers = { [M in HostMethod]: (params: HostApi[M]['req']) => HostApi[M]['res'] | Promise<HostApi[M]['res']> };
+
+/** Read-only custom editor for checkpoints; the same provider serves single files and sharded indexes. */
+export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProvider<CheckpointDocument> {
+  private readonly panels = new Map<vscode.WebviewPanel, CheckpointDocument>();
+
+  static register(context: vscode.ExtensionContext, engine: () => ScanEngine): CheckpointEditorProvider {
+    const provider = new CheckpointEditorProvider(context.extensionUri, engine);
+    for (const viewType of [CHECKPOINT_VIEW_TYPE, INDEX_VIEW_TYPE]) {
+      context.subscriptions.push(
+        vscode.window.registerCustomEditorProvider(viewType, provider, { supportsMultipleEditorsPerDocument: true }),
+      );
+    }
+    return provider;
+  }
+
+  private constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly engine: () => ScanEngine,
+  ) {}
+
+  /** The document of the focused checkpoint editor, else of the only one open. */
+  get activeDocument(): CheckpointDocument | undefined {
+    for (const [panel, document] of this.panels) if (panel.active) return document;
+    const documents = new Set(this.panels.values());
+    return documents.size === 1 ? [...documents][0] : undefined;
+  }
+
+  openCustomDocument(uri: vscode.Uri): Promise<CheckpointDocument> {
+    return CheckpointDocument.open(uri, this.engine);
+  }
+
+  resolveCustomEditor(document: CheckpointDocument, panel: vscode.WebviewPanel): void {
+    const webview = panel.webview;
+    webview.options = {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'dist'), vscode.Uri.joinPath(this.extensionUri, 'media')],
+    };
+    webview.html = renderWebviewHtml(webview, this.extensionUri);
+    this.panels.set(panel, document);
+
+    const post = (message: Envelope): void => void webview.postMessage(message);
+    const sendEvent = (event: HostEvent): void => post({ kind: 'evt', event });
+    const handlers: Handlers = {
+      open: () => {
+        document.ensureScanned();
+        return document.openResponse();
+      },
+      rescan: () => {
+        document.rescan();
+        return null;
+      },
+      cancel: () => {
+        document.cancel();
+        return null;
+      },
+      histogram: ({ id }) => document.histogram(id),
+      copyText: async ({ text }) => {
+        await vscode.env.clipboard.writeText(text);
+        return null;
+      },
+      exportStats: async ({ format }) => {
+        await exportStatistics(document, format);
+        return null;
+      },
+    };
+
+    const subscriptions = [
+      document.onDidUpdate((update) => sendEvent({ type: 'scanProgress', ...update })),
+      webview.onDidReceiveMessage(async (message: Envelope) => {
+        if (message?.kind !== 'req') return;
+        const handler = handlers[message.method] as ((params: unknown) => unknown) | undefined;
+        try {
+          if (!handler) throw new Error(`unknown request "${String(message.method)}"`);
+          post({ kind: 'res', id: message.id, ok: true, result: await handler(message.params) });
+        } catch (error) {
+          post({ kind: 'res', id: message.id, ok: false, error: { code: 'REQUEST_FAILED', message: (error as Error).message } });
+        }
+      }),
+    ];
+    panel.onDidDispose(() => {
+      this.panels.delete(panel);
+      subscriptions.forEach((s) => s.dispose());
+    });
+  }
+}
+
+/** Asks where to save, then writes the statistics gathered so far as JSON or CSV. */
+export async function exportStatistics(document: CheckpointDocument, format?: 'json' | 'csv'): Promise<void> {
+  const report = document.report();
+  if (!report) {
+    void vscode.window.showWarningMessage(vscode.l10n.t('This checkpoint could not be read, so it has no statistics to export.'));
+    return;
+  }
+  const target = await vscode.window.showSaveDialog({
+    defaultUri: vscode.Uri.file(`${document.uri.fsPath.replace(/(\.safetensors)?(\.index\.json)?$/, '')}.stats.${format ?? 'json'}`),
+    filters: format === 'csv' ? { CSV: ['csv'] } : format === 'json' ? { JSON: ['json'] } : { JSON: ['json'], CSV: ['csv'] },
+  });
+  if (!target) return;
+  const text = target.path.endsWith('.csv') ? statsReportToCsv(report) : JSON.stringify(report, null, 2) + '\n';
+  await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(text));
+  void vscode.window.showInformationMessage(vscode.l10n.t('Statistics exported to {0}', target.fsPath));
+}

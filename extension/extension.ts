@@ -1,0 +1,58 @@
+import * as vscode from 'vscode';
+import { ScanEngine } from './engine/scanEngine';
+import { CHECKPOINT_VIEW_TYPE, CheckpointEditorProvider, exportStatistics, INDEX_VIEW_TYPE } from './editor/checkpointEditorProvider';
+
+export function activate(context: vscode.ExtensionContext): void {
+  const distDir = vscode.Uri.joinPath(context.extensionUri, 'dist').fsPath;
+  let engine: ScanEngine | undefined;
+  // One worker pool for all open checkpoints, created on first use and rebuilt when its settings change.
+  const sharedEngine = (): ScanEngine => {
+    if (!engine) {
+      const config = vscode.workspace.getConfiguration('weightscope');
+      engine = new ScanEngine({
+        distDir,
+        workers: config.get<number>('workers', 0),
+        chunkBytes: config.get<number>('chunkSizeMiB', 1) * (1 << 20),
+      });
+    }
+    return engine;
+  };
+  context.subscriptions.push(
+    { dispose: () => engine?.dispose() },
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration('weightscope') && engine) {
+        engine.dispose();
+        engine = undefined;
+      }
+    }),
+  );
+
+  const provider = CheckpointEditorProvider.register(context, sharedEngine);
+  const withActive = (action: (document: NonNullable<typeof provider.activeDocument>) => unknown) => () => {
+    const document = provider.activeDocument;
+    if (document) return action(document);
+    void vscode.window.showInformationMessage(vscode.l10n.t('Open a checkpoint in Weightscope first.'));
+  };
+
+  context.subscriptions.push(
+    vscode.commands.registerCommand('weightscope.openCheckpoint', async (uri?: vscode.Uri) => {
+      const target =
+        uri ??
+        (
+          await vscode.window.showOpenDialog({
+            canSelectMany: false,
+            openLabel: vscode.l10n.t('Open Checkpoint'),
+            filters: { Checkpoints: ['safetensors', 'json'] },
+          })
+        )?.[0];
+      if (!target) return;
+      const viewType = target.path.endsWith('.json') ? INDEX_VIEW_TYPE : CHECKPOINT_VIEW_TYPE;
+      await vscode.commands.executeCommand('vscode.openWith', target, viewType);
+    }),
+    vscode.commands.registerCommand('weightscope.rescan', withActive((document) => document.rescan())),
+    vscode.commands.registerCommand('weightscope.cancel', withActive((document) => document.cancel())),
+    vscode.commands.registerCommand('weightscope.exportStatistics', withActive((document) => exportStatistics(document))),
+  );
+}
+
+export function deactivate(): void {}

@@ -1,0 +1,47 @@
+/** Stable error codes. Tests and users key on these strings, so never rename one. */
+export type ErrorCode =
+  | 'FILE_NOT_FOUND'
+  | 'READ_ERROR'
+  | 'UNSUPPORTED_FORMAT'
+  | 'EMPTY_DIRECTORY'
+  | 'HEADER_TOO_SMALL'
+  | 'HEADER_TOO_LARGE'
+  | 'INVALID_HEADER_LENGTH'
+  | 'INVALID_HEADER_START'
+  | 'INVALID_UTF8'
+  | 'BAD_JSON'
+  | 'DUPLICATE_TENSOR'
+  | 'INVALID_TENSOR_ENTRY'
+  | 'INVALID_METADATA'
+  | 'INVALID_SHAPE'
+  | 'SIZE_OVERFLOW'
+  | 'SIZE_MISMATCH'
+  | 'MISALIGNED_SLICE'
+  | 'INVALID_OFFSETS'
+  | 'INCOMPLETE_BUFFER'
+  | 'UNSUPPORTED_DTYPE'
+  | 'INVALID_INDEX'
+  | 'MISSING_SHARD'
+  | 'MISSING_TENSOR'
+  | 'FILE_CHANGED'
+  | 'CANCELLED'
+  | 'WASM_ERROR';
+
+/** A malformed or unreadable input. `file` is always set; `tensor` when one tensor is at fault. */
+export class FormatError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly file: string,
+    readonly tensor?: string,
+  ) {
+    super(message);
+    this.name = 'FormatError';
+  }
+
+  /** One line for users: the code, the file, the tensor if any, and what is wrong. */
+  describe(): string {
+    const where = this.tensor === undefined ? this.file : `${this.file}, tensor "${this.tensor}"`;
+    return `${this.code}: ${where}: ${this.message}`;
+  }
+}

@@ -1,0 +1,12 @@
+//! Decoding and streaming statistics of checkpoint tensors. Pure safe Rust with no dependencies; the WebAssembly
+//! ABI lives in the `weightscope-wasm` crate.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod decode;
+pub mod dtype;
+pub mod moments;
+pub mod stats;
+
+pub use dtype::DType;
+pub use stats::{StatsJob, StatsResult, QUANTILE_PROBS};
