@@ -69,6 +69,7 @@ export async function readSafetensorsHeader(source: ByteSource): Promise<Safeten
   const entries: RawEntry[] = [];
   for (const [name, value] of json) {
     if (name === '__metadata__') {
+      if (value === null) continue; // some writers (MLX) store null, which the reference reads as "no metadata"
       if (!isJsonObject(value)) fail('INVALID_METADATA', '__metadata__ must be an object of strings');
       for (const [key, item] of value as Map<string, JsonValue>) {
         if (typeof item !== 'string') fail('INVALID_METADATA', `__metadata__ value "${key}" is not a string`);

@@ -155,6 +155,16 @@ pub fn key_value(dtype: DType, key: u64, known_bits: u32) -> f64 {
     }
 }
 
+/// For a float key whose leading bits are known: is its exponent field zero (a zero or a subnormal)?
+pub fn key_is_subnormal_or_zero(dtype: DType, key: u64) -> bool {
+    let bits = if key >> 63 == 1 { key & !(1 << 63) } else { !key };
+    match dtype {
+        DType::F32 => (bits >> 55) & 0xff == 0,
+        DType::F64 => (bits >> 52) & 0x7ff == 0,
+        _ => false,
+    }
+}
+
 /// The decoded value of a wide element.
 pub fn wide_value(dtype: DType, bytes: &[u8]) -> f64 {
     match dtype {

@@ -5,7 +5,7 @@
 //! (32/64-bit) accumulate mergeable moments and a table of the top 16 bits of an order-preserving key; exact
 //! quantiles of integers (and finer ones of F64) come from extra passes that resolve the next key bits of each
 //! quantile's bucket.
-use crate::decode::{key_value, pattern_value, wide_key, wide_value};
+use crate::decode::{key_is_subnormal_or_zero, key_value, pattern_value, wide_key, wide_value};
 use crate::dtype::DType;
 use crate::moments::Moments;
 
@@ -463,6 +463,8 @@ struct WideState {
     max_key: u64,
     min_abs_nonzero: f64,
     absmax: f64,
+    /// Finite nonzero floats with a zero exponent: their top key bits say too little of their value.
+    subnormals: u64,
     top: Vec<u64>,
     /// Exact display histogram, built during the first refinement pass when there is one.
     display: Option<Display>,
@@ -474,11 +476,13 @@ enum WidePhase {
     Refine(Vec<Target>),
 }
 
-/// What is known of one quantile: its key's leading `known` bits, and its rank among keys sharing them.
+/// What is known of one quantile: its key's leading `known` bits (of the `needed`), and its rank among keys
+/// sharing them.
 #[derive(Clone)]
 struct Target {
     prefix: u64,
     known: u32,
+    needed: u32,
     rank: u64,
     counts: Vec<u64>,
 }
@@ -505,6 +509,7 @@ impl WideState {
             max_key: 0,
             min_abs_nonzero: f64::INFINITY,
             absmax: 0.0,
+            subnormals: 0,
             top: vec![0; 1 << 16],
             display: None,
         }
@@ -538,8 +543,13 @@ impl WideState {
                     let a = v.abs();
                     if a == 0.0 {
                         self.zeros += 1;
-                    } else if a < self.min_abs_nonzero {
-                        self.min_abs_nonzero = a;
+                    } else {
+                        if a < self.min_abs_nonzero {
+                            self.min_abs_nonzero = a;
+                        }
+                        if key_is_subnormal_or_zero(self.dtype, key) {
+                            self.subnormals += 1;
+                        }
                     }
                     if a > self.absmax {
                         self.absmax = a;
@@ -567,10 +577,10 @@ impl WideState {
                     }
                     let key = wide_key(self.dtype, e);
                     for t in targets.iter_mut() {
-                        if t.known >= self.needed_bits || key & high_mask(t.known) != t.prefix {
+                        if t.known >= t.needed || key & high_mask(t.known) != t.prefix {
                             continue;
                         }
-                        let bits = (self.needed_bits - t.known).min(16);
+                        let bits = (t.needed - t.known).min(16);
                         t.counts[((key << t.known) >> (64 - bits)) as usize] += 1;
                     }
                 }
@@ -620,15 +630,16 @@ impl WideState {
                     .iter()
                     .map(|&q| {
                         let rank = inverted_cdf_rank(n, q);
-                        if shared >= 16 {
-                            Target { prefix: self.min_key & high_mask(shared), known: shared, rank, counts: Vec::new() }
+                        let (prefix, known, rank) = if shared >= 16 {
+                            (self.min_key & high_mask(shared), shared, rank)
                         } else {
                             let (bucket, before) = locate(&self.top, rank);
-                            Target { prefix: (bucket as u64) << 48, known: 16, rank: rank - before, counts: Vec::new() }
-                        }
+                            ((bucket as u64) << 48, 16, rank - before)
+                        };
+                        Target { prefix, known, needed: self.needed_bits_at(prefix), rank, counts: Vec::new() }
                     })
                     .collect();
-                if targets.iter().all(|t| t.known >= self.needed_bits) {
+                if targets.iter().all(|t| t.known >= t.needed) {
                     let display = self.bucket_display();
                     return Some(self.finish(&targets, display));
                 }
@@ -641,10 +652,10 @@ impl WideState {
             }
             WidePhase::Refine(targets) => {
                 for t in targets.iter_mut() {
-                    if t.known >= self.needed_bits {
+                    if t.known >= t.needed {
                         continue;
                     }
-                    let bits = (self.needed_bits - t.known).min(16);
+                    let bits = (t.needed - t.known).min(16);
                     let (bucket, before) = locate(&t.counts, t.rank);
                     t.prefix |= (bucket as u64) << (64 - t.known - bits);
                     t.known += bits;
@@ -653,13 +664,22 @@ impl WideState {
                         *c = 0;
                     }
                 }
-                if targets.iter().all(|t| t.known >= self.needed_bits) {
+                if targets.iter().all(|t| t.known >= t.needed) {
                     let targets = targets.clone();
                     let display = self.display.take().unwrap_or_else(|| self.bucket_display());
                     return Some(self.finish(&targets, display));
                 }
                 None
             }
+        }
+    }
+
+    /// Key bits a quantile needs: subnormals have fewer significant bits, so they are resolved to the last bit.
+    fn needed_bits_at(&self, prefix: u64) -> u32 {
+        if self.subnormals > 0 && key_is_subnormal_or_zero(self.dtype, prefix) {
+            if self.dtype == DType::F32 { 32 } else { 64 }
+        } else {
+            self.needed_bits
         }
     }
 
