@@ -5,12 +5,18 @@
  */
 import { FormatError } from '../formats/formatError';
 import { UsageError } from './args';
-import { runStats, STATS_USAGE } from './statsCommand';
+import type { Command } from './command';
+import { statsCommand } from './statsCommand';
+
+/** Every subcommand, by name. */
+const COMMANDS: Readonly<Record<string, Command>> = {
+  stats: statsCommand,
+};
 
 const USAGE = `usage: weightscope <command> [options]
 
 commands:
-${STATS_USAGE}
+${Object.values(COMMANDS).map((c) => c.usage).join('\n')}
 
 Run 'weightscope <command> --help' for a command's options.`;
 
@@ -20,8 +26,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return command === undefined ? 2 : 0;
   }
-  if (command === 'stats') return runStats(rest);
-  throw new UsageError(`unknown command "${command}"`);
+  const chosen = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!chosen) throw new UsageError(`unknown command "${command}"`);
+  return chosen.run(rest);
 }
 
 main(process.argv.slice(2)).then(

@@ -1,39 +1,35 @@
 import { openCheckpoint } from '../formats/openCheckpoint';
 import { nodeSourceOpener } from '../source/nodeFileSource';
-import { ScanEngine, type TensorOutcome } from '../engine/scanEngine';
+import type { TensorOutcome } from '../engine/scanEngine';
 import { buildStatsReport, type StatsReport } from '../engine/statsReport';
-import { flagValue, globToRegExp, integerFlag, parseArgs, UsageError } from './args';
+import { flagValue, globToRegExp, parseArgs, UsageError } from './args';
+import { engineFromArgs, ENGINE_FLAGS, printJson, type Command } from './command';
 import { formatBytes, formatShape, formatStat, renderTable } from './table';
 
-export const STATS_USAGE = `  stats PATH [--json] [--filter GLOB] [--workers N] [--chunk-size BYTES]
-        per-tensor statistics of a .safetensors file, a *.safetensors.index.json or a folder`;
+const FLAGS = { json: {}, filter: { value: true }, help: {}, ...ENGINE_FLAGS };
 
-const FLAGS = {
-  json: {},
-  filter: { value: true },
-  workers: { value: true },
-  'chunk-size': { value: true },
-  help: {},
-} as const;
+export const statsCommand: Command = {
+  usage: `  stats PATH [--json] [--filter GLOB] [--workers N] [--chunk-size BYTES]
+        per-tensor statistics of a checkpoint file, a *.index.json or a folder`,
+  run: runStats,
+};
 
-export async function runStats(argv: string[]): Promise<number> {
+async function runStats(argv: string[]): Promise<number> {
   const args = parseArgs(argv, FLAGS);
   if (args.flags.has('help')) {
-    process.stdout.write(`usage:\n${STATS_USAGE}\n`);
+    process.stdout.write(`usage:\n${statsCommand.usage}\n`);
     return 0;
   }
   if (args.positionals.length !== 1) throw new UsageError('stats takes exactly one PATH');
-  const workers = integerFlag(args, 'workers', 1, 64);
-  const chunkBytes = integerFlag(args, 'chunk-size', 4096, 16 << 20);
   const filterText = flagValue(args, 'filter');
   const filter = filterText === undefined ? undefined : globToRegExp(filterText);
+  const engine = engineFromArgs(args);
 
   const checkpoint = await openCheckpoint(args.positionals[0]!, nodeSourceOpener);
   const indices = checkpoint.tensors.flatMap((t, i) => (!filter || filter.test(t.name) ? [i] : []));
   const entries = indices.map((i) => checkpoint.tensors[i]!);
   const totalBytes = entries.reduce((sum, t) => sum + t.bytes, 0);
 
-  const engine = new ScanEngine({ distDir: __dirname, ...(workers ? { workers } : {}), ...(chunkBytes ? { chunkBytes } : {}) });
   const outcomes = new Map<number, TensorOutcome>();
   const progress = process.stderr.isTTY && !args.flags.has('json') ? new ProgressLine(totalBytes) : undefined;
   try {
@@ -46,7 +42,8 @@ export async function runStats(argv: string[]): Promise<number> {
     engine.dispose();
   }
   const report = buildStatsReport(checkpoint, outcomes, indices);
-  process.stdout.write(args.flags.has('json') ? JSON.stringify(report) + '\n' : renderStatsTable(report));
+  if (args.flags.has('json')) printJson(report);
+  else process.stdout.write(renderStatsTable(report));
   return 0;
 }
 

@@ -1,18 +1,11 @@
 /**
  * The one TypeScript file that knows the WASM ABI (wasm/ABI.md): export names, dtype codes, status codes and the
- * layout of the result record. Everything else uses the typed API below.
+ * layout of every result record. Everything else uses the typed API below.
  */
 import { QUANTILE_KEYS, type HistogramSummary, type TensorStats } from './statsTypes';
 
-const ABI_VERSION = 1;
-const HIST_BINS = 128;
-const TAIL_KS = [3, 4, 5, 6];
-/** Record offsets, in f64 slots. */
-const QUANTILES_AT = 13;
-const LINEAR_AT = 22;
-const LOG_AT = LINEAR_AT + 2 + HIST_BINS;
-const TAILS_AT = LOG_AT + 3 + HIST_BINS;
-const RECORD_LEN = TAILS_AT + 2 * TAIL_KS.length;
+const ABI_VERSION = 2;
+const INPUT_SLOTS = 16;
 
 /** ABI dtype codes: position in the core's list, from 1. */
 const DTYPE_CODES: Readonly<Record<string, number>> = Object.fromEntries(
@@ -23,18 +16,23 @@ const DTYPE_CODES: Readonly<Record<string, number>> = Object.fromEntries(
 interface Exports {
   memory: WebAssembly.Memory;
   ws_abi_version(): number;
-  ws_input(len: number): number;
+  ws_input(slot: number, len: number): number;
+  ws_job_push(handle: number): number;
+  ws_job_end_pass(handle: number): number;
+  ws_job_finish(handle: number): number;
+  ws_job_record(handle: number): number;
+  ws_job_output_len(handle: number): number;
+  ws_job_output(handle: number): number;
+  ws_job_free(handle: number): void;
+  ws_error_len(): number;
+  ws_error(): number;
   ws_stats_new(code: number): number;
-  ws_stats_push(handle: number, len: number): number;
   ws_stats_merge(into: number, from: number): number;
-  ws_stats_end_pass(handle: number): number;
-  ws_stats_result(handle: number): number;
-  ws_stats_free(handle: number): void;
 }
 
 export class WasmCoreError extends Error {
   constructor(
-    readonly code: 'UNSUPPORTED_DTYPE' | 'WASM_ERROR',
+    readonly code: 'UNSUPPORTED_DTYPE' | 'INVALID_ARGUMENT' | 'WASM_ERROR',
     message: string,
   ) {
     super(message);
@@ -42,20 +40,55 @@ export class WasmCoreError extends Error {
   }
 }
 
-export interface StatsJob {
-  /** Consumes the first `len` bytes of the staging area (whole element groups). */
-  push(len: number): void;
+/** A job in the core: push staged input slots, end passes until final, then read its record. */
+export class WasmJob {
+  constructor(
+    protected readonly core: WasmCore,
+    readonly handle: number,
+  ) {}
+
+  /** Consumes the staged input slots (each as long as its last `input` call made it). */
+  push(): void {
+    this.core.check(this.core.exports.ws_job_push(this.handle), 'push');
+  }
+
+  /** Ends a pass: true when the same bytes must be streamed once more, false when the results are final. */
+  endPass(): boolean {
+    return this.core.check(this.core.exports.ws_job_end_pass(this.handle), 'end of pass') === 1;
+  }
+
+  /** The result record (a copy), once the last pass has ended. */
+  record(): Float64Array {
+    const len = this.core.check(this.core.exports.ws_job_finish(this.handle), 'result');
+    const ptr = this.core.exports.ws_job_record(this.handle);
+    return new Float64Array(this.core.exports.memory.buffer, ptr, len).slice();
+  }
+
+  /** The bytes the last push produced; valid until the next call into the core. */
+  output(): Uint8Array {
+    const len = this.core.exports.ws_job_output_len(this.handle);
+    return new Uint8Array(this.core.exports.memory.buffer, this.core.exports.ws_job_output(this.handle), len);
+  }
+
+  dispose(): void {
+    this.core.exports.ws_job_free(this.handle);
+  }
+}
+
+export class StatsJob extends WasmJob {
   /** Adds another job's accumulated state (same dtype, first pass) into this one. */
-  merge(other: StatsJob): void;
-  /** Ends a pass: true when the same bytes must be streamed once more (exact quantiles), false when final. */
-  endPass(): boolean;
-  /** Final results; only after endPass() returned false. */
-  result(): { stats: TensorStats; histogram: HistogramSummary };
-  dispose(): void;
+  merge(other: StatsJob): void {
+    this.core.check(this.core.exports.ws_stats_merge(this.handle, other.handle), 'merge');
+  }
+
+  /** Final statistics and display histograms. */
+  result(): { stats: TensorStats; histogram: HistogramSummary } {
+    return decodeStatsRecord(this.record());
+  }
 }
 
 export class WasmCore {
-  private constructor(private readonly exports: Exports) {}
+  private constructor(readonly exports: Exports) {}
 
   /** Compiles and instantiates the module synchronously (workers and the CLI load it once). */
   static load(wasmBytes: Uint8Array): WasmCore {
@@ -72,70 +105,65 @@ export class WasmCore {
     return dtype in DTYPE_CODES;
   }
 
-  /** A writable view of `len` bytes of the staging area; valid until the next call into the core. */
-  input(len: number): Uint8Array {
-    const ptr = this.exports.ws_input(len);
+  /** A writable view of input slot `slot`, made `len` bytes long; valid until the next call into the core. */
+  input(len: number, slot = 0): Uint8Array {
+    if (slot < 0 || slot >= INPUT_SLOTS) throw new WasmCoreError('INVALID_ARGUMENT', `input slot ${slot} is out of range`);
+    const ptr = this.exports.ws_input(slot, len);
     return new Uint8Array(this.exports.memory.buffer, ptr, len);
   }
 
   beginStats(dtype: string): StatsJob {
+    return new StatsJob(this, this.create(this.exports.ws_stats_new(this.dtypeCode(dtype))));
+  }
+
+  /** The ABI code of a dtype; throws UNSUPPORTED_DTYPE for one the core cannot decode. */
+  dtypeCode(dtype: string): number {
     const code = DTYPE_CODES[dtype];
-    const handle = code === undefined ? 0 : this.exports.ws_stats_new(code);
-    if (handle === 0) throw new WasmCoreError('UNSUPPORTED_DTYPE', `the engine cannot decode dtype ${dtype}`);
-    return new WasmStatsJob(this.exports, handle);
+    if (code === undefined) throw new WasmCoreError('UNSUPPORTED_DTYPE', `the engine cannot decode dtype ${dtype}`);
+    return code;
+  }
+
+  /** Turns a constructor's handle into a job handle, or throws with the core's reason. */
+  create(handle: number): number {
+    if (handle === 0) throw new WasmCoreError('INVALID_ARGUMENT', this.lastError());
+    return handle;
+  }
+
+  /** Throws with the core's reason when `status` is an error; returns it otherwise. */
+  check(status: number, what: string): number {
+    if (status < 0) throw new WasmCoreError(status === -4 ? 'INVALID_ARGUMENT' : 'WASM_ERROR', `${what} failed: ${this.lastError()}`);
+    return status;
+  }
+
+  private lastError(): string {
+    const bytes = new Uint8Array(this.exports.memory.buffer, this.exports.ws_error(), this.exports.ws_error_len());
+    return new TextDecoder().decode(bytes);
   }
 }
 
-class WasmStatsJob implements StatsJob {
-  constructor(
-    private readonly exports: Exports,
-    readonly handle: number,
-  ) {}
+/** Statistics record offsets, in f64 slots (wasm/crates/abi/src/stats.rs). */
+const HIST_BINS = 128;
+const TAIL_KS = [3, 4, 5, 6];
+const QUANTILES_AT = 13;
+const LINEAR_AT = 22;
+const LOG_AT = LINEAR_AT + 2 + HIST_BINS;
+const TAILS_AT = LOG_AT + 3 + HIST_BINS;
+const STATS_RECORD_LEN = TAILS_AT + 2 * TAIL_KS.length;
 
-  push(len: number): void {
-    check(this.exports.ws_stats_push(this.handle, len), 'push');
-  }
-
-  merge(other: StatsJob): void {
-    check(this.exports.ws_stats_merge(this.handle, (other as WasmStatsJob).handle), 'merge');
-  }
-
-  endPass(): boolean {
-    return check(this.exports.ws_stats_end_pass(this.handle), 'end of pass') === 1;
-  }
-
-  result(): { stats: TensorStats; histogram: HistogramSummary } {
-    const ptr = this.exports.ws_stats_result(this.handle);
-    if (ptr === 0) throw new WasmCoreError('WASM_ERROR', 'results asked for before the last pass ended');
-    const r = new Float64Array(this.exports.memory.buffer, ptr, RECORD_LEN).slice();
-    const at = (i: number): number => r[i]!;
-    const orNull = (i: number): number | null => (Number.isNaN(r[i]!) ? null : r[i]!);
-    const quantiles = {} as TensorStats['quantiles'];
-    QUANTILE_KEYS.forEach((key, i) => (quantiles[key] = orNull(QUANTILES_AT + i)));
-    const stats: TensorStats = {
-      count: at(0), mean: orNull(1), std: orNull(2), min: orNull(3), max: orNull(4), absmax: orNull(5), l2: at(6),
-      zeros: at(7), nan: at(8), posinf: at(9), neginf: at(10), skewness: orNull(11), kurtosis: orNull(12), quantiles,
-    };
-    const histogram: HistogramSummary = {
-      linear: { lo: at(LINEAR_AT), hi: at(LINEAR_AT + 1), counts: Array.from(r.subarray(LINEAR_AT + 2, LOG_AT)) },
-      logAbs: { lo: at(LOG_AT), hi: at(LOG_AT + 1), zeros: at(LOG_AT + 2), counts: Array.from(r.subarray(LOG_AT + 3, TAILS_AT)) },
-      tails: TAIL_KS.map((k, i) => ({ k, below: at(TAILS_AT + 2 * i), above: at(TAILS_AT + 2 * i + 1) })),
-    };
-    return { stats, histogram };
-  }
-
-  dispose(): void {
-    this.exports.ws_stats_free(this.handle);
-  }
-}
-
-const STATUS_TEXT: Readonly<Record<number, string>> = {
-  [-1]: 'unknown job handle',
-  [-2]: 'input is not a whole number of elements',
-  [-3]: 'the job is in the wrong phase for this call',
-};
-
-function check(status: number, what: string): number {
-  if (status < 0) throw new WasmCoreError('WASM_ERROR', `${what} failed: ${STATUS_TEXT[status] ?? `status ${status}`}`);
-  return status;
+function decodeStatsRecord(r: Float64Array): { stats: TensorStats; histogram: HistogramSummary } {
+  if (r.length !== STATS_RECORD_LEN) throw new WasmCoreError('WASM_ERROR', `statistics record of ${r.length} slots, expected ${STATS_RECORD_LEN}`);
+  const at = (i: number): number => r[i]!;
+  const orNull = (i: number): number | null => (Number.isNaN(r[i]!) ? null : r[i]!);
+  const quantiles = {} as TensorStats['quantiles'];
+  QUANTILE_KEYS.forEach((key, i) => (quantiles[key] = orNull(QUANTILES_AT + i)));
+  const stats: TensorStats = {
+    count: at(0), mean: orNull(1), std: orNull(2), min: orNull(3), max: orNull(4), absmax: orNull(5), l2: at(6),
+    zeros: at(7), nan: at(8), posinf: at(9), neginf: at(10), skewness: orNull(11), kurtosis: orNull(12), quantiles,
+  };
+  const histogram: HistogramSummary = {
+    linear: { lo: at(LINEAR_AT), hi: at(LINEAR_AT + 1), counts: Array.from(r.subarray(LINEAR_AT + 2, LOG_AT)) },
+    logAbs: { lo: at(LOG_AT), hi: at(LOG_AT + 1), zeros: at(LOG_AT + 2), counts: Array.from(r.subarray(LOG_AT + 3, TAILS_AT)) },
+    tails: TAIL_KS.map((k, i) => ({ k, below: at(TAILS_AT + 2 * i), above: at(TAILS_AT + 2 * i + 1) })),
+  };
+  return { stats, histogram };
 }

@@ -1,4 +1,17 @@
-import type { HistogramSummary, TensorStats } from './statsTypes';
+/**
+ * Messages between the compute pool (host side) and its workers, and the map of task kinds: each kind names its
+ * spec (what the worker is asked) and its result. A new analysis adds one line to `TaskMap` and one runner in
+ * worker.ts.
+ */
+import type { StatsSpec, StatsTaskResult } from './tasks/stats';
+
+export interface TaskMap {
+  stats: { spec: StatsSpec; result: StatsTaskResult };
+}
+
+export type TaskKind = keyof TaskMap & string;
+export type TaskSpec<K extends TaskKind> = TaskMap[K]['spec'];
+export type TaskResult<K extends TaskKind> = TaskMap[K]['result'];
 
 /** Data every worker starts with. */
 export interface WorkerSetup {
@@ -7,21 +20,12 @@ export interface WorkerSetup {
   cancelFlag: SharedArrayBuffer;
 }
 
-/** Analyse the bytes [offset, offset + bytes) of `file` as one tensor of `dtype`. */
-export interface StatsTask {
-  type: 'stats';
-  taskId: number;
-  file: string;
-  offset: number;
-  bytes: number;
-  dtype: string;
-  chunkBytes: number;
-}
-
-export type HostToWorker = StatsTask | { type: 'closeFiles' };
+export type HostToWorker =
+  | { type: 'run'; taskId: number; kind: TaskKind; spec: unknown }
+  | { type: 'closeFiles' };
 
 export type WorkerToHost =
   | { type: 'progress'; taskId: number; bytes: number }
-  | { type: 'result'; taskId: number; stats: TensorStats; histogram: HistogramSummary }
+  | { type: 'done'; taskId: number; result: unknown }
   | { type: 'failed'; taskId: number; code: string; message: string }
   | { type: 'cancelled'; taskId: number };

@@ -6,18 +6,34 @@ export interface TensorProblem {
   readonly message: string;
 }
 
-/** One tensor as a reader found it: where its bytes are and how to read them. No values. */
-export interface TensorEntry {
-  readonly name: string;
-  /** Canonical dtype name (aliases resolved), or the raw string when unknown (then `problem` is set). */
+/**
+ * Where a tensor's bytes are and how its elements are laid out: everything a worker needs to stream the elements
+ * in logical (row-major, outer → inner) order.
+ */
+export interface TensorLocation {
+  /** Canonical dtype name (safetensors spelling, or the GGUF type name such as Q4_K). */
   readonly dtype: string;
   /** Logical shape, outer → inner (row-major). */
   readonly shape: readonly number[];
   /** Path of the file that holds the bytes. */
   readonly file: string;
-  /** Absolute byte offset of the data in `file`. */
+  /** Absolute byte offset of element 0 in `file` (within the decompressed entry when `deflate` is set). */
   readonly offset: number;
+  /** Bytes of the tensor's elements: element count × element size. */
   readonly bytes: number;
+  /** Element strides, outer → inner, when the elements are not stored row-major and contiguous (a PyTorch view, a
+   *  Fortran-order array). Absent means contiguous. */
+  readonly strides?: readonly number[];
+  /** Multi-byte elements stored big-endian (PyTorch `byteorder` "big", NumPy `>f4`). */
+  readonly bigEndian?: boolean;
+  /** The bytes sit in a deflate-compressed zip entry starting at `dataOffset` in `file`. */
+  readonly deflate?: { readonly dataOffset: number; readonly compressedBytes: number };
+}
+
+/** One tensor as a reader found it: where its bytes are and how to read them. No values. */
+export interface TensorEntry extends TensorLocation {
+  readonly name: string;
+  /** Set when the tensor cannot be analysed (unknown dtype, …); `dtype` then holds the raw type text. */
   readonly problem?: TensorProblem;
 }
 
@@ -26,14 +42,31 @@ export interface CheckpointFile {
   readonly bytes: number;
 }
 
+/** Something in the file a user should know about although it did not stop reading (a pickle GLOBAL, …). */
+export interface Finding {
+  readonly code: string;
+  readonly message: string;
+  readonly file: string;
+}
+
+export type CheckpointFormat = 'safetensors' | 'gguf' | 'pytorch' | 'onnx' | 'numpy';
+
 /** Everything a header tells, before any tensor value is read. */
 export interface Checkpoint {
-  readonly format: 'safetensors';
+  readonly format: CheckpointFormat;
   readonly files: readonly CheckpointFile[];
   readonly metadata: Readonly<Record<string, string>>;
   readonly tensors: readonly TensorEntry[];
+  readonly findings?: readonly Finding[];
 }
 
 export function elementCount(shape: readonly number[]): number {
   return shape.reduce((n, d) => n * d, 1);
+}
+
+/** Rows and columns of a tensor seen as a matrix: `[dim0, product of the rest]`; 1-D is one row, 0-D one cell. */
+export function matrixShape(shape: readonly number[]): { rows: number; cols: number } {
+  if (shape.length === 0) return { rows: 1, cols: 1 };
+  if (shape.length === 1) return { rows: 1, cols: shape[0]! };
+  return { rows: shape[0]!, cols: elementCount(shape.slice(1)) };
 }

@@ -1,36 +1,44 @@
 /**
- * Element types as spelled on disk (safetensors' `Dtype` enum). `bits` is the storage width of one element;
- * sub-byte types are packed, so a run of `groupElements` elements fills whole bytes (`groupBytes`).
+ * Element types as spelled on disk: safetensors' `Dtype` enum for plain types, GGUF's type names for block-quantized
+ * ones. Every type stores whole groups: `groupElements` elements in `groupBytes` bytes (1 element for byte-sized
+ * types, 2 per byte for F4, 4 per 3 bytes for F6, one quantization block for GGUF types).
  */
 export interface DTypeInfo {
   readonly name: string;
-  readonly bits: number;
-  readonly kind: 'float' | 'int' | 'uint' | 'bool' | 'complex';
+  readonly kind: 'float' | 'int' | 'uint' | 'bool' | 'complex' | 'quant';
+  readonly groupElements: number;
+  readonly groupBytes: number;
+}
+
+function plain(name: string, bits: number, kind: DTypeInfo['kind']): DTypeInfo {
+  let groupElements = 1;
+  while ((groupElements * bits) % 8 !== 0) groupElements *= 2;
+  return { name, kind, groupElements, groupBytes: (groupElements * bits) / 8 };
 }
 
 const TABLE: readonly DTypeInfo[] = [
-  { name: 'F64', bits: 64, kind: 'float' },
-  { name: 'F32', bits: 32, kind: 'float' },
-  { name: 'F16', bits: 16, kind: 'float' },
-  { name: 'BF16', bits: 16, kind: 'float' },
-  { name: 'F8_E4M3', bits: 8, kind: 'float' },
-  { name: 'F8_E5M2', bits: 8, kind: 'float' },
-  { name: 'F8_E8M0', bits: 8, kind: 'float' },
-  { name: 'F8_E4M3FNUZ', bits: 8, kind: 'float' },
-  { name: 'F8_E5M2FNUZ', bits: 8, kind: 'float' },
-  { name: 'F6_E2M3', bits: 6, kind: 'float' },
-  { name: 'F6_E3M2', bits: 6, kind: 'float' },
-  { name: 'F4', bits: 4, kind: 'float' },
-  { name: 'I64', bits: 64, kind: 'int' },
-  { name: 'I32', bits: 32, kind: 'int' },
-  { name: 'I16', bits: 16, kind: 'int' },
-  { name: 'I8', bits: 8, kind: 'int' },
-  { name: 'U64', bits: 64, kind: 'uint' },
-  { name: 'U32', bits: 32, kind: 'uint' },
-  { name: 'U16', bits: 16, kind: 'uint' },
-  { name: 'U8', bits: 8, kind: 'uint' },
-  { name: 'BOOL', bits: 8, kind: 'bool' },
-  { name: 'C64', bits: 64, kind: 'complex' },
+  plain('F64', 64, 'float'),
+  plain('F32', 32, 'float'),
+  plain('F16', 16, 'float'),
+  plain('BF16', 16, 'float'),
+  plain('F8_E4M3', 8, 'float'),
+  plain('F8_E5M2', 8, 'float'),
+  plain('F8_E8M0', 8, 'float'),
+  plain('F8_E4M3FNUZ', 8, 'float'),
+  plain('F8_E5M2FNUZ', 8, 'float'),
+  plain('F6_E2M3', 6, 'float'),
+  plain('F6_E3M2', 6, 'float'),
+  plain('F4', 4, 'float'),
+  plain('I64', 64, 'int'),
+  plain('I32', 32, 'int'),
+  plain('I16', 16, 'int'),
+  plain('I8', 8, 'int'),
+  plain('U64', 64, 'uint'),
+  plain('U32', 32, 'uint'),
+  plain('U16', 16, 'uint'),
+  plain('U8', 8, 'uint'),
+  plain('BOOL', 8, 'bool'),
+  plain('C64', 64, 'complex'),
 ];
 
 /** Other spellings in the wild (the Hugging Face Hub's TypeScript union). */
@@ -43,9 +51,13 @@ export function lookupDType(name: string): DTypeInfo | undefined {
   return BY_NAME.get(ALIASES[name] ?? name);
 }
 
-/** Smallest run of whole elements that fills whole bytes: F6 packs 4 elements in 3 bytes, F4 2 in 1. */
-export function elementGroup(bits: number): { elements: number; bytes: number } {
-  let elements = 1;
-  while ((elements * bits) % 8 !== 0) elements *= 2;
-  return { elements, bytes: (elements * bits) / 8 };
+/** Bytes of `elements` elements, or undefined when they do not fill whole groups (a misaligned slice). */
+export function bytesOf(info: DTypeInfo, elements: bigint): bigint | undefined {
+  const groups = BigInt(info.groupElements);
+  return elements % groups === 0n ? (elements / groups) * BigInt(info.groupBytes) : undefined;
+}
+
+/** Bytes of one element when that is a whole number (byte-sized plain types), else undefined. */
+export function elementBytes(info: DTypeInfo): number | undefined {
+  return info.groupElements === 1 ? info.groupBytes : undefined;
 }

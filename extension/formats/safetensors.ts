@@ -3,10 +3,11 @@
  * reference implementation does (huggingface/safetensors `read_metadata` / `validate`): nothing sized by an
  * untrusted number is allocated before that number is checked.
  */
-import type { ByteSource } from '../source/byteSource';
+import type { ByteSource, SourceOpener } from '../source/byteSource';
 import type { TensorEntry } from './checkpoint';
-import { lookupDType } from './dtypes';
+import { bytesOf, lookupDType } from './dtypes';
 import { FormatError, type ErrorCode } from './formatError';
+import type { CheckpointPart, FormatReader } from './formatReader';
 import { isJsonObject, JsonSyntaxError, parseStrictJson, type JsonValue } from './strictJson';
 
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -123,11 +124,12 @@ function parseEntry(name: string, value: JsonValue, fail: Fail): RawEntry {
     return entry;
   }
   entry.dtype = info.name;
-  const bits = dims.reduce((n, d) => n * d, 1n) * BigInt(info.bits);
-  if (bits / 8n > MAX_SAFE) fail('SIZE_OVERFLOW', `shape [${dims.join(', ')}] of ${info.name} is too large to address`, name);
-  if (bits % 8n !== 0n) fail('MISALIGNED_SLICE', `${dims.join('x')} elements of ${info.name} do not fill whole bytes`, name);
-  if (end - begin !== bits / 8n) {
-    fail('SIZE_MISMATCH', `shape [${dims.join(', ')}] of ${info.name} needs ${bits / 8n} bytes but data_offsets span ${end - begin}`, name);
+  const elements = dims.reduce((n, d) => n * d, 1n);
+  const bytes = bytesOf(info, elements);
+  if (bytes === undefined) fail('MISALIGNED_SLICE', `${dims.join('x')} elements of ${info.name} do not fill whole bytes`, name);
+  if (bytes! > MAX_SAFE) fail('SIZE_OVERFLOW', `shape [${dims.join(', ')}] of ${info.name} is too large to address`, name);
+  if (end - begin !== bytes) {
+    fail('SIZE_MISMATCH', `shape [${dims.join(', ')}] of ${info.name} needs ${bytes} bytes but data_offsets span ${end - begin}`, name);
   }
   return entry;
 }
@@ -157,3 +159,19 @@ async function readExactly(source: ByteSource, offset: number, target: Uint8Arra
     throw new FormatError('READ_ERROR', `short read at byte ${offset}: ${n} of ${target.length}`, source.name);
   }
 }
+
+export const safetensorsReader: FormatReader = {
+  format: 'safetensors',
+  extensions: ['.safetensors'],
+  // 8-byte little-endian header length, then the JSON object's "{".
+  sniff: (head) => head.length >= 9 && head[8] === 0x7b && head[6] === 0 && head[7] === 0,
+  async open(path: string, opener: SourceOpener): Promise<CheckpointPart> {
+    const source = await opener.open(path);
+    try {
+      const header = await readSafetensorsHeader(source);
+      return { files: [{ path, bytes: source.size }], metadata: header.metadata, tensors: header.tensors };
+    } finally {
+      await source.close();
+    }
+  },
+};

@@ -85,6 +85,11 @@ impl DType {
         }
     }
 
+    /// Elements in the smallest run of whole elements that fills `group_bytes` (F6: 4, F4: 2, others: 1).
+    pub fn group_elements(self) -> usize {
+        self.group_bytes() * 8 / self.bits() as usize
+    }
+
     /// Types of at most 16 bits are counted by raw bit pattern; everything is derived from that table.
     pub fn is_pattern(self) -> bool {
         self.bits() <= 16

@@ -1,0 +1,34 @@
+/** What every `weightscope` subcommand provides, and the options they share. */
+import { join } from 'node:path';
+import { ScanEngine } from '../engine/scanEngine';
+import { integerFlag, type FlagSpec, type ParsedArgs } from './args';
+
+export interface Command {
+  /** One or more lines for the usage text, indented by two spaces. */
+  readonly usage: string;
+  /** Runs the command; resolves to the exit status. Throws UsageError (exit 2) or FormatError (exit 3). */
+  run(argv: string[]): Promise<number>;
+}
+
+/** Flags every command that computes accepts. */
+export const ENGINE_FLAGS: Readonly<Record<string, FlagSpec>> = {
+  workers: { value: true },
+  'chunk-size': { value: true },
+};
+
+/** The compute engine the flags ask for, loading worker.js and weightscope.wasm from beside the CLI. */
+export function engineFromArgs(args: ParsedArgs): ScanEngine {
+  const workers = integerFlag(args, 'workers', 1, 64);
+  const chunkBytes = integerFlag(args, 'chunk-size', 4096, 16 << 20);
+  return new ScanEngine({ distDir: distDir(), ...(workers ? { workers } : {}), ...(chunkBytes ? { chunkBytes } : {}) });
+}
+
+/** Where the bundled CLI, worker and WASM module live (dist/). */
+export function distDir(): string {
+  return __dirname.endsWith('cli') ? join(__dirname, '../../dist') : __dirname;
+}
+
+/** Writes a JSON document to stdout, followed by a newline. */
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value) + '\n');
+}

@@ -1,0 +1,258 @@
+/**
+ * Worker side: the bytes of one tensor's elements in logical (row-major) order, whatever the layout on disk —
+ * contiguous, strided (PyTorch views, Fortran-order arrays), big-endian, or inside a deflated zip entry. Callers ask
+ * for logical byte ranges and get them written into their buffer (usually WASM memory), never a whole tensor.
+ */
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { createInflateRaw } from 'node:zlib';
+import type { TensorLocation } from '../formats/checkpoint';
+import { elementBytes, lookupDType } from '../formats/dtypes';
+
+/** Largest storage window a strided read holds at once. */
+const GATHER_WINDOW_BYTES = 16 << 20;
+
+export class TensorReadError extends Error {
+  constructor(
+    readonly code: 'READ_ERROR' | 'UNSUPPORTED_LAYOUT',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** One worker's open file descriptors, by path. */
+export class FileTable {
+  private readonly fds = new Map<string, number>();
+
+  fd(path: string): number {
+    let fd = this.fds.get(path);
+    if (fd === undefined) {
+      fd = openSync(path, 'r');
+      this.fds.set(path, fd);
+    }
+    return fd;
+  }
+
+  closeAll(): void {
+    for (const fd of this.fds.values()) closeSync(fd);
+    this.fds.clear();
+  }
+}
+
+/** Positional reads of raw (stored) bytes. */
+interface RawBytes {
+  read(offset: number, target: Uint8Array): void | Promise<void>;
+  close(): void;
+}
+
+export interface TensorReader {
+  /** Fills `target` with the tensor's logical bytes from logical byte `start`. */
+  read(start: number, target: Uint8Array): void | Promise<void>;
+  close(): void;
+}
+
+export interface ReaderOptions {
+  /** The caller does not care in which order elements arrive (statistics): a strided view that is a permutation of
+   *  its storage is then read straight through. */
+  anyOrder?: boolean;
+}
+
+export function openTensorReader(location: TensorLocation, files: FileTable, options: ReaderOptions = {}): TensorReader {
+  const raw: RawBytes = location.deflate ? new DeflatedBytes(location.file, location.deflate) : new FileBytes(files, location.file);
+  const info = lookupDType(location.dtype);
+  const size = info && elementBytes(info);
+  const needsElements = location.strides !== undefined || (location.bigEndian === true && size !== undefined && size > 1);
+  if (needsElements && size === undefined) {
+    throw new TensorReadError('UNSUPPORTED_LAYOUT', `strided or big-endian ${location.dtype} data cannot be read element by element`);
+  }
+  let reader: TensorReader = { read: (start, target) => raw.read(location.offset + start, target), close: () => raw.close() };
+  if (location.strides && !(options.anyOrder && isPermutation(location.shape, location.strides)) && !isContiguous(location.shape, location.strides)) {
+    reader = new StridedReader(raw, location.offset, size!, location.shape, location.strides);
+  }
+  if (location.bigEndian && size! > 1) return swapped(reader, size!);
+  return reader;
+}
+
+/** The plain case the hot loops can use directly: contiguous little-endian bytes at a file offset. */
+export function isPlainLayout(location: TensorLocation): boolean {
+  const info = lookupDType(location.dtype);
+  const size = info && elementBytes(info);
+  return (
+    !location.deflate &&
+    (!location.bigEndian || size === 1) &&
+    (location.strides === undefined || isContiguous(location.shape, location.strides))
+  );
+}
+
+class FileBytes implements RawBytes {
+  private readonly fd: number;
+
+  constructor(files: FileTable, private readonly path: string) {
+    this.fd = files.fd(path);
+  }
+
+  read(offset: number, target: Uint8Array): void {
+    let filled = 0;
+    while (filled < target.length) {
+      const n = readSync(this.fd, target, filled, target.length - filled, offset + filled);
+      if (n === 0) throw new TensorReadError('READ_ERROR', `${this.path} ended at byte ${offset + filled}, inside a tensor`);
+      filled += n;
+    }
+  }
+
+  close(): void {}
+}
+
+/** A deflated zip entry, inflated as a stream: sequential reads cost nothing extra, going back restarts. */
+class DeflatedBytes implements RawBytes {
+  private iterator: AsyncIterator<Buffer> | undefined;
+  private position = 0;
+  private carry: Buffer = Buffer.alloc(0);
+  private streams: { destroy(): void }[] = [];
+
+  constructor(
+    private readonly path: string,
+    private readonly entry: { dataOffset: number; compressedBytes: number },
+  ) {}
+
+  async read(offset: number, target: Uint8Array): Promise<void> {
+    if (!this.iterator || offset < this.position) this.restart();
+    let filled = 0;
+    while (filled < target.length) {
+      if (this.carry.length === 0) {
+        const next = await this.iterator!.next();
+        if (next.done) throw new TensorReadError('READ_ERROR', `the deflated entry in ${this.path} ended before byte ${offset + filled}`);
+        this.carry = next.value;
+      }
+      const skip = Math.min(this.carry.length, Math.max(0, offset - this.position));
+      if (skip > 0) {
+        this.carry = this.carry.subarray(skip);
+        this.position += skip;
+        continue;
+      }
+      const n = Math.min(this.carry.length, target.length - filled);
+      target.set(this.carry.subarray(0, n), filled);
+      this.carry = this.carry.subarray(n);
+      this.position += n;
+      filled += n;
+    }
+  }
+
+  private restart(): void {
+    this.close();
+    const { dataOffset, compressedBytes } = this.entry;
+    const file = createReadStream(this.path, { start: dataOffset, end: dataOffset + Math.max(0, compressedBytes - 1), highWaterMark: 1 << 20 });
+    const inflate = createInflateRaw();
+    file.on('error', (error) => inflate.destroy(error));
+    file.pipe(inflate);
+    this.streams = [file, inflate];
+    this.iterator = inflate[Symbol.asyncIterator]();
+    this.position = 0;
+    this.carry = Buffer.alloc(0);
+  }
+
+  close(): void {
+    for (const stream of this.streams) stream.destroy();
+    this.streams = [];
+    this.iterator = undefined;
+  }
+}
+
+/** Gathers the elements of a strided view in logical order through bounded windows of its storage. */
+class StridedReader implements TensorReader {
+  constructor(
+    private readonly raw: RawBytes,
+    private readonly base: number,
+    private readonly size: number,
+    private readonly shape: readonly number[],
+    private readonly strides: readonly number[],
+  ) {}
+
+  async read(start: number, target: Uint8Array): Promise<void> {
+    if (start % this.size !== 0 || target.length % this.size !== 0) {
+      throw new TensorReadError('READ_ERROR', 'a strided read must cover whole elements');
+    }
+    const count = target.length / this.size;
+    const storage = storageIndices(this.shape, this.strides, start / this.size, count);
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const s of storage) {
+      if (s < lo) lo = s;
+      if (s > hi) hi = s;
+    }
+    const windowElements = Math.max(1, Math.floor(GATHER_WINDOW_BYTES / this.size));
+    for (let from = lo; from <= hi; from += windowElements) {
+      const to = Math.min(hi + 1, from + windowElements);
+      const window = new Uint8Array((to - from) * this.size);
+      await this.raw.read(this.base + from * this.size, window);
+      storage.forEach((s, i) => {
+        if (s >= from && s < to) target.set(window.subarray((s - from) * this.size, (s - from + 1) * this.size), i * this.size);
+      });
+    }
+  }
+
+  close(): void {
+    this.raw.close();
+  }
+}
+
+/** Storage element index of each of `count` logical elements from logical element `first`. */
+export function storageIndices(shape: readonly number[], strides: readonly number[], first: number, count: number): Float64Array {
+  const out = new Float64Array(count);
+  const index = new Array<number>(shape.length).fill(0);
+  let rest = first;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    index[d] = rest % shape[d]!;
+    rest = Math.floor(rest / shape[d]!);
+  }
+  let position = index.reduce((sum, i, d) => sum + i * strides[d]!, 0);
+  for (let k = 0; k < count; k++) {
+    out[k] = position;
+    for (let d = shape.length - 1; d >= 0; d--) {
+      index[d]!++;
+      position += strides[d]!;
+      if (index[d]! < shape[d]!) break;
+      position -= index[d]! * strides[d]!;
+      index[d] = 0;
+    }
+  }
+  return out;
+}
+
+/** Row-major strides: the layout needs no gathering. Dimensions of size 1 may have any stride. */
+export function isContiguous(shape: readonly number[], strides: readonly number[]): boolean {
+  let expected = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (shape[d] === 1) continue;
+    if (strides[d] !== expected) return false;
+    expected *= shape[d]!;
+  }
+  return true;
+}
+
+/** The view visits every element of a contiguous storage span exactly once (a transpose, Fortran order). */
+export function isPermutation(shape: readonly number[], strides: readonly number[]): boolean {
+  const dims = shape.map((n, d) => ({ n, stride: strides[d]! })).filter((d) => d.n !== 1).sort((a, b) => a.stride - b.stride);
+  let expected = 1;
+  for (const d of dims) {
+    if (d.stride !== expected) return false;
+    expected *= d.n;
+  }
+  return true;
+}
+
+function swapped(reader: TensorReader, size: number): TensorReader {
+  return {
+    async read(start, target) {
+      await reader.read(start, target);
+      for (let i = 0; i < target.length; i += size) {
+        for (let a = i, b = i + size - 1; a < b; a++, b--) {
+          const t = target[a]!;
+          target[a] = target[b]!;
+          target[b] = t;
+        }
+      }
+    },
+    close: () => reader.close(),
+  };
+}
