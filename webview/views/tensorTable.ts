@@ -249,6 +249,23 @@ export class TensorTable {
     e.preventDefault();
   }
 
+  /** Opens the groups holding the cursor's row and scrolls it into view (after a selection from elsewhere). */
+  scrollToCursor(): void {
+    const cursor = this.host.view().cursor;
+    if (cursor === null) return;
+    const open = (nodes: readonly TreeNode[]): boolean =>
+      nodes.some((node) => {
+        if (node.kind !== 'group') return node.key === cursor;
+        if (!open(node.children)) return false;
+        if (!this.isExpanded(node)) this.setExpanded(node, true);
+        return true;
+      });
+    open(this.tree);
+    this.refresh();
+    const index = this.rows.findIndex((r) => r.key === cursor);
+    if (index >= 0) this.scrollIntoView(index);
+  }
+
   private scrollIntoView(index: number): void {
     const top = index * ROW_HEIGHT;
     const visible = this.viewport.clientHeight - ROW_HEIGHT; // below the sticky header
