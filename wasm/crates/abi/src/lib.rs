@@ -6,12 +6,21 @@
 //! Adding an analysis means one module here with its constructor and record layout; nothing else changes.
 #![deny(missing_docs)]
 
+mod diff;
+mod lora;
+mod lowrank;
+mod merge;
 mod stats;
 
 use std::cell::RefCell;
 
+/// True for an f64 holding a whole number in [0, 2⁵³]: counts and sizes cross the boundary as f64.
+pub fn whole(x: f64) -> bool {
+    x >= 0.0 && x <= 9_007_199_254_740_992.0 && x.fract() == 0.0
+}
+
 /// Bumped whenever an export or a record layout changes; the host refuses a mismatched module.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 /// Input slots: enough for a merge of a base and fifteen fine-tunes.
 pub const INPUT_SLOTS: usize = 16;
 

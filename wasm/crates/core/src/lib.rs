@@ -4,7 +4,13 @@
 #![deny(missing_docs)]
 
 pub mod decode;
+pub mod diff;
 pub mod dtype;
+pub mod encode;
+pub mod hash;
+pub mod lora;
+pub mod lowrank;
+pub mod merge;
 pub mod moments;
 pub mod stats;
 

@@ -1,0 +1,462 @@
+//! Element-wise comparison of two tensors of the same shape, streamed in lockstep: norms of each side and of the
+//! delta, cosine, largest change, changed and sign-flip counts, byte identity and a histogram of the delta.
+//!
+//! Values are decoded to f64 (mixed dtypes allowed). Sums are taken over fixed blocks of consecutive elements
+//! aligned to element 0 and then added block by block, so the results do not depend on how the bytes were cut into
+//! pushes.
+use crate::decode::decode_f64;
+use crate::dtype::DType;
+
+/// Elements per summation block.
+const BLOCK: usize = 4096;
+/// The delta histogram covers |δ| in [2^DELTA_LOG2_LO, 2^DELTA_LOG2_HI); smaller nonzero values land in the first
+/// bin, larger ones in the last.
+pub const DELTA_LOG2_LO: i32 = -40;
+/// Upper end of the delta histogram's range, as a power of two.
+pub const DELTA_LOG2_HI: i32 = 24;
+/// Bins per factor of two.
+pub const DELTA_BINS_PER_OCTAVE: usize = 4;
+/// Bins per sign.
+pub const DELTA_BINS: usize = (DELTA_LOG2_HI - DELTA_LOG2_LO) as usize * DELTA_BINS_PER_OCTAVE;
+
+/// Why a diff refused input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiffError {
+    /// A push is not a whole number of element groups, or the two sides hold different element counts.
+    BadInput,
+    /// Input after the results were taken.
+    WrongPhase,
+}
+
+/// The comparison of two tensors; NaN stands for "undefined" (see each field).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiffResult {
+    /// Elements compared.
+    pub n: u64,
+    /// sqrt(Σa²); NaN when a holds a non-finite value.
+    pub l2_a: f64,
+    /// sqrt(Σb²); NaN when b holds a non-finite value.
+    pub l2_b: f64,
+    /// sqrt(Σ(b − a)²); NaN when either side holds a non-finite value.
+    pub l2_delta: f64,
+    /// l2_delta / l2_a; NaN when that is undefined or l2_a is 0.
+    pub rel_delta: f64,
+    /// Σab / (l2_a·l2_b), clamped to [−1, 1]; NaN when a norm is 0 or undefined.
+    pub cosine: f64,
+    /// max |b − a|; NaN when either side holds a non-finite value; 0 for no elements.
+    pub max_abs_delta: f64,
+    /// Elements whose decoded values differ (as numbers; NaN equals NaN, −0 equals +0).
+    pub changed: u64,
+    /// Elements nonzero and not NaN on both sides.
+    pub both_nonzero: u64,
+    /// Of those, elements whose sign differs.
+    pub sign_flips: u64,
+    /// Same dtype and the same bytes.
+    pub identical: bool,
+    /// Non-finite values of a.
+    pub nonfinite_a: u64,
+    /// Non-finite values of b.
+    pub nonfinite_b: u64,
+    /// Elements with b − a exactly 0.
+    pub delta_zeros: u64,
+    /// Elements with a non-finite b − a.
+    pub delta_nonfinite: u64,
+    /// Positive deltas by log2 bin (DELTA_BINS).
+    pub delta_positive: Vec<u64>,
+    /// Negative deltas by log2|δ| bin (DELTA_BINS).
+    pub delta_negative: Vec<u64>,
+}
+
+/// Streaming comparison of two tensors pushed in lockstep.
+pub struct DiffJob {
+    a: DType,
+    b: DType,
+    pending_a: Vec<f64>,
+    pending_b: Vec<f64>,
+    filled: usize,
+    sums: [f64; 4],
+    max_abs: f64,
+    counts: Counts,
+    identical: bool,
+    delta_positive: Vec<u64>,
+    delta_negative: Vec<u64>,
+    finished: bool,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Counts {
+    n: u64,
+    changed: u64,
+    both_nonzero: u64,
+    sign_flips: u64,
+    nonfinite_a: u64,
+    nonfinite_b: u64,
+    delta_zeros: u64,
+    delta_nonfinite: u64,
+}
+
+impl DiffJob {
+    /// A comparison of a tensor of dtype `a` with one of dtype `b`.
+    pub fn new(a: DType, b: DType) -> DiffJob {
+        DiffJob {
+            a,
+            b,
+            pending_a: vec![0.0; BLOCK],
+            pending_b: vec![0.0; BLOCK],
+            filled: 0,
+            sums: [0.0; 4],
+            max_abs: 0.0,
+            counts: Counts::default(),
+            identical: a == b,
+            delta_positive: vec![0; DELTA_BINS],
+            delta_negative: vec![0; DELTA_BINS],
+            finished: false,
+        }
+    }
+
+    /// The next elements of both tensors: `a_bytes` and `b_bytes` hold the same elements in each side's dtype.
+    pub fn push(&mut self, a_bytes: &[u8], b_bytes: &[u8]) -> Result<(), DiffError> {
+        if self.finished {
+            return Err(DiffError::WrongPhase);
+        }
+        let count = whole_elements(self.a, a_bytes.len()).ok_or(DiffError::BadInput)?;
+        if whole_elements(self.b, b_bytes.len()) != Some(count) {
+            return Err(DiffError::BadInput);
+        }
+        if self.identical && a_bytes != b_bytes {
+            self.identical = false;
+        }
+        let mut done = 0;
+        while done < count {
+            let take = (BLOCK - self.filled).min(count - done);
+            let at = self.filled;
+            decode_range(self.a, a_bytes, done, take, &mut self.pending_a[at..at + take]);
+            decode_range(self.b, b_bytes, done, take, &mut self.pending_b[at..at + take]);
+            self.filled += take;
+            done += take;
+            if self.filled == BLOCK {
+                self.flush_block();
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_block(&mut self) {
+        let n = self.filled;
+        let block = compare_block(&self.pending_a[..n], &self.pending_b[..n], &mut self.delta_positive, &mut self.delta_negative);
+        for (total, part) in self.sums.iter_mut().zip(block.sums.iter()) {
+            *total += part;
+        }
+        self.max_abs = self.max_abs.max(block.max_abs);
+        let c = &mut self.counts;
+        let b = block.counts;
+        c.n += b.n;
+        c.changed += b.changed;
+        c.both_nonzero += b.both_nonzero;
+        c.sign_flips += b.sign_flips;
+        c.nonfinite_a += b.nonfinite_a;
+        c.nonfinite_b += b.nonfinite_b;
+        c.delta_zeros += b.delta_zeros;
+        c.delta_nonfinite += b.delta_nonfinite;
+        self.filled = 0;
+    }
+
+    /// Ends the (single) pass and returns the results; further pushes are refused.
+    pub fn finish(&mut self) -> DiffResult {
+        if !self.finished {
+            self.flush_block();
+            self.finished = true;
+        }
+        let c = self.counts;
+        let [aa, bb, dd, ab] = self.sums;
+        let l2_a = if c.nonfinite_a > 0 { f64::NAN } else { aa.sqrt() };
+        let l2_b = if c.nonfinite_b > 0 { f64::NAN } else { bb.sqrt() };
+        let any_nonfinite = c.nonfinite_a + c.nonfinite_b > 0;
+        let l2_delta = if any_nonfinite { f64::NAN } else { dd.sqrt() };
+        let rel_delta = if l2_a > 0.0 { l2_delta / l2_a } else { f64::NAN };
+        let cosine = if l2_a > 0.0 && l2_b > 0.0 && ab.is_finite() { (ab / (l2_a * l2_b)).clamp(-1.0, 1.0) } else { f64::NAN };
+        DiffResult {
+            n: c.n,
+            l2_a: finite_or_nan(l2_a),
+            l2_b: finite_or_nan(l2_b),
+            l2_delta: finite_or_nan(l2_delta),
+            rel_delta: finite_or_nan(rel_delta),
+            cosine,
+            max_abs_delta: if any_nonfinite { f64::NAN } else { self.max_abs },
+            changed: c.changed,
+            both_nonzero: c.both_nonzero,
+            sign_flips: c.sign_flips,
+            identical: self.identical,
+            nonfinite_a: c.nonfinite_a,
+            nonfinite_b: c.nonfinite_b,
+            delta_zeros: c.delta_zeros,
+            delta_nonfinite: c.delta_nonfinite,
+            delta_positive: self.delta_positive.clone(),
+            delta_negative: self.delta_negative.clone(),
+        }
+    }
+}
+
+/// A sum of squares of finite values can still overflow (F64 values near 1e200): that is undefined too.
+fn finite_or_nan(x: f64) -> f64 {
+    if x.is_finite() {
+        x
+    } else {
+        f64::NAN
+    }
+}
+
+/// Elements in `len` bytes of `dtype`, or None when that is not a whole number of groups.
+pub fn whole_elements(dtype: DType, len: usize) -> Option<usize> {
+    if len % dtype.group_bytes() == 0 {
+        Some(len / dtype.group_bytes() * dtype.group_elements())
+    } else {
+        None
+    }
+}
+
+/// Decodes elements [first, first + count) of `bytes`; `first` starts a group, and `count` is whole groups unless
+/// the range ends the bytes.
+pub fn decode_range(dtype: DType, bytes: &[u8], first: usize, count: usize, out: &mut [f64]) {
+    let ge = dtype.group_elements();
+    let gb = dtype.group_bytes();
+    let start = first / ge * gb;
+    let groups = (count + ge - 1) / ge;
+    if count % ge == 0 {
+        decode_f64(dtype, &bytes[start..start + groups * gb], &mut out[..count]);
+    } else {
+        let mut whole = vec![0.0; groups * ge];
+        decode_f64(dtype, &bytes[start..start + groups * gb], &mut whole);
+        out[..count].copy_from_slice(&whole[..count]);
+    }
+}
+
+struct BlockResult {
+    sums: [f64; 4],
+    max_abs: f64,
+    counts: Counts,
+}
+
+/// Sums in two interleaved lanes (vectorizable), counts and the histogram for one block.
+fn compare_block(a: &[f64], b: &[f64], positive: &mut [u64], negative: &mut [u64]) -> BlockResult {
+    let mut lanes = [[0.0f64; 2]; 4];
+    let mut max_lanes = [0.0f64; 2];
+    let pairs = a.len() / 2;
+    for i in 0..pairs {
+        for lane in 0..2 {
+            let x = a[2 * i + lane];
+            let y = b[2 * i + lane];
+            let d = y - x;
+            lanes[0][lane] += x * x;
+            lanes[1][lane] += y * y;
+            lanes[2][lane] += d * d;
+            lanes[3][lane] += x * y;
+            // Non-finite deltas are excluded here; they make the result undefined anyway.
+            let m = if d.is_finite() { d.abs() } else { 0.0 };
+            max_lanes[lane] = if m > max_lanes[lane] { m } else { max_lanes[lane] };
+        }
+    }
+    if a.len() % 2 == 1 {
+        let (x, y) = (a[a.len() - 1], b[a.len() - 1]);
+        let d = y - x;
+        lanes[0][0] += x * x;
+        lanes[1][0] += y * y;
+        lanes[2][0] += d * d;
+        lanes[3][0] += x * y;
+        if d.is_finite() && d.abs() > max_lanes[0] {
+            max_lanes[0] = d.abs();
+        }
+    }
+    let mut counts = Counts { n: a.len() as u64, ..Counts::default() };
+    for (&x, &y) in a.iter().zip(b) {
+        let same = x == y || (x.is_nan() && y.is_nan());
+        counts.changed += (!same) as u64;
+        let nonzero = x != 0.0 && y != 0.0 && !x.is_nan() && !y.is_nan();
+        counts.both_nonzero += nonzero as u64;
+        counts.sign_flips += (nonzero && (x < 0.0) != (y < 0.0)) as u64;
+        counts.nonfinite_a += (!x.is_finite()) as u64;
+        counts.nonfinite_b += (!y.is_finite()) as u64;
+        let d = y - x;
+        if d == 0.0 {
+            counts.delta_zeros += 1;
+        } else if !d.is_finite() {
+            counts.delta_nonfinite += 1;
+        } else {
+            let bin = delta_bin(d);
+            if d > 0.0 {
+                positive[bin] += 1;
+            } else {
+                negative[bin] += 1;
+            }
+        }
+    }
+    BlockResult {
+        sums: [lanes[0][0] + lanes[0][1], lanes[1][0] + lanes[1][1], lanes[2][0] + lanes[2][1], lanes[3][0] + lanes[3][1]],
+        max_abs: max_lanes[0].max(max_lanes[1]),
+        counts,
+    }
+}
+
+/// The histogram bin of a finite nonzero delta: DELTA_BINS_PER_OCTAVE bins per binade, read from the f64 bits.
+pub fn delta_bin(d: f64) -> usize {
+    let bits = d.to_bits();
+    let exponent = ((bits >> 52) & 0x7ff) as i32 - 1023;
+    let fraction = ((bits >> 50) & 3) as i32;
+    let bin = (exponent - DELTA_LOG2_LO) * DELTA_BINS_PER_OCTAVE as i32 + fraction;
+    bin.max(0).min(DELTA_BINS as i32 - 1) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f32_bytes(values: &[f32]) -> Vec<u8> {
+        values.iter().flat_map(|v| v.to_le_bytes()).collect()
+    }
+
+    fn bf16_bytes(values: &[f32]) -> Vec<u8> {
+        values.iter().flat_map(|v| ((v.to_bits() >> 16) as u16).to_le_bytes()).collect()
+    }
+
+    /// Straightforward float64 reference, element by element.
+    fn reference(a: &[f64], b: &[f64]) -> (f64, f64, f64, f64, f64, u64, u64, u64) {
+        let (mut aa, mut bb, mut dd, mut ab, mut max) = (0.0, 0.0, 0.0, 0.0, 0.0f64);
+        let (mut changed, mut both, mut flips) = (0, 0, 0);
+        for (&x, &y) in a.iter().zip(b) {
+            aa += x * x;
+            bb += y * y;
+            dd += (y - x) * (y - x);
+            ab += x * y;
+            max = max.max((y - x).abs());
+            if x != y {
+                changed += 1;
+            }
+            if x != 0.0 && y != 0.0 {
+                both += 1;
+                if (x < 0.0) != (y < 0.0) {
+                    flips += 1;
+                }
+            }
+        }
+        (aa.sqrt(), bb.sqrt(), dd.sqrt(), ab / (aa.sqrt() * bb.sqrt()), max, changed, both, flips)
+    }
+
+    fn pseudo_random(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.1
+            })
+            .collect()
+    }
+
+    #[test]
+    fn matches_a_naive_float64_reference_on_mixed_dtypes() {
+        let n = 10_007;
+        let a32 = pseudo_random(n, 1);
+        let mut b32 = a32.clone();
+        for (i, v) in b32.iter_mut().enumerate() {
+            if i % 3 == 0 {
+                *v += 0.01 * ((i % 7) as f32 - 3.0);
+            }
+            if i % 101 == 0 {
+                *v = -*v;
+            }
+        }
+        // a as BF16, b as F32: the reference decodes BF16 by truncating the F32 bits, as bf16_bytes encodes.
+        let a_dec: Vec<f64> = a32.iter().map(|v| f32::from_bits(v.to_bits() & 0xffff_0000) as f64).collect();
+        let b_dec: Vec<f64> = b32.iter().map(|&v| v as f64).collect();
+        let mut job = DiffJob::new(DType::BF16, DType::F32);
+        job.push(&bf16_bytes(&a32), &f32_bytes(&b32)).unwrap();
+        let r = job.finish();
+        let (l2a, l2b, l2d, cos, max, changed, both, flips) = reference(&a_dec, &b_dec);
+        let close = |x: f64, y: f64| (x - y).abs() <= 1e-12 * y.abs().max(1e-300);
+        assert!(close(r.l2_a, l2a) && close(r.l2_b, l2b) && close(r.l2_delta, l2d), "{:?}", (r.l2_a, l2a));
+        assert!(close(r.cosine, cos));
+        assert!(close(r.rel_delta, l2d / l2a));
+        assert_eq!(r.max_abs_delta, max);
+        assert_eq!((r.changed, r.both_nonzero, r.sign_flips), (changed, both, flips));
+        assert_eq!(r.n, n as u64);
+        assert!(!r.identical);
+        let histogram_total: u64 = r.delta_positive.iter().chain(&r.delta_negative).sum::<u64>() + r.delta_zeros;
+        assert_eq!(histogram_total, n as u64);
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_chunking() {
+        let n = 3 * BLOCK + 77;
+        let a = f32_bytes(&pseudo_random(n, 7));
+        let b = f32_bytes(&pseudo_random(n, 8));
+        let mut whole = DiffJob::new(DType::F32, DType::F32);
+        whole.push(&a, &b).unwrap();
+        let want = whole.finish();
+        for chunk in [1usize, 3, 4096, 5000, 12_289] {
+            let mut job = DiffJob::new(DType::F32, DType::F32);
+            for (ca, cb) in a.chunks(chunk * 4).zip(b.chunks(chunk * 4)) {
+                job.push(ca, cb).unwrap();
+            }
+            assert_eq!(job.finish(), want, "chunks of {} elements", chunk);
+        }
+    }
+
+    #[test]
+    fn identical_tensors_and_zero_norms() {
+        let values = f32_bytes(&[0.0, 1.5, -2.0, 0.25]);
+        let mut job = DiffJob::new(DType::F32, DType::F32);
+        job.push(&values, &values).unwrap();
+        let r = job.finish();
+        assert!(r.identical);
+        assert_eq!((r.l2_delta, r.max_abs_delta, r.changed, r.rel_delta), (0.0, 0.0, 0, 0.0));
+        assert_eq!(r.cosine, 1.0);
+        let zeros = f32_bytes(&[0.0; 4]);
+        let mut job = DiffJob::new(DType::F32, DType::F32);
+        job.push(&zeros, &values).unwrap();
+        let r = job.finish();
+        assert!(r.rel_delta.is_nan() && r.cosine.is_nan());
+        assert_eq!(r.l2_a, 0.0);
+        // −0 and +0 are the same number but not the same bytes.
+        let mut job = DiffJob::new(DType::F32, DType::F32);
+        job.push(&f32_bytes(&[-0.0]), &f32_bytes(&[0.0])).unwrap();
+        let r = job.finish();
+        assert_eq!(r.changed, 0);
+        assert!(!r.identical);
+    }
+
+    #[test]
+    fn non_finite_values_make_the_affected_statistics_undefined() {
+        let mut job = DiffJob::new(DType::F32, DType::F32);
+        job.push(&f32_bytes(&[f32::NAN, 1.0, f32::INFINITY, 2.0]), &f32_bytes(&[f32::NAN, -1.0, f32::INFINITY, 3.0])).unwrap();
+        let r = job.finish();
+        assert!(r.l2_a.is_nan() && r.l2_b.is_nan() && r.l2_delta.is_nan() && r.cosine.is_nan() && r.max_abs_delta.is_nan());
+        // NaN equals NaN and Inf equals Inf: two changed elements, one sign flip among the three signed pairs.
+        assert_eq!((r.changed, r.both_nonzero, r.sign_flips), (2, 3, 1));
+        assert_eq!((r.nonfinite_a, r.nonfinite_b, r.delta_nonfinite), (2, 2, 2));
+        let mut job = DiffJob::new(DType::F32, DType::F32);
+        job.push(&f32_bytes(&[1.0, 2.0]), &f32_bytes(&[1.0, f32::INFINITY])).unwrap();
+        let r = job.finish();
+        assert_eq!(r.l2_a, 5f64.sqrt());
+        assert!(r.l2_b.is_nan() && r.cosine.is_nan() && r.rel_delta.is_nan());
+    }
+
+    #[test]
+    fn delta_bins_follow_powers_of_two() {
+        assert_eq!(delta_bin(1.0), (-DELTA_LOG2_LO) as usize * DELTA_BINS_PER_OCTAVE);
+        assert_eq!(delta_bin(-1.0), delta_bin(1.0));
+        assert_eq!(delta_bin(1.25), delta_bin(1.0) + 1);
+        assert_eq!(delta_bin(1.75), delta_bin(1.0) + 3);
+        assert_eq!(delta_bin(2.0), delta_bin(1.0) + 4);
+        assert_eq!(delta_bin(1e-300), 0);
+        assert_eq!(delta_bin(1e300), DELTA_BINS - 1);
+    }
+
+    #[test]
+    fn refuses_partial_elements_and_uneven_sides() {
+        let mut job = DiffJob::new(DType::F32, DType::BF16);
+        assert_eq!(job.push(&[0; 3], &[0; 2]), Err(DiffError::BadInput));
+        assert_eq!(job.push(&[0; 4], &[0; 4]), Err(DiffError::BadInput));
+        assert!(job.push(&[0; 8], &[0; 4]).is_ok());
+        job.finish();
+        assert_eq!(job.push(&[0; 4], &[0; 2]), Err(DiffError::WrongPhase));
+    }
+}
