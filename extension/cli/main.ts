@@ -6,11 +6,13 @@
 import { FormatError } from '../formats/formatError';
 import { UsageError } from './args';
 import type { Command } from './command';
+import { diffCommand } from './diffCommand';
 import { statsCommand } from './statsCommand';
 
 /** Every subcommand, by name. */
 const COMMANDS: Readonly<Record<string, Command>> = {
   stats: statsCommand,
+  diff: diffCommand,
 };
 
 const USAGE = `usage: weightscope <command> [options]

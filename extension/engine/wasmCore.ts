@@ -32,7 +32,7 @@ interface Exports {
   ws_diff_new(a: number, b: number): number;
   ws_lowrank_new(a: number, b: number, rows: number, cols: number, k: number, oversample: number, powerIterations: number, seed: number): number;
   ws_lora_new(a: number, b: number, rank: number, inputs: number, outputs: number, layouts: number, scale: number): number;
-  ws_lora_tile(handle: number, first: number, count: number): number;
+  ws_lora_tile(handle: number, first: number, count: number, slot: number): number;
   ws_merge_new(method: number, tasks: number, dtypes0: number, dtypes1: number, dtypes2: number, elements: number, lambda: number,
     density: number, drop: number, beta: number, gamma: number, k: number, seed: number, nameHashHi: number, nameHashLo: number,
     outputs: number): number;
@@ -108,10 +108,9 @@ export class LowRankJob extends WasmJob {
 }
 
 export class LoraJob extends WasmJob {
-  /** Rows [first, first + count) of ΔW as little-endian f64 in the job's output. */
-  tile(first: number, count: number): Uint8Array {
-    this.core.check(this.core.exports.ws_lora_tile(this.handle, first, count), 'LoRA tile');
-    return this.output();
+  /** Stages rows [first, first + count) of ΔW in input slot `slot` as little-endian F64. */
+  tileInto(first: number, count: number, slot: number): void {
+    this.core.check(this.core.exports.ws_lora_tile(this.handle, first, count, slot), 'LoRA tile');
   }
 }
 

@@ -7,6 +7,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { WasmCore, WasmCoreError } from './wasmCore';
 import { FileTable, openTensorReader, TensorReadError } from './tensorReader';
 import { Cancelled, TaskFailure, type TaskContext } from './tasks/taskContext';
+import { runDiff } from './tasks/diff';
+import { runLowRank } from './tasks/lowRank';
+import { runMerge } from './tasks/merge';
+import { runReadThrough } from './tasks/readThrough';
 import { runStats } from './tasks/stats';
 import type { HostToWorker, TaskKind, TaskResult, TaskSpec, WorkerSetup, WorkerToHost } from './workerProtocol';
 
@@ -15,6 +19,10 @@ type Runner<K extends TaskKind> = (spec: TaskSpec<K>, ctx: TaskContext) => Promi
 /** Every task kind's runner. */
 const RUNNERS: { [K in TaskKind]: Runner<K> } = {
   stats: runStats,
+  diff: runDiff,
+  lowRank: runLowRank,
+  merge: runMerge,
+  readThrough: runReadThrough,
 };
 
 const setup = workerData as WorkerSetup;

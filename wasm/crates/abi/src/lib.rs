@@ -145,6 +145,19 @@ pub extern "C" fn ws_input(slot: u32, len: usize) -> *mut u8 {
     })
 }
 
+/// Lets a job fill input slot `slot` itself (a LoRA tile feeding a diff): `fill` gets the emptied buffer and
+/// whatever it leaves there is the slot's content.
+pub fn stage_input(slot: u32, fill: impl FnOnce(&mut Vec<u8>)) -> Result<(), JobError> {
+    INPUTS.with(|inputs| {
+        let mut inputs = inputs.borrow_mut();
+        let (buffer, filled) = inputs.get_mut(slot as usize).ok_or_else(|| JobError::params(format!("input slot {} is out of range", slot)))?;
+        buffer.clear();
+        fill(buffer);
+        *filled = buffer.len();
+        Ok(())
+    })
+}
+
 /// Feeds the staged slots (each up to the length its last `ws_input` gave) to job `handle`. 0 ok; −1 bad handle;
 /// −2 bad input; −3 wrong phase; the reason is in `ws_error`.
 #[no_mangle]

@@ -1,0 +1,122 @@
+/**
+ * What a comparison streams: a stored tensor, or a LoRA pair standing for ΔW = scale·B·A, which the core computes a
+ * band of rows at a time. Either way the elements arrive in logical row-major order into a WASM input slot, so the
+ * diff and low-rank jobs never know which it was.
+ */
+import type { TensorLocation } from '../../formats/checkpoint';
+import { elementCount } from '../../formats/checkpoint';
+import type { LoraJob } from '../wasmCore';
+import { byteSpan, chunkElements, elementChunks, gcd, type ElementChunk } from './chunks';
+import { TaskFailure, type TaskContext } from './taskContext';
+
+/** A LoRA pair as a delta of shape [rows (out), cols (in)]. */
+export interface LoraOperand {
+  kind: 'lora';
+  /** A: r × in (PEFT) or in × r (MLX, `transposedA`). */
+  a: TensorLocation;
+  /** B: out × r (PEFT) or r × out (MLX, `transposedB`). */
+  b: TensorLocation;
+  rank: number;
+  rows: number;
+  cols: number;
+  transposedA: boolean;
+  transposedB: boolean;
+  scale: number;
+}
+
+export type Operand = { kind: 'tensor'; location: TensorLocation } | LoraOperand;
+
+/** LoRA tiles arrive as F64. */
+export function operandDtype(operand: Operand): string {
+  return operand.kind === 'tensor' ? operand.location.dtype : 'F64';
+}
+
+export function operandElements(operand: Operand): number {
+  return operand.kind === 'tensor' ? elementCount(operand.location.shape) : operand.rows * operand.cols;
+}
+
+/** Bytes an operand reads from files (for progress). */
+export function operandBytes(operand: Operand): number {
+  return operand.kind === 'tensor' ? operand.location.bytes : operand.a.bytes + operand.b.bytes;
+}
+
+/** An opened operand: fills a slot with elements [first, first + count); returns the file bytes it read. */
+export interface OperandStream {
+  readonly dtype: string;
+  fill(chunk: ElementChunk, slot: number): Promise<number>;
+  close(): void;
+}
+
+export async function openOperand(operand: Operand, ctx: TaskContext, chunkBytes: number): Promise<OperandStream> {
+  if (operand.kind === 'tensor') {
+    const { location } = operand;
+    const reader = ctx.reader(location);
+    return {
+      dtype: location.dtype,
+      async fill(chunk, slot) {
+        const span = byteSpan(location.dtype, chunk.first, chunk.count);
+        await reader.read(span.start, ctx.core.input(span.length, slot));
+        return span.length;
+      },
+      close: () => reader.close(),
+    };
+  }
+  const job = ctx.core.beginLora(operand.a.dtype, operand.b.dtype, operand.rank, operand.cols, operand.rows,
+    { a: operand.transposedA, b: operand.transposedB }, operand.scale);
+  try {
+    await loadFactors(job, operand, ctx, chunkBytes);
+  } catch (error) {
+    job.dispose();
+    throw error;
+  }
+  return {
+    dtype: 'F64',
+    async fill(chunk, slot) {
+      if (chunk.first % operand.cols !== 0 || chunk.count % operand.cols !== 0) {
+        throw new TaskFailure('INVALID_ARGUMENT', 'a LoRA delta is streamed in whole rows');
+      }
+      job.tileInto(chunk.first / operand.cols, chunk.count / operand.cols, slot);
+      return 0;
+    },
+    close: () => job.dispose(),
+  };
+}
+
+/** Streams A (slot 0) then B (slot 1) into the LoRA job; the factors are small but still read in chunks. */
+async function loadFactors(job: LoraJob, operand: LoraOperand, ctx: TaskContext, chunkBytes: number): Promise<void> {
+  for (const [location, slot] of [[operand.a, 0], [operand.b, 1]] as const) {
+    const reader = ctx.reader(location);
+    try {
+      for (const chunk of elementChunks(0, elementCount(location.shape), [location.dtype], chunkBytes)) {
+        ctx.checkCancelled();
+        const span = byteSpan(location.dtype, chunk.first, chunk.count);
+        await reader.read(span.start, ctx.core.input(span.length, slot));
+        ctx.core.input(0, 1 - slot);
+        job.push();
+        ctx.progress(span.length);
+      }
+    } finally {
+      reader.close();
+    }
+  }
+}
+
+/**
+ * Lockstep chunks over several operands of `elements` elements: whole groups of every dtype, and whole rows of
+ * every LoRA delta (which is computed row by row).
+ */
+export function* operandChunks(operands: readonly Operand[], elements: number, chunkBytes: number): Generator<ElementChunk> {
+  const dtypes = operands.map(operandDtype);
+  const rowLengths = operands.flatMap((o) => (o.kind === 'lora' ? [o.cols] : []));
+  if (rowLengths.length === 0) {
+    yield* elementChunks(0, elements, dtypes, chunkBytes);
+    return;
+  }
+  const unit = [...rowLengths, chunkElements(dtypes, 1)].reduce(lcm, 1);
+  const step = unit * Math.max(1, Math.floor(chunkElements(dtypes, chunkBytes) / unit));
+  for (let first = 0; first < elements; first += step) yield { first, count: Math.min(step, elements - first) };
+}
+
+function lcm(a: number, b: number): number {
+  return (a / gcd(a, b)) * b;
+}
