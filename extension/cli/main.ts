@@ -7,12 +7,14 @@ import { FormatError } from '../formats/formatError';
 import { UsageError } from './args';
 import type { Command } from './command';
 import { diffCommand } from './diffCommand';
+import { mergeCommand } from './mergeCommand';
 import { statsCommand } from './statsCommand';
 
 /** Every subcommand, by name. */
 const COMMANDS: Readonly<Record<string, Command>> = {
   stats: statsCommand,
   diff: diffCommand,
+  merge: mergeCommand,
 };
 
 const USAGE = `usage: weightscope <command> [options]
