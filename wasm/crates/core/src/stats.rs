@@ -687,3 +687,117 @@ fn locate(counts: &[u64], rank: u64) -> (usize, u64) {
     }
     (counts.len() - 1, before)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic bytes with runs, zeros and (for floats) a few NaN/Inf patterns mixed in.
+    fn bytes_for(dtype: DType, elements: usize) -> Vec<u8> {
+        let mut s = 0x2545_f491_4f6c_dd1du64;
+        let mut out = Vec::new();
+        let groups = elements / dtype.group_elements();
+        for i in 0..groups * dtype.group_bytes() {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            out.push(if (i / 40) % 5 == 0 { 0 } else { (s >> 32) as u8 });
+        }
+        if dtype == DType::F32 {
+            // Keep most values in a realistic range: exponent bytes near 0x3c.
+            for e in out.chunks_exact_mut(4) {
+                e[3] = (e[3] & 0x80) | 0x3c | (e[3] & 1);
+            }
+        }
+        out
+    }
+
+    fn run(dtype: DType, bytes: &[u8], chunk: usize) -> StatsResult {
+        let mut job = StatsJob::new(dtype);
+        let step = (chunk / dtype.group_bytes()).max(1) * dtype.group_bytes();
+        loop {
+            for c in bytes.chunks(step) {
+                job.push(c).expect("whole groups");
+            }
+            if !job.end_pass() {
+                break;
+            }
+        }
+        job.result().expect("final").clone()
+    }
+
+    fn same(a: &StatsResult, b: &StatsResult) -> bool {
+        let fields = |r: &StatsResult| {
+            let mut v = vec![r.count, r.mean, r.std, r.min, r.max, r.absmax, r.l2, r.zeros, r.nan, r.posinf, r.neginf, r.skewness, r.kurtosis];
+            v.extend_from_slice(&r.quantiles);
+            v.extend_from_slice(&r.display.linear);
+            v.extend_from_slice(&r.display.log);
+            v.extend_from_slice(&r.display.tails);
+            v
+        };
+        fields(a).iter().zip(fields(b)).all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+    }
+
+    #[test]
+    fn every_dtype_gives_bit_identical_results_whatever_the_chunking() {
+        for &dtype in DType::all() {
+            let bytes = bytes_for(dtype, 3 * 4096 + 36);
+            let whole = run(dtype, &bytes, bytes.len());
+            for chunk in [1, 3, 24, 1000, 4096 * 3 + 8] {
+                assert!(same(&run(dtype, &bytes, chunk), &whole), "{:?} with chunks of {} bytes", dtype, chunk);
+            }
+        }
+    }
+
+    #[test]
+    fn merging_partial_jobs_equals_one_pass_for_pattern_types_and_the_same_counts_for_wide_ones() {
+        for &dtype in DType::all() {
+            let bytes = bytes_for(dtype, 2 * 4096 + 12);
+            let cut = bytes.len() / 2 / dtype.group_bytes() * dtype.group_bytes();
+            let mut left = StatsJob::new(dtype);
+            left.push(&bytes[..cut]).unwrap();
+            let mut right = StatsJob::new(dtype);
+            right.push(&bytes[cut..]).unwrap();
+            left.merge(&right).unwrap();
+            let merged = loop {
+                if !left.end_pass() {
+                    break left.result().unwrap().clone();
+                }
+                left.push(&bytes).unwrap();
+            };
+            let whole = run(dtype, &bytes, bytes.len());
+            if dtype.is_pattern() {
+                assert!(same(&merged, &whole), "{:?}", dtype);
+            } else {
+                // Wide types fold blocks in another order after a merge: counts and extremes exact, moments close.
+                assert_eq!((merged.count, merged.zeros, merged.nan, merged.min, merged.max), (whole.count, whole.zeros, whole.nan, whole.min, whole.max), "{:?}", dtype);
+                assert!((merged.mean - whole.mean).abs() <= 1e-9 * (whole.mean.abs() + whole.std), "{:?}", dtype);
+                assert_eq!(merged.quantiles, whole.quantiles, "{:?}", dtype);
+            }
+        }
+    }
+
+    #[test]
+    fn float32_statistics_match_a_float64_reference() {
+        let bytes = bytes_for(DType::F32, 20_000);
+        let values: Vec<f64> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64).collect();
+        let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        let n = finite.len() as f64;
+        let mean = finite.iter().sum::<f64>() / n;
+        let var = finite.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+        let kurt = finite.iter().map(|v| (v - mean).powi(4)).sum::<f64>() / n / (var * var) - 3.0;
+        let r = run(DType::F32, &bytes, 1 << 20);
+        assert_eq!(r.count, n);
+        assert!((r.mean - mean).abs() <= 1e-9 * (mean.abs() + var.sqrt()));
+        assert!((r.std - var.sqrt()).abs() <= 1e-9 * var.sqrt());
+        assert!((r.kurtosis - kurt).abs() <= 1e-6);
+        let mut sorted = finite.clone();
+        sorted.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        assert_eq!(r.min, sorted[0]);
+        assert_eq!(r.max, sorted[sorted.len() - 1]);
+        for (q, &p) in r.quantiles.iter().zip(QUANTILE_PROBS.iter()) {
+            let exact = sorted[inverted_cdf_rank(sorted.len() as u64, p) as usize];
+            assert!((q - exact).abs() <= exact.abs() * 2f64.powi(-7), "q{} {} vs {}", p, q, exact);
+        }
+    }
+}
