@@ -151,7 +151,40 @@ function benchStats() {
   }
 }
 
-const SECTIONS = { stats: benchStats };
+/** Time to the header view of a 100-shard index: the CLI reading every shard header, minus its bare start-up. */
+function benchShardedHeader() {
+  const dir = join(benchDir, 'sharded-100');
+  const index = join(dir, 'model.safetensors.index.json');
+  if (!existsSync(index)) {
+    mkdirSync(dir, { recursive: true });
+    const weightMap = {};
+    for (let s = 1; s <= 100; s++) {
+      const file = `model-${String(s).padStart(5, '0')}-of-00100.safetensors`;
+      const header = {};
+      for (let t = 0; t < 30; t++) {
+        const name = `model.layers.${s}.t${t}.weight`;
+        header[name] = { dtype: 'BF16', shape: [4, 4], data_offsets: [t * 32, t * 32 + 32] };
+        weightMap[name] = file;
+      }
+      const json = JSON.stringify(header);
+      const bytes = Buffer.alloc(8 + json.length + 30 * 32);
+      bytes.writeBigUInt64LE(BigInt(json.length), 0);
+      bytes.write(json, 8, 'latin1');
+      const fd = openSync(join(dir, file), 'w');
+      writeSync(fd, bytes);
+      closeSync(fd);
+    }
+    const fd = openSync(index, 'w');
+    writeSync(fd, JSON.stringify({ metadata: {}, weight_map: weightMap }));
+    closeSync(fd);
+  }
+  const best = (cliArgs) => Math.min(...[0, 1, 2].map(() => timedCli(cliArgs).seconds));
+  const startUp = best(['--help']);
+  const headers = best(['stats', index, '--json', '--filter', 'no-such-tensor']);
+  console.log(`header view of a 100-shard index: ${((headers - startUp) * 1000).toFixed(0)} ms beyond the CLI's ${(startUp * 1000).toFixed(0)} ms start-up`);
+}
+
+const SECTIONS = { stats: benchStats, 'sharded-header': benchShardedHeader };
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
 for (const [name, run] of Object.entries(SECTIONS)) {
