@@ -97,6 +97,10 @@ function typedField(dtype: string): ValueField | undefined {
   }
 }
 
+function onnxTypeName(dataType: number): string {
+  return UNANALYSED_TYPES[dataType] ?? `data_type ${dataType}`;
+}
+
 const MAX_TENSORS = 1_000_000;
 const MAX_RANK = 64;
 const MAX_NAME_BYTES = 4096;
@@ -128,8 +132,9 @@ interface TensorFields {
   segment: boolean;
   raw?: ProtoField;
   external: boolean;
-  readonly externalData: Map<string, string>;
-  readonly typed: Map<number, FieldRecords>;
+  readonly externalData: { location?: string; offset?: string; length?: string };
+  /** Records of the dims and typed data fields. */
+  readonly records: Map<number, FieldRecords>;
 }
 
 /** Where a tensor's elements are, or why they cannot be read. */
@@ -305,6 +310,7 @@ class ModelReader {
     let t: ProtoField | undefined;
     let g: ProtoField | undefined;
     let sparse: ProtoField | undefined;
+    let lists = false;
     const scalars = new Map<number, FieldRecords>();
     await this.fields(message, async (f) => {
       switch (f.number) {
@@ -320,11 +326,16 @@ class ModelReader {
         case ATTRIBUTE.sparseTensor:
           if (f.wire === WIRE_LEN) sparse = f;
           break;
+        case ATTRIBUTE.tensors:
+        case ATTRIBUTE.graphs:
+        case ATTRIBUTE.sparseTensors:
+          lists = true;
+          break;
         case ATTRIBUTE.f:
         case ATTRIBUTE.i:
         case ATTRIBUTE.floats:
         case ATTRIBUTE.ints:
-          noteRecord(scalars, f);
+          if (constantName !== undefined) noteRecord(scalars, f);
           break;
       }
     });
@@ -336,6 +347,7 @@ class ModelReader {
     if (t) tensors.push(await this.tensor(await this.tensorFields(this.child(t, message)), path));
     if (sparse) tensors.push(await this.sparseTensor(this.child(sparse, message), () => path));
     if (g) append(tensors, (await this.graph(this.child(g, message), `${path}/`)).tensors);
+    if (!lists) return tensors;
     const index = { tensors: 0, graphs: 0, sparse: 0 };
     await this.fields(message, async (f) => {
       if (f.wire !== WIRE_LEN) return;
@@ -382,7 +394,7 @@ class ModelReader {
 
   /** The first walk over a TensorProto: everything but its dimensions, which `tensor` reads. */
   private async tensorFields(message: Message): Promise<TensorFields> {
-    const fields: TensorFields = { message, name: '', dataType: 0, segment: false, external: false, externalData: new Map(), typed: new Map() };
+    const fields: TensorFields = { message, name: '', dataType: 0, segment: false, external: false, externalData: {}, records: new Map() };
     await this.fields(message, async (f) => {
       switch (f.number) {
         case TENSOR.dataType:
@@ -400,14 +412,14 @@ class ModelReader {
         case TENSOR.externalData:
           if (f.wire === WIRE_LEN) {
             const [key, value] = await this.entry(this.child(f, message));
-            if (key === 'location' || key === 'offset' || key === 'length') fields.externalData.set(key, value);
+            if (key === 'location' || key === 'offset' || key === 'length') fields.externalData[key] = value;
           }
           break;
         case TENSOR.dataLocation:
           if (f.wire === WIRE_VARINT) fields.external = f.value === DATA_LOCATION_EXTERNAL;
           break;
         default:
-          if (TYPED_DATA_FIELDS.has(f.number)) noteRecord(fields.typed, f);
+          if (f.number === TENSOR.dims || TYPED_DATA_FIELDS.has(f.number)) noteRecord(fields.records, f);
       }
     });
     return fields;
@@ -417,12 +429,12 @@ class ModelReader {
   private async tensor(fields: TensorFields, name: string): Promise<TensorEntry> {
     this.countTensor();
     const { message } = fields;
-    const onnxType = UNANALYSED_TYPES[fields.dataType] ?? `data_type ${fields.dataType}`;
+    const onnxType = onnxTypeName(fields.dataType);
     const dtype = DTYPES[fields.dataType];
-    const dims = await this.dims(message, TENSOR.dims);
+    const dims = fields.records.has(TENSOR.dims) ? await this.dims(message, TENSOR.dims) : [];
     if (typeof dims === 'string') return this.problemEntry(name, dtype ?? onnxType, [], { code: 'INVALID_SHAPE', message: dims }, message);
     const shape = dims.map(Number);
-    const fail = (code: ErrorCode, text: string, as = dtype ?? onnxType): TensorEntry => this.problemEntry(name, as, shape, { code, message: text }, message);
+    const fail = (code: ErrorCode, text: string): TensorEntry => this.problemEntry(name, dtype ?? onnxType, shape, { code, message: text }, message);
     if (!dtype) return fail('UNSUPPORTED_DTYPE', `${onnxType} tensors are not analysed`);
     const info = lookupDType(dtype)!;
     const elements = dims.reduce((n, d) => n * d, 1n);
@@ -443,7 +455,7 @@ class ModelReader {
     } else {
       const typed = typedField(dtype);
       if (!typed) return fail('UNSUPPORTED_LAYOUT', `${dtype} values outside raw_data are not supported`);
-      return this.fieldValues(name, message, typed, info, { shape, bytes: Number(bytes) }, fields.typed.get(typed.field));
+      return this.fieldValues(name, message, typed, info, { shape, bytes: Number(bytes) }, fields.records.get(typed.field));
     }
     return 'code' in placement ? fail(placement.code, placement.message) : { name, dtype, shape, ...placement };
   }
@@ -490,26 +502,22 @@ class ModelReader {
 
   /** Where an external tensor's bytes are: `location` relative to the model's folder, never outside it. */
   private async externalPlacement(fields: TensorFields, bytes: number): Promise<Placement> {
-    const location = fields.externalData.get('location');
+    const { location, offset: offsetText = '0', length: lengthText } = fields.externalData;
     if (location === undefined || location === '') {
       return { code: 'INVALID_EXTERNAL_DATA', message: 'data_location is EXTERNAL but external_data has no "location"' };
     }
     const unsafe = unsafePath(location);
     if (unsafe) return { code: 'UNSAFE_EXTERNAL_PATH', message: `external data location "${location}" ${unsafe}: only files in the model's folder or below are read` };
-    const offset = parseCount(fields.externalData.get('offset') ?? '0');
-    const lengthText = fields.externalData.get('length');
+    const offset = parseCount(offsetText);
     const length = lengthText === undefined ? undefined : parseCount(lengthText);
-    if (offset === undefined) return { code: 'INVALID_EXTERNAL_DATA', message: `external data offset "${fields.externalData.get('offset')}" is not a byte count` };
+    if (offset === undefined) return { code: 'INVALID_EXTERNAL_DATA', message: `external data offset "${offsetText}" is not a byte count` };
     if (length === undefined && lengthText !== undefined) return { code: 'INVALID_EXTERNAL_DATA', message: `external data length "${lengthText}" is not a byte count` };
     const file = await this.externalFile(location);
     if ('code' in file) return file;
+    const outOfRange = (what: string): TensorProblem => ({ code: 'EXTERNAL_DATA_OUT_OF_RANGE', message: `${what} beyond the end of "${location}" (${file.bytes} bytes)` });
+    if (offset > file.bytes) return outOfRange(`offset ${offset} is`);
     const span = length ?? file.bytes - offset;
-    if (offset > file.bytes || offset + span > file.bytes) {
-      return {
-        code: 'EXTERNAL_DATA_OUT_OF_RANGE',
-        message: `bytes ${offset} to ${offset + (length ?? 0)} lie beyond the end of "${location}" (${file.bytes} bytes)`,
-      };
-    }
+    if (offset + span > file.bytes) return outOfRange(`bytes ${offset} to ${offset + span} lie`);
     if (span !== bytes) return { code: 'SIZE_MISMATCH', message: `the tensor needs ${bytes} bytes but its external data in "${location}" spans ${span}` };
     return { file: file.path, offset, bytes };
   }
@@ -546,7 +554,8 @@ class ModelReader {
       if (f.number === SPARSE_TENSOR.values && f.wire === WIRE_LEN) values = await this.tensorFields(this.child(f, message));
     });
     const dims = await this.dims(message, SPARSE_TENSOR.dims);
-    const dtype = DTYPES[values?.dataType ?? 0] ?? UNANALYSED_TYPES[values?.dataType ?? 0] ?? `data_type ${values?.dataType}`;
+    const dataType = values?.dataType ?? 0;
+    const dtype = DTYPES[dataType] ?? onnxTypeName(dataType);
     const shape = typeof dims === 'string' ? [] : dims.map(Number);
     return this.problemEntry(nameOf(values?.name ?? ''), dtype, shape, { code: 'UNSUPPORTED_LAYOUT', message: 'sparse tensors are not analysed' }, message);
   }

@@ -22,6 +22,9 @@ export const MAX_NESTING = 100;
 const WINDOW_BYTES = 64 << 10;
 const MAX_VARINT_BYTES = 10;
 const MAX_FIELD_NUMBER = 2 ** 29 - 1;
+/** A tag and a varint or length prefix. */
+const MAX_FIELD_HEADER_BYTES = 2 * MAX_VARINT_BYTES;
+const utf8 = new TextDecoder();
 
 /** One field as found in a message. */
 export interface ProtoField {
@@ -129,7 +132,7 @@ export class ProtoReader {
     if (depth > MAX_NESTING) throw this.error('NESTING_TOO_DEEP', `messages are nested more than ${MAX_NESTING} deep ${where(start)}`);
     let pos = start;
     while (pos < end) {
-      const field = await this.fieldAt(pos, end);
+      const field = this.holds(pos, Math.min(MAX_FIELD_HEADER_BYTES, end - pos)) ? this.heldField(pos, end) : await this.fieldAt(pos, end);
       const visited = visit(field);
       if (visited) await visited;
       pos = field.offset + field.length;
@@ -138,7 +141,13 @@ export class ProtoReader {
 
   /** The field whose tag starts at `pos`, checked to end by `end`. */
   async fieldAt(pos: number, end: number): Promise<ProtoField> {
-    const tag = await this.varintAt(pos, end);
+    await this.load(pos, Math.min(MAX_FIELD_HEADER_BYTES, end - pos));
+    return this.heldField(pos, end);
+  }
+
+  /** `fieldAt` when the window already holds the field's header (its tag and its varint or length). */
+  private heldField(pos: number, end: number): ProtoField {
+    const tag = this.heldVarint(pos, Math.min(MAX_VARINT_BYTES, end - pos));
     const tagBytes = tag.length;
     if (tag.hi !== 0 || tag.lo >>> 3 === 0 || tag.lo >>> 3 > MAX_FIELD_NUMBER) {
       throw this.error('INVALID_FIELD_TAG', `field number ${tag.hi !== 0 ? 'beyond 2^29' : tag.lo >>> 3} is invalid ${where(pos)}`);
@@ -152,7 +161,7 @@ export class ProtoReader {
     };
     switch (wire) {
       case WIRE_VARINT: {
-        const v = await this.varintAt(payload, end);
+        const v = this.heldVarint(payload, Math.min(MAX_VARINT_BYTES, end - payload));
         return { number, wire: WIRE_VARINT, offset: payload, length: v.length, value: varintToBigInt(v) };
       }
       case WIRE_FIXED64:
@@ -160,7 +169,7 @@ export class ProtoReader {
       case WIRE_FIXED32:
         return fixed(WIRE_FIXED32, 4);
       case WIRE_LEN: {
-        const v = await this.varintAt(payload, end);
+        const v = this.heldVarint(payload, Math.min(MAX_VARINT_BYTES, end - payload));
         const length = v.hi * 2 ** 32 + v.lo;
         const body = payload + v.length;
         if (length > end - body) throw this.truncated(number, body, length, end);
@@ -209,7 +218,7 @@ export class ProtoReader {
   /** A length-delimited field as UTF-8 text, cut to `maxBytes` (marked with "…") so a hostile length costs nothing. */
   async text(field: ProtoField, maxBytes: number): Promise<string> {
     if (field.wire !== WIRE_LEN) return '';
-    const text = new TextDecoder().decode(await this.bytes(field.offset, Math.min(field.length, maxBytes)));
+    const text = utf8.decode(await this.bytes(field.offset, Math.min(field.length, maxBytes)));
     return field.length > maxBytes ? `${text}…` : text;
   }
 
@@ -236,7 +245,7 @@ export class ProtoReader {
         continue;
       }
       if (cursor.pos >= end) break;
-      const field = await this.fieldAt(cursor.pos, end);
+      const field = this.holds(cursor.pos, Math.min(MAX_FIELD_HEADER_BYTES, end - cursor.pos)) ? this.heldField(cursor.pos, end) : await this.fieldAt(cursor.pos, end);
       cursor.pos = field.offset + field.length;
       // A record of another wire type is, to protobuf, an unknown field.
       if (field.number !== number || (field.wire !== single && field.wire !== WIRE_LEN)) continue;
