@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+import ml_dtypes
 import numpy as np
 import onnx
 from onnx import AttributeProto, TensorProto, helper, numpy_helper
@@ -24,8 +25,10 @@ DTYPES = {
     TensorProto.FLOAT16: "F16", TensorProto.DOUBLE: "F64", TensorProto.UINT32: "U32", TensorProto.UINT64: "U64",
     TensorProto.BFLOAT16: "BF16", TensorProto.FLOAT8E4M3FN: "F8_E4M3", TensorProto.FLOAT8E4M3FNUZ: "F8_E4M3FNUZ",
     TensorProto.FLOAT8E5M2: "F8_E5M2", TensorProto.FLOAT8E5M2FNUZ: "F8_E5M2FNUZ", TensorProto.FLOAT4E2M1: "F4",
+    TensorProto.FLOAT8E8M0: "F8_E8M0", TensorProto.FLOAT6E2M3: "F6_E2M3", TensorProto.FLOAT6E3M2: "F6_E3M2",
 }
-PACKED_4BIT = {"F4"}
+# Elements per whole byte group of the packed types: other counts pad the last group, which Weightscope refuses.
+GROUP_ELEMENTS = {"F4": 2, "F6_E2M3": 4, "F6_E3M2": 4}
 
 
 def tensor_record(name, t, base_dir):
@@ -34,8 +37,10 @@ def tensor_record(name, t, base_dir):
               "stats": None, "error": None}
     if dtype is None:
         record["error"] = {"code": "UNSUPPORTED_DTYPE"}
-    elif dtype in PACKED_4BIT and int(np.prod(t.dims)) % 2:
+    elif int(np.prod(t.dims)) % GROUP_ELEMENTS.get(dtype, 1):
         record["error"] = {"code": "UNSUPPORTED_LAYOUT"}
+    elif dtype in ("F6_E2M3", "F6_E3M2") and not t.HasField("raw_data"):
+        record["error"] = {"code": "UNSUPPORTED_LAYOUT"}  # one 6-bit value per int32_data entry: not supported
     else:
         record["stats"] = stats(numpy_helper.to_array(t, base_dir).astype(np.float64).reshape(-1))
     return record
@@ -166,6 +171,12 @@ def make_fixtures(out):
         typed("typed.float8e4m3fn", TensorProto.FLOAT8E4M3FN, [100], floats(100, 10.0).astype(np.float32)),
         typed("typed.float8e5m2", TensorProto.FLOAT8E5M2, [100], floats(100, 10.0).astype(np.float32)),
         typed("typed.float4e2m1", TensorProto.FLOAT4E2M1, [64], rng.choice([0, 0.5, 1, 1.5, 2, 3, 4, 6, -1, -6], 64)),
+        typed("typed.float4e2m1_odd", TensorProto.FLOAT4E2M1, [3], [1.0, -1.5, 0.5]),
+        typed("typed.float8e4m3fnuz", TensorProto.FLOAT8E4M3FNUZ, [100], floats(100, 10.0).astype(np.float32)),
+        typed("typed.float8e5m2fnuz", TensorProto.FLOAT8E5M2FNUZ, [100], floats(100, 10.0).astype(np.float32)),
+        typed("typed.float8e8m0", TensorProto.FLOAT8E8M0, [6], [1.0, 2.0, 0.5, 1024.0, 2.0**-100, 2.0**100]),
+        typed("typed.float6e2m3", TensorProto.FLOAT6E2M3, [4], [1.0, -1.5, 0.5, 2.0]),
+        typed("typed.int4", TensorProto.INT4, [4], [1, -2, 3, 4]),
         typed("typed.scalar", TensorProto.FLOAT, [], [2.5]),
         typed("typed.empty", TensorProto.FLOAT, [0, 3], []),
         typed("typed.string", TensorProto.STRING, [2], [b"a", b"bc"]),
@@ -175,6 +186,12 @@ def make_fixtures(out):
         raw("raw.int64", rng.integers(-5, 50, 3000)),
         raw("raw.bool", np.array([True, False, True])),
         raw("raw.uint8", rng.integers(0, 256, 1000, dtype=np.uint8)),
+        raw("raw.uint64", rng.integers(0, 2**64 - 1, 100, dtype=np.uint64)),
+        raw("raw.float8e8m0", np.array([1.0, 2.0, 0.5, 1024.0], ml_dtypes.float8_e8m0fnu)),
+        raw("raw.float8e4m3fn", floats(1000, 30.0).astype(ml_dtypes.float8_e4m3fn)),
+        raw("raw.float6e2m3", rng.choice([1.0, -1.5, 0.5, 2.0, 7.5, -0.125, 3.0, 0.0], 64).astype(ml_dtypes.float6_e2m3fn)),
+        raw("raw.float6e3m2", rng.choice([1.0, -1.5, 0.5, 2.0, 28.0, -0.0625], 64).astype(ml_dtypes.float6_e3m2fn)),
+        raw("raw.float4e2m1", rng.choice([0, 0.5, 1, 1.5, 2, 3, 4, 6, -1, -6], 128).astype(ml_dtypes.float4_e2m1fn)),
     ]
     bf16_raw = helper.make_tensor("raw.bfloat16", TensorProto.BFLOAT16, [1000], floats(1000).astype(np.float32), raw=False)
     bf16_raw.raw_data = np.asarray(bf16_raw.int32_data, np.uint16).tobytes()
