@@ -18,6 +18,8 @@
  *
  * Problems confined to one tensor (an unsupported type, a size that does not match the shape, external data that
  * is missing or escapes the model's folder) are per-tensor problems; a malformed protobuf is an error of the file.
+ * A singular field written twice (a second `graph`, a second `raw_data`) counts once, the last one, as protobuf
+ * does for scalars; protobuf would merge two messages, which no writer produces.
  */
 import { dirname, join } from 'node:path';
 import type { ByteSource, SourceOpener } from '../source/byteSource';
@@ -70,11 +72,10 @@ interface ValueField {
 
 const FLOAT_DATA: ValueField = { field: 4, name: 'float_data', encoding: 'fixed32' };
 const INT32_DATA: ValueField = { field: 5, name: 'int32_data', encoding: 'varint' };
-const STRING_DATA: ValueField = { field: 6, name: 'string_data', encoding: 'varint' };
 const INT64_DATA: ValueField = { field: 7, name: 'int64_data', encoding: 'varint' };
 const DOUBLE_DATA: ValueField = { field: 10, name: 'double_data', encoding: 'fixed64' };
 const UINT64_DATA: ValueField = { field: 11, name: 'uint64_data', encoding: 'varint' };
-const TYPED_DATA_FIELDS: ReadonlySet<number> = new Set([FLOAT_DATA, INT32_DATA, STRING_DATA, INT64_DATA, DOUBLE_DATA, UINT64_DATA].map((f) => f.field));
+const TYPED_DATA_FIELDS: ReadonlySet<number> = new Set([FLOAT_DATA, INT32_DATA, INT64_DATA, DOUBLE_DATA, UINT64_DATA].map((f) => f.field));
 
 /** Where a TensorProto keeps values of `dtype` when it has no raw_data (the spec's rules for the typed fields). */
 function typedField(dtype: string): ValueField | undefined {
@@ -485,7 +486,14 @@ class ModelReader {
       if (records.bytes > MAX_ENCODED_VALUE_BYTES) {
         return fail('UNSUPPORTED_LAYOUT', `${values.name} holds ${records.bytes} bytes of varint-encoded or unpacked values; at most ${MAX_ENCODED_VALUE_BYTES} are read`);
       }
-      const count = await this.proto.nextValues(valueCursor(message.start, message.end, values.field, values.encoding), Infinity, () => {});
+      let count: number;
+      try {
+        count = await this.proto.nextValues(valueCursor(message.start, message.end, values.field, values.encoding), Infinity, () => {});
+      } catch (error) {
+        // The message's fields were walked already: what fails now is inside this tensor's packed values.
+        if (error instanceof FormatError) return fail(error.code, `${values.name}: ${error.message}`);
+        throw error;
+      }
       placement = {
         file: this.path,
         offset: message.start,

@@ -6,7 +6,7 @@
  * 64-bit, length-delimited, 32-bit) are accepted. Unknown fields are the caller's to ignore.
  */
 import type { ByteSource } from '../source/byteSource';
-import { FormatError } from './formatError';
+import { FormatError, type ErrorCode } from './formatError';
 
 export const WIRE_VARINT = 0;
 export const WIRE_FIXED64 = 1;
@@ -85,11 +85,6 @@ export function writeVarintBytes(v: Varint, size: number, target: Uint8Array, at
   for (let i = 0; i < size; i++) target[at + i] = (i < 4 ? v.lo >>> (8 * i) : v.hi >>> (8 * (i - 4))) & 0xff;
 }
 
-/** Where in the enclosing messages a problem was found, for error messages. */
-function where(offset: number): string {
-  return `at byte ${offset}`;
-}
-
 /**
  * A position in the values of repeated scalar field `number` of the message ending at `end`: packed runs, single
  * values, or both, in file order (protobuf readers must accept every mix). Start one with `valueCursor`.
@@ -120,7 +115,7 @@ export class ProtoReader {
     return this.source.size;
   }
 
-  error(code: ConstructorParameters<typeof FormatError>[0], message: string): FormatError {
+  error(code: ErrorCode, message: string): FormatError {
     return new FormatError(code, message, this.source.name);
   }
 
@@ -129,7 +124,7 @@ export class ProtoReader {
    * nesting level (0 for the outermost); deeper than MAX_NESTING is refused.
    */
   async forEachField(start: number, end: number, depth: number, visit: (field: ProtoField) => void | Promise<void>): Promise<void> {
-    if (depth > MAX_NESTING) throw this.error('NESTING_TOO_DEEP', `messages are nested more than ${MAX_NESTING} deep ${where(start)}`);
+    if (depth > MAX_NESTING) throw this.error('NESTING_TOO_DEEP', `messages are nested more than ${MAX_NESTING} deep at byte ${start}`);
     let pos = start;
     while (pos < end) {
       const field = this.holds(pos, Math.min(MAX_FIELD_HEADER_BYTES, end - pos)) ? this.heldField(pos, end) : await this.fieldAt(pos, end);
@@ -140,7 +135,7 @@ export class ProtoReader {
   }
 
   /** The field whose tag starts at `pos`, checked to end by `end`. */
-  async fieldAt(pos: number, end: number): Promise<ProtoField> {
+  private async fieldAt(pos: number, end: number): Promise<ProtoField> {
     await this.load(pos, Math.min(MAX_FIELD_HEADER_BYTES, end - pos));
     return this.heldField(pos, end);
   }
@@ -150,7 +145,7 @@ export class ProtoReader {
     const tag = this.heldVarint(pos, Math.min(MAX_VARINT_BYTES, end - pos));
     const tagBytes = tag.length;
     if (tag.hi !== 0 || tag.lo >>> 3 === 0 || tag.lo >>> 3 > MAX_FIELD_NUMBER) {
-      throw this.error('INVALID_FIELD_TAG', `field number ${tag.hi !== 0 ? 'beyond 2^29' : tag.lo >>> 3} is invalid ${where(pos)}`);
+      throw this.error('INVALID_FIELD_TAG', `field number ${tag.hi !== 0 ? 'beyond 2^29' : tag.lo >>> 3} is invalid at byte ${pos}`);
     }
     const number = tag.lo >>> 3;
     const wire = tag.lo & 7;
@@ -176,20 +171,12 @@ export class ProtoReader {
         return { number, wire: WIRE_LEN, offset: body, length, value: 0n };
       }
       default:
-        throw this.error('INVALID_FIELD_TAG', `field ${number} has wire type ${wire}, which is not one protobuf writes (0, 1, 2 or 5) ${where(pos)}`);
+        throw this.error('INVALID_FIELD_TAG', `field ${number} has wire type ${wire}, which is not one protobuf writes (0, 1, 2 or 5) at byte ${pos}`);
     }
   }
 
   private truncated(number: number, offset: number, length: number, end: number): FormatError {
-    return this.error('TRUNCATED_MESSAGE', `field ${number} ${where(offset)} needs ${length} bytes but its message has only ${end - offset} left`);
-  }
-
-  /** The varint at `pos`, which must end by `end`. */
-  async varintAt(pos: number, end: number): Promise<Varint> {
-    const available = Math.min(MAX_VARINT_BYTES, end - pos);
-    if (available <= 0) throw this.error('TRUNCATED_MESSAGE', `a varint ${where(pos)} starts past the end of its message`);
-    if (!this.holds(pos, available)) await this.load(pos, available);
-    return this.heldVarint(pos, available);
+    return this.error('TRUNCATED_MESSAGE', `field ${number} at byte ${offset} needs ${length} bytes but its message has only ${end - offset} left`);
   }
 
   /** Decodes the varint at `pos` from the window, which holds the `available` bytes it may use. */
@@ -198,28 +185,21 @@ export class ProtoReader {
     const v = decodeVarint(this.window, at, at + available);
     if (v.length === 0) {
       throw available < MAX_VARINT_BYTES
-        ? this.error('TRUNCATED_MESSAGE', `the varint ${where(pos)} runs past the end of its message`)
-        : this.error('INVALID_VARINT', `the varint ${where(pos)} is longer than ${MAX_VARINT_BYTES} bytes`);
+        ? this.error('TRUNCATED_MESSAGE', `the varint at byte ${pos} runs past the end of its message`)
+        : this.error('INVALID_VARINT', `the varint at byte ${pos} is longer than ${MAX_VARINT_BYTES} bytes`);
     }
     return v;
   }
 
-  /** Reads the bytes [offset, offset + length) into a new array; callers bound `length` first. */
-  async bytes(offset: number, length: number): Promise<Uint8Array> {
-    if (length <= WINDOW_BYTES) {
-      if (!this.holds(offset, length)) await this.load(offset, length);
-      return this.window.slice(offset - this.windowStart, offset - this.windowStart + length);
-    }
-    const out = new Uint8Array(length);
-    await this.readExactly(offset, out);
-    return out;
-  }
-
-  /** A length-delimited field as UTF-8 text, cut to `maxBytes` (marked with "…") so a hostile length costs nothing. */
+  /** A length-delimited field as UTF-8 text, cut to `maxBytes` (at most the window, marked with "…"), so a hostile
+   *  length costs nothing. */
   async text(field: ProtoField, maxBytes: number): Promise<string> {
     if (field.wire !== WIRE_LEN) return '';
-    const text = utf8.decode(await this.bytes(field.offset, Math.min(field.length, maxBytes)));
-    return field.length > maxBytes ? `${text}…` : text;
+    const length = Math.min(field.length, maxBytes, WINDOW_BYTES);
+    if (!this.holds(field.offset, length)) await this.load(field.offset, length);
+    const at = field.offset - this.windowStart;
+    const text = utf8.decode(this.window.subarray(at, at + length));
+    return field.length > length ? `${text}…` : text;
   }
 
   /**
@@ -254,7 +234,7 @@ export class ProtoReader {
         each(this.window, field.offset - this.windowStart, field.length);
         found++;
       } else if (encoding !== 'varint' && field.length % size !== 0) {
-        throw this.error('TRUNCATED_MESSAGE', `packed field ${number} ${where(field.offset)} holds ${field.length} bytes, not whole ${size}-byte values`);
+        throw this.error('TRUNCATED_MESSAGE', `packed field ${number} at byte ${field.offset} holds ${field.length} bytes, not whole ${size}-byte values`);
       } else {
         cursor.runAt = field.offset;
         cursor.runEnd = field.offset + field.length;
@@ -270,15 +250,11 @@ export class ProtoReader {
   /** Moves the window to start at `offset`, holding at least `length` (≤ WINDOW_BYTES) bytes. */
   private async load(offset: number, length: number): Promise<void> {
     const want = Math.min(WINDOW_BYTES, this.source.size - offset);
-    if (want < length) throw this.error('TRUNCATED_MESSAGE', `${length} bytes ${where(offset)} run past the end of the file`);
+    if (want < length) throw this.error('TRUNCATED_MESSAGE', `${length} bytes at byte ${offset} run past the end of the file`);
     const window = this.buffer.subarray(0, want);
-    await this.readExactly(offset, window);
+    const n = await this.source.read(offset, window);
+    if (n !== want) throw this.error('READ_ERROR', `short read at byte ${offset}: ${n} of ${want} bytes`);
     this.window = window;
     this.windowStart = offset;
-  }
-
-  private async readExactly(offset: number, target: Uint8Array): Promise<void> {
-    const n = await this.source.read(offset, target);
-    if (n !== target.length) throw this.error('READ_ERROR', `short read ${where(offset)}: ${n} of ${target.length} bytes`);
   }
 }

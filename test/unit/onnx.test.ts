@@ -258,6 +258,13 @@ test('SIZE_MISMATCH: raw_data, packed floats and varint values that do not fit t
   assert.equal((await problemOf(modelOf(nothing)))?.code, 'SIZE_MISMATCH');
 });
 
+test('a malformed packed run inside one tensor is that tensor\'s problem, not the model\'s', async () => {
+  const badVarint = tensor({ name: 'i', dataType: ONNX_TYPE.INT64, dims: [1], extra: [pb.bytes(7, Uint8Array.of(0x80))] });
+  assert.equal((await problemOf(modelOf(badVarint)))?.code, 'TRUNCATED_MESSAGE');
+  const partialFloat = tensor({ name: 'f', dataType: ONNX_TYPE.FLOAT, dims: [2], extra: [pb.fixed32(4, 1), pb.bytes(4, Uint8Array.of(1, 2, 3))] });
+  assert.match((await problemOf(modelOf(partialFloat)))!.message, /float_data: packed field 4 .* not whole 4-byte values/);
+});
+
 test('UNSUPPORTED_DTYPE: strings, complex, 4-bit integers and unknown types keep their ONNX names', async () => {
   for (const [dataType, name] of [[ONNX_TYPE.STRING, 'STRING'], [ONNX_TYPE.COMPLEX64, 'COMPLEX64'], [ONNX_TYPE.INT4, 'INT4'], [99, 'data_type 99']] as const) {
     const t = only(await open(modelOf(tensor({ name: 't', dataType, dims: [2] }))));
