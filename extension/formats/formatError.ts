@@ -25,7 +25,6 @@ export type ErrorCode =
   | 'INVALID_INDEX'
   | 'MISSING_SHARD'
   | 'MISSING_TENSOR'
-  | 'FILE_CHANGED'
   // Protocol Buffers (ONNX)
   | 'TRUNCATED_MESSAGE'
   | 'INVALID_VARINT'

@@ -17,37 +17,15 @@ import type { CheckpointPart } from '../../extension/formats/formatReader';
 import { onnxReader } from '../../extension/formats/onnx';
 import { openCheckpoint } from '../../extension/formats/openCheckpoint';
 import { FileTable, openTensorReader } from '../../extension/engine/tensorReader';
-import type { ByteSource, SourceOpener } from '../../extension/source/byteSource';
 import { nodeSourceOpener } from '../../extension/source/nodeFileSource';
+import { MemoryFiles } from '../fixtures/memorySource';
 import { attribute, concat, external, f32Bytes, graph, model, modelOf, node, ONNX_TYPE, pb, tag, tensor, varint } from '../fixtures/onnxWriter';
 
 const MODEL_PATH = '/models/model.onnx';
 const dir = mkdtempSync(join(tmpdir(), 'weightscope-onnx-'));
 
-function memoryOpener(files: Record<string, Uint8Array>): SourceOpener {
-  return {
-    open: async (path): Promise<ByteSource> => {
-      const bytes = files[path];
-      if (!bytes) throw new FormatError('FILE_NOT_FOUND', 'no such file or folder', path);
-      return {
-        name: path,
-        size: bytes.length,
-        read: async (offset, target) => {
-          const n = Math.max(0, Math.min(target.length, bytes.length - offset));
-          target.set(bytes.subarray(offset, offset + n));
-          return n;
-        },
-        close: async () => {},
-      };
-    },
-    exists: async (path) => path in files,
-    isDirectory: async () => false,
-    listDirectory: async () => [],
-  };
-}
-
 function open(bytes: Uint8Array, siblings: Record<string, Uint8Array> = {}): Promise<CheckpointPart> {
-  return onnxReader.open(MODEL_PATH, memoryOpener({ [MODEL_PATH]: bytes, ...siblings }));
+  return onnxReader.open(MODEL_PATH, new MemoryFiles({ [MODEL_PATH]: bytes, ...siblings }));
 }
 
 async function rejects(bytes: Uint8Array, code: ErrorCode, message?: RegExp): Promise<void> {
@@ -164,12 +142,17 @@ test('sniff: real ONNX heads are claimed, other bytes are not', () => {
 
 // ---- where tensors live, and what they are called ----
 
-test('raw_data is located in place: offset and length point into the .onnx file', async () => {
+test('raw_data is located in place, never read: offset and length point into the .onnx file', async () => {
   const bytes = modelOf(weight());
   const t = only(await open(bytes));
   assert.deepEqual({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.bytes, file: t.file }, { name: 'w', dtype: 'F32', shape: [2, 2], bytes: 16, file: MODEL_PATH });
   assert.deepEqual([...new Float32Array(bytes.slice(t.offset, t.offset + 16).buffer)], [1, 2, 3, 4]);
   assert.equal(t.protobufField, undefined);
+  // Ten 4 MiB tensors: opening reads one 64 KiB window per tensor header (and one for the model), not the data.
+  const big = Array.from({ length: 10 }, (_, i) => weight({ name: `w${i}`, dims: [1 << 20], raw: new Uint8Array(4 << 20) }));
+  const files = new MemoryFiles({ [MODEL_PATH]: modelOf(...big) });
+  assert.equal((await onnxReader.open(MODEL_PATH, files)).tensors.length, 10);
+  assert.ok(files.bytesRead <= 12 * 65536, `read ${files.bytesRead} bytes of 40 MiB`);
 });
 
 test('packed float_data and double_data are located in place; varint fields are left to the workers', async () => {

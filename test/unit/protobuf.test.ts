@@ -2,21 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeVarint, ProtoReader, valueCursor, varintToBigInt, writeVarintBytes, type ProtoField } from '../../extension/formats/protobuf';
-import type { ByteSource } from '../../extension/source/byteSource';
+import { MemoryFiles } from '../fixtures/memorySource';
 import { concat, pb, varint } from '../fixtures/onnxWriter';
 
-function source(bytes: Uint8Array): ByteSource {
-  return {
-    name: 'memory',
-    size: bytes.length,
-    read: async (offset, target) => {
-      const n = Math.max(0, Math.min(target.length, bytes.length - offset));
-      target.set(bytes.subarray(offset, offset + n));
-      return n;
-    },
-    close: async () => {},
-  };
-}
+const source = (bytes: Uint8Array) => new MemoryFiles({ m: bytes }).open('m');
 
 test('varints decode at their limits; bits beyond 64 are dropped; an unfinished varint has length 0', () => {
   const cases: [bigint, number][] = [[0n, 1], [127n, 1], [128n, 2], [2n ** 32n, 5], [2n ** 63n, 10], [2n ** 64n - 1n, 10]];
@@ -38,20 +27,19 @@ test('varints decode at their limits; bits beyond 64 are dropped; an unfinished 
 test('fields are walked in order across window moves, a large bytes field located without being read', async () => {
   const big = new Uint8Array(200_000).fill(7);
   const bytes = concat(pb.varint(1, 300), pb.bytes(2, big), pb.fixed32(3, 1.5), pb.fixed64(4, -2), pb.bytes(5, 'end'));
-  let reads = 0;
-  const counting = source(bytes);
-  const reader = new ProtoReader({ ...counting, read: (offset, target) => ((reads += target.length), counting.read(offset, target)) });
+  const files = new MemoryFiles({ m: bytes });
+  const reader = new ProtoReader(await files.open('m'));
   const fields: ProtoField[] = [];
   await reader.forEachField(0, bytes.length, 0, (f) => void fields.push(f));
   assert.deepEqual(fields.map((f) => [f.number, f.wire, f.length]), [[1, 0, 2], [2, 2, 200_000], [3, 5, 4], [4, 1, 8], [5, 2, 3]]);
   assert.equal(fields[0]!.value, 300n);
   assert.equal(await reader.text(fields[4]!, 100), 'end');
-  assert.ok(reads < 3 * 65536, `read ${reads} bytes of ${bytes.length}`);
+  assert.ok(files.bytesRead < 3 * 65536, `read ${files.bytesRead} bytes of ${bytes.length}`);
 });
 
 test('a value cursor resumes where it stopped, through packed runs and single values alike', async () => {
   const message = concat(pb.varint(7, 1), pb.bytes(9, 'skip'), pb.packedVarints(7, [2, 3, 4]), pb.fixed32(7, 9), pb.varint(7, 5));
-  const reader = new ProtoReader(source(message));
+  const reader = new ProtoReader(await source(message));
   const cursor = valueCursor(0, message.length, 7, 'varint');
   const seen: bigint[] = [];
   const collect = (bytes: Uint8Array, at: number, length: number): void => void seen.push(varintToBigInt(decodeVarint(bytes, at, at + length)));
