@@ -5,7 +5,7 @@
 import type { DeltaHistogram, LowRankSummary, MergeTensorStats, PairAnalysis } from './diffTypes';
 import { QUANTILE_KEYS, type HistogramSummary, type TensorStats } from './statsTypes';
 
-const ABI_VERSION = 3;
+const ABI_VERSION = 4;
 const INPUT_SLOTS = 16;
 
 /** ABI dtype codes: position in the core's list, from 1. */
@@ -36,6 +36,7 @@ interface Exports {
   ws_merge_new(method: number, tasks: number, dtypes0: number, dtypes1: number, dtypes2: number, elements: number, lambda: number,
     density: number, drop: number, beta: number, gamma: number, k: number, seed: number, nameHashHi: number, nameHashLo: number,
     outputs: number): number;
+  ws_decode_new(code: number): number;
 }
 
 export class WasmCoreError extends Error {
@@ -140,6 +141,15 @@ export interface MergeJobParams {
   outputs: { merged: boolean; masks: boolean };
 }
 
+export class DecodeJob extends WasmJob {
+  /** Decodes the staged input slot 0 and returns a copy of its values. */
+  decode(): Float64Array {
+    this.push();
+    const bytes = this.output();
+    return new Float64Array(bytes.slice().buffer);
+  }
+}
+
 export class WasmCore {
   private constructor(readonly exports: Exports) {}
 
@@ -194,6 +204,11 @@ export class WasmCore {
     const handle = this.exports.ws_merge_new(MERGE_METHOD_CODES[p.method], p.dtypes.length - 1, packed[0]!, packed[1]!, packed[2]!, p.elements,
       p.lambda, p.density, p.drop, p.beta, p.gamma, p.k, p.seed, hi, lo, outputs);
     return new MergeJob(this, this.create(handle));
+  }
+
+  /** A job whose every push decodes input slot 0 into f64 values (`decode`). */
+  beginDecode(dtype: string): DecodeJob {
+    return new DecodeJob(this, this.create(this.exports.ws_decode_new(this.dtypeCode(dtype))));
   }
 
   /** The ABI code of a dtype; throws UNSUPPORTED_DTYPE for one the core cannot decode. */

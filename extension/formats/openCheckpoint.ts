@@ -9,10 +9,11 @@ import type { ByteSource, SourceOpener } from '../source/byteSource';
 import type { Checkpoint, CheckpointFile, CheckpointFormat, Finding, TensorEntry } from './checkpoint';
 import { FormatError } from './formatError';
 import type { CheckpointPart, FormatReader } from './formatReader';
+import { onnxReader } from './onnx';
 import { safetensorsReader } from './safetensors';
 
 /** Every format reader, in the order ties are resolved. */
-export const FORMAT_READERS: readonly FormatReader[] = [safetensorsReader];
+export const FORMAT_READERS: readonly FormatReader[] = [safetensorsReader, onnxReader];
 
 const MAX_INDEX_BYTES = 100_000_000;
 const PARALLEL_SHARD_READS = 8;

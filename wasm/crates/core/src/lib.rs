@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod counts;
 pub mod decode;
 pub mod diff;
 pub mod dtype;
@@ -12,7 +13,9 @@ pub mod lora;
 pub mod lowrank;
 pub mod merge;
 pub mod moments;
+pub mod simd;
 pub mod stats;
+pub mod summary;
 
 pub use dtype::DType;
 pub use stats::{StatsJob, StatsResult, QUANTILE_PROBS};
