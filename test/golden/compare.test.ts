@@ -234,7 +234,8 @@ test('real checkpoint families agree with the float64 reference and the README f
   const families = readmeFamilies();
   assert.ok(families.length >= 9, `found ${families.length} family rows in the README`);
   for (const f of families) {
-    const [pa, pb] = [join(shared, f.a), join(shared, f.b)];
+    const pa: string = join(shared, f.a);
+    const pb: string = join(shared, f.b);
     const result = weightscope('diff', pa, pb, '--json');
     assert.equal(result.status, 0, result.stderr);
     const got = JSON.parse(result.stdout) as Json;
