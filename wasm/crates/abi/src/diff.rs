@@ -1,6 +1,6 @@
 //! Diff jobs: `ws_diff_new(dtype_a, dtype_b)`, two input slots (a, b) holding the same elements. Record (f64 slots,
 //! ABI.md): 0 n, 1 l2_a, 2 l2_b, 3 l2_delta, 4 rel_delta, 5 cosine, 6 max_abs_delta, 7 changed, 8 both_nonzero,
-//! 9 sign_flips, 10 identical, 11 nonfinite_a, 12 nonfinite_b, 13 delta_zeros, 14 delta_nonfinite, 15 log2 of the
+//! 9 sign_flips, 10 identical, 11 a has a non-finite value (0/1), 12 b has one (0/1), 13 delta_zeros, 14 delta_nonfinite, 15 log2 of the
 //! first bin's lower edge, 16 bins per octave, then DELTA_BINS positive and DELTA_BINS negative delta counts.
 use crate::{register, Job, JobError};
 use weightscope_core::diff::{DiffError, DiffJob, DELTA_BINS, DELTA_BINS_PER_OCTAVE, DELTA_LOG2_LO};
@@ -35,8 +35,8 @@ impl Job for DiffJob {
             r.both_nonzero as f64,
             r.sign_flips as f64,
             r.identical as u8 as f64,
-            r.nonfinite_a as f64,
-            r.nonfinite_b as f64,
+            r.nonfinite_a as u8 as f64,
+            r.nonfinite_b as u8 as f64,
             r.delta_zeros as f64,
             r.delta_nonfinite as f64,
             DELTA_LOG2_LO as f64,

@@ -18,6 +18,8 @@ pub const DELTA_LOG2_HI: i32 = 24;
 pub const DELTA_BINS_PER_OCTAVE: usize = 4;
 /// Bins per sign.
 pub const DELTA_BINS: usize = (DELTA_LOG2_HI - DELTA_LOG2_LO) as usize * DELTA_BINS_PER_OCTAVE;
+/// Histogram slots: positive bins, negative bins, zero deltas, non-finite deltas.
+const SLOTS: usize = 2 * DELTA_BINS + 2;
 
 /// Why a diff refused input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,10 +55,10 @@ pub struct DiffResult {
     pub sign_flips: u64,
     /// Same dtype and the same bytes.
     pub identical: bool,
-    /// Non-finite values of a.
-    pub nonfinite_a: u64,
-    /// Non-finite values of b.
-    pub nonfinite_b: u64,
+    /// a holds a NaN or ±Inf.
+    pub nonfinite_a: bool,
+    /// b holds a NaN or ±Inf.
+    pub nonfinite_b: bool,
     /// Elements with b − a exactly 0.
     pub delta_zeros: u64,
     /// Elements with a non-finite b − a.
@@ -77,9 +79,11 @@ pub struct DiffJob {
     sums: [f64; 4],
     max_abs: f64,
     counts: Counts,
+    nonfinite_a: bool,
+    nonfinite_b: bool,
     identical: bool,
-    delta_positive: Vec<u64>,
-    delta_negative: Vec<u64>,
+    /// Two interleaved copies of: positive bins, negative bins, zero deltas, non-finite deltas.
+    slots: Vec<u64>,
     finished: bool,
 }
 
@@ -89,10 +93,6 @@ struct Counts {
     changed: u64,
     both_nonzero: u64,
     sign_flips: u64,
-    nonfinite_a: u64,
-    nonfinite_b: u64,
-    delta_zeros: u64,
-    delta_nonfinite: u64,
 }
 
 impl DiffJob {
@@ -107,9 +107,10 @@ impl DiffJob {
             sums: [0.0; 4],
             max_abs: 0.0,
             counts: Counts::default(),
+            nonfinite_a: false,
+            nonfinite_b: false,
             identical: a == b,
-            delta_positive: vec![0; DELTA_BINS],
-            delta_negative: vec![0; DELTA_BINS],
+            slots: vec![0; 2 * SLOTS],
             finished: false,
         }
     }
@@ -143,7 +144,7 @@ impl DiffJob {
 
     fn flush_block(&mut self) {
         let n = self.filled;
-        let block = compare_block(&self.pending_a[..n], &self.pending_b[..n], &mut self.delta_positive, &mut self.delta_negative);
+        let block = compare_block(&self.pending_a[..n], &self.pending_b[..n], &mut self.slots);
         for (total, part) in self.sums.iter_mut().zip(block.sums.iter()) {
             *total += part;
         }
@@ -154,10 +155,8 @@ impl DiffJob {
         c.changed += b.changed;
         c.both_nonzero += b.both_nonzero;
         c.sign_flips += b.sign_flips;
-        c.nonfinite_a += b.nonfinite_a;
-        c.nonfinite_b += b.nonfinite_b;
-        c.delta_zeros += b.delta_zeros;
-        c.delta_nonfinite += b.delta_nonfinite;
+        self.nonfinite_a |= block.nonfinite_a;
+        self.nonfinite_b |= block.nonfinite_b;
         self.filled = 0;
     }
 
@@ -169,9 +168,10 @@ impl DiffJob {
         }
         let c = self.counts;
         let [aa, bb, dd, ab] = self.sums;
-        let l2_a = if c.nonfinite_a > 0 { f64::NAN } else { aa.sqrt() };
-        let l2_b = if c.nonfinite_b > 0 { f64::NAN } else { bb.sqrt() };
-        let any_nonfinite = c.nonfinite_a + c.nonfinite_b > 0;
+        let l2_a = if self.nonfinite_a { f64::NAN } else { aa.sqrt() };
+        let l2_b = if self.nonfinite_b { f64::NAN } else { bb.sqrt() };
+        let any_nonfinite = self.nonfinite_a || self.nonfinite_b;
+        let slot = |i: usize| self.slots[i] + self.slots[SLOTS + i];
         let l2_delta = if any_nonfinite { f64::NAN } else { dd.sqrt() };
         let rel_delta = if l2_a > 0.0 { l2_delta / l2_a } else { f64::NAN };
         let cosine = if l2_a > 0.0 && l2_b > 0.0 && ab.is_finite() { (ab / (l2_a * l2_b)).clamp(-1.0, 1.0) } else { f64::NAN };
@@ -187,12 +187,12 @@ impl DiffJob {
             both_nonzero: c.both_nonzero,
             sign_flips: c.sign_flips,
             identical: self.identical,
-            nonfinite_a: c.nonfinite_a,
-            nonfinite_b: c.nonfinite_b,
-            delta_zeros: c.delta_zeros,
-            delta_nonfinite: c.delta_nonfinite,
-            delta_positive: self.delta_positive.clone(),
-            delta_negative: self.delta_negative.clone(),
+            nonfinite_a: self.nonfinite_a,
+            nonfinite_b: self.nonfinite_b,
+            delta_zeros: slot(2 * DELTA_BINS),
+            delta_nonfinite: slot(2 * DELTA_BINS + 1),
+            delta_positive: (0..DELTA_BINS).map(slot).collect(),
+            delta_negative: (DELTA_BINS..2 * DELTA_BINS).map(slot).collect(),
         }
     }
 }
@@ -234,67 +234,77 @@ pub fn decode_range(dtype: DType, bytes: &[u8], first: usize, count: usize, out:
 struct BlockResult {
     sums: [f64; 4],
     max_abs: f64,
+    nonfinite_a: bool,
+    nonfinite_b: bool,
     counts: Counts,
 }
 
-/// Sums in two interleaved lanes (vectorizable), counts and the histogram for one block.
-fn compare_block(a: &[f64], b: &[f64], positive: &mut [u64], negative: &mut [u64]) -> BlockResult {
-    let mut lanes = [[0.0f64; 2]; 4];
-    let mut max_lanes = [0.0f64; 2];
+/// One block: first the sums, maximum and counts in a branch-free loop over pairs of elements (two lanes, so it
+/// vectorizes), then every delta's histogram slot (two interleaved copies of the histogram).
+/// Non-finite values are detected by Σ x·0, which is NaN exactly when some x is NaN or ±Inf.
+fn compare_block(a: &[f64], b: &[f64], slots: &mut [u64]) -> BlockResult {
+    let mut sums = [[0.0f64; 2]; 6];
+    let mut max = [0.0f64; 2];
+    let mut counts = [[0u64; 2]; 3];
     let pairs = a.len() / 2;
-    for i in 0..pairs {
+    for (xs, ys) in a[..2 * pairs].chunks_exact(2).zip(b[..2 * pairs].chunks_exact(2)) {
         for lane in 0..2 {
-            let x = a[2 * i + lane];
-            let y = b[2 * i + lane];
+            let (x, y) = (xs[lane], ys[lane]);
             let d = y - x;
-            lanes[0][lane] += x * x;
-            lanes[1][lane] += y * y;
-            lanes[2][lane] += d * d;
-            lanes[3][lane] += x * y;
-            // Non-finite deltas are excluded here; they make the result undefined anyway.
-            let m = if d.is_finite() { d.abs() } else { 0.0 };
-            max_lanes[lane] = if m > max_lanes[lane] { m } else { max_lanes[lane] };
+            sums[0][lane] += x * x;
+            sums[1][lane] += y * y;
+            sums[2][lane] += d * d;
+            sums[3][lane] += x * y;
+            sums[4][lane] += x * 0.0;
+            sums[5][lane] += y * 0.0;
+            // Non-finite deltas are left out of the maximum (d − d is 0 only for finite d).
+            let m = if d - d == 0.0 { d.abs() } else { 0.0 };
+            max[lane] = if m > max[lane] { m } else { max[lane] };
+            let nonzero = (x != 0.0) & (y != 0.0) & (x == x) & (y == y);
+            counts[0][lane] += ((x != y) & ((x == x) | (y == y))) as u64;
+            counts[1][lane] += nonzero as u64;
+            counts[2][lane] += (nonzero & ((x < 0.0) != (y < 0.0))) as u64;
         }
     }
     if a.len() % 2 == 1 {
         let (x, y) = (a[a.len() - 1], b[a.len() - 1]);
         let d = y - x;
-        lanes[0][0] += x * x;
-        lanes[1][0] += y * y;
-        lanes[2][0] += d * d;
-        lanes[3][0] += x * y;
-        if d.is_finite() && d.abs() > max_lanes[0] {
-            max_lanes[0] = d.abs();
+        for (s, v) in sums.iter_mut().zip([x * x, y * y, d * d, x * y, x * 0.0, y * 0.0]) {
+            s[0] += v;
         }
-    }
-    let mut counts = Counts { n: a.len() as u64, ..Counts::default() };
-    for (&x, &y) in a.iter().zip(b) {
-        let same = x == y || (x.is_nan() && y.is_nan());
-        counts.changed += (!same) as u64;
-        let nonzero = x != 0.0 && y != 0.0 && !x.is_nan() && !y.is_nan();
-        counts.both_nonzero += nonzero as u64;
-        counts.sign_flips += (nonzero && (x < 0.0) != (y < 0.0)) as u64;
-        counts.nonfinite_a += (!x.is_finite()) as u64;
-        counts.nonfinite_b += (!y.is_finite()) as u64;
-        let d = y - x;
-        if d == 0.0 {
-            counts.delta_zeros += 1;
-        } else if !d.is_finite() {
-            counts.delta_nonfinite += 1;
-        } else {
-            let bin = delta_bin(d);
-            if d > 0.0 {
-                positive[bin] += 1;
-            } else {
-                negative[bin] += 1;
-            }
+        if d - d == 0.0 && d.abs() > max[0] {
+            max[0] = d.abs();
         }
+        let nonzero = x != 0.0 && y != 0.0 && x == x && y == y;
+        counts[0][0] += (x != y && (x == x || y == y)) as u64;
+        counts[1][0] += nonzero as u64;
+        counts[2][0] += (nonzero && (x < 0.0) != (y < 0.0)) as u64;
     }
+    let (histogram0, histogram1) = slots.split_at_mut(SLOTS);
+    for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
+        let histogram = if i % 2 == 0 { &mut *histogram0 } else { &mut *histogram1 };
+        histogram[delta_slot(y - x)] += 1;
+    }
+    let sum = |k: usize| sums[k][0] + sums[k][1];
+    let count = |k: usize| counts[k][0] + counts[k][1];
     BlockResult {
-        sums: [lanes[0][0] + lanes[0][1], lanes[1][0] + lanes[1][1], lanes[2][0] + lanes[2][1], lanes[3][0] + lanes[3][1]],
-        max_abs: max_lanes[0].max(max_lanes[1]),
-        counts,
+        sums: [sum(0), sum(1), sum(2), sum(3)],
+        max_abs: max[0].max(max[1]),
+        nonfinite_a: sum(4).is_nan(),
+        nonfinite_b: sum(5).is_nan(),
+        counts: Counts { n: a.len() as u64, changed: count(0), both_nonzero: count(1), sign_flips: count(2) },
     }
+}
+
+/// A delta's histogram slot, branch-free: positive bins, negative bins, then zero, then non-finite.
+#[inline(always)]
+fn delta_slot(d: f64) -> usize {
+    let bits = d.to_bits();
+    let exponent = ((bits >> 52) & 0x7ff) as i64;
+    let bin = ((exponent - 1023 - DELTA_LOG2_LO as i64) * DELTA_BINS_PER_OCTAVE as i64 + ((bits >> 50) & 3) as i64).max(0).min(DELTA_BINS as i64 - 1) as u64;
+    let zero = (d == 0.0) as u64;
+    let nonfinite = (exponent == 0x7ff) as u64;
+    ((1 - zero - nonfinite) * ((bits >> 63) * DELTA_BINS as u64 + bin) + zero * 2 * DELTA_BINS as u64 + nonfinite * (2 * DELTA_BINS as u64 + 1)) as usize
 }
 
 /// The histogram bin of a finite nonzero delta: DELTA_BINS_PER_OCTAVE bins per binade, read from the f64 bits.
@@ -431,7 +441,7 @@ mod tests {
         assert!(r.l2_a.is_nan() && r.l2_b.is_nan() && r.l2_delta.is_nan() && r.cosine.is_nan() && r.max_abs_delta.is_nan());
         // NaN equals NaN and Inf equals Inf: two changed elements, one sign flip among the three signed pairs.
         assert_eq!((r.changed, r.both_nonzero, r.sign_flips), (2, 3, 1));
-        assert_eq!((r.nonfinite_a, r.nonfinite_b, r.delta_nonfinite), (2, 2, 2));
+        assert_eq!((r.nonfinite_a, r.nonfinite_b, r.delta_nonfinite), (true, true, 2));
         let mut job = DiffJob::new(DType::F32, DType::F32);
         job.push(&f32_bytes(&[1.0, 2.0]), &f32_bytes(&[1.0, f32::INFINITY])).unwrap();
         let r = job.finish();

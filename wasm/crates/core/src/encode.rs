@@ -218,10 +218,14 @@ pub fn encode_f64(dtype: DType, values: &[f64], out: &mut [u8]) {
                 *o = (v != 0.0) as u8;
             }
         }
-        DType::F16 | DType::BF16 => {
-            let format = format_of(dtype).expect("a minifloat");
+        DType::BF16 => {
             for (o, &v) in out.chunks_exact_mut(2).zip(values) {
-                o.copy_from_slice(&(format.encode(v) as u16).to_le_bytes());
+                o.copy_from_slice(&f32_to_bf16(f64_to_f32_round_odd(v)).to_le_bytes());
+            }
+        }
+        DType::F16 => {
+            for (o, &v) in out.chunks_exact_mut(2).zip(values) {
+                o.copy_from_slice(&f32_to_f16(f64_to_f32_round_odd(v)).to_le_bytes());
             }
         }
         DType::F4 => {
@@ -245,6 +249,56 @@ pub fn encode_f64(dtype: DType, values: &[f64], out: &mut [u8]) {
             }
         }
     }
+}
+
+/// f64 → f32 rounding to odd: truncate toward zero and set the last bit when anything was lost. Rounding that to a
+/// narrower format (BF16, F16: at least two bits shorter) to nearest-even then rounds the f64 exactly once.
+pub fn f64_to_f32_round_odd(x: f64) -> f32 {
+    let nearest = x as f32;
+    let back = nearest as f64;
+    if back == x || x.is_nan() {
+        return nearest;
+    }
+    // The nearest f32 overshot |x| (or overflowed to Inf): step one unit toward zero, then mark inexact.
+    let bits = nearest.to_bits();
+    let truncated = if back.abs() > x.abs() { bits - 1 } else { bits };
+    f32::from_bits(truncated | 1)
+}
+
+/// f32 → bfloat16 bits, round to nearest even (NaN becomes the quiet NaN 0x7FC0).
+pub fn f32_to_bf16(x: f32) -> u16 {
+    let bits = x.to_bits();
+    if x.is_nan() {
+        return 0x7fc0;
+    }
+    ((bits + 0x7fff + ((bits >> 16) & 1)) >> 16) as u16
+}
+
+/// f32 → IEEE binary16 bits, round to nearest even, with subnormals, overflow to Inf and NaN.
+pub fn f32_to_f16(x: f32) -> u16 {
+    let bits = x.to_bits();
+    let sign = ((bits >> 16) & 0x8000) as u16;
+    let magnitude = bits & 0x7fff_ffff;
+    if magnitude > 0x7f80_0000 {
+        return 0x7e00;
+    }
+    if magnitude >= 0x4780_0000 {
+        // ≥ 65536: Inf (65520 and up round there too; handled below since they are < 65536).
+        return sign | 0x7c00;
+    }
+    if magnitude < 0x3880_0000 {
+        // Below the smallest normal 2^-14: a subnormal (or 0), in units of 2^-24, ties to even.
+        let value = f32::from_bits(magnitude) * 16_777_216.0; // exact: × 2^24
+        let floor = value.floor();
+        let rest = value - floor;
+        let units = if rest > 0.5 || (rest == 0.5 && floor % 2.0 != 0.0) { floor + 1.0 } else { floor };
+        return sign | units as u16;
+    }
+    // Normal: rebias the exponent (127 → 15) and round the 13 dropped mantissa bits to nearest even; a carry
+    // rolls into the exponent, up to Inf.
+    let rebased = magnitude - (112 << 23);
+    let rounded = rebased + 0x0fff + ((rebased >> 13) & 1);
+    sign | (rounded >> 13) as u16
 }
 
 fn each_int(values: &[f64], out: &mut [u8], size: usize, lo: f64, hi: f64, write: impl Fn(f64, &mut [u8])) {
@@ -365,6 +419,32 @@ mod tests {
         // value just above a midpoint by less than an f32 ulp would not: 1 + 2^-8 + 2^-40 must round up.
         assert_eq!(encode_one(DType::BF16, 1.0 + 2f64.powi(-8) + 2f64.powi(-40)), 0x3f81);
         assert_eq!(encode_one(DType::BF16, 1.0 + 2f64.powi(-8)), 0x3f80);
+    }
+
+    #[test]
+    fn fast_bf16_and_f16_paths_agree_with_the_generic_rounding() {
+        let formats = [(DType::BF16, format_of(DType::BF16).unwrap()), (DType::F16, format_of(DType::F16).unwrap())];
+        let mut state = 0x1234_5678_9abc_def0u64;
+        let mut next = || {
+            state = crate::hash::mix64(state);
+            state
+        };
+        for (dtype, format) in formats {
+            let mut values: Vec<f64> = (0..200_000).map(|_| f64::from_bits(next())).filter(|v| !v.is_nan()).collect();
+            // Every midpoint and its neighbours in f64, the hardest cases for double rounding.
+            for p in 0..(1u32 << 16) {
+                let v = decode_one(dtype, p);
+                let w = decode_one(dtype, p + 1);
+                if v.is_finite() && w.is_finite() && v.is_sign_positive() == w.is_sign_positive() {
+                    let mid = (v + w) / 2.0;
+                    values.extend([mid, f64::from_bits(mid.to_bits() + 1), f64::from_bits(mid.to_bits() - 1), v * 1.000_000_1]);
+                }
+            }
+            values.extend([0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY, 1e-320, -1e-320, 65504.0, 65519.99, 65520.0, 3.4e38, 3.41e38, 1e300]);
+            for v in values {
+                assert_eq!(encode_one(dtype, v), format.encode(v), "{:?} {:e} ({:#x})", dtype, v, v.to_bits());
+            }
+        }
     }
 
     #[test]

@@ -11,9 +11,14 @@ pub fn mix64(mut z: u64) -> u64 {
 /// The golden-ratio increment of SplitMix64.
 pub const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
 
-/// A uniform value in [0, 1) with 53 random bits: the `index`-th draw of stream `key`.
+/// The 53 random bits of the `index`-th draw of stream `key`.
+pub fn uniform_bits(key: u64, index: u64) -> u64 {
+    mix64(key.wrapping_add(index.wrapping_add(1).wrapping_mul(GOLDEN))) >> 11
+}
+
+/// A uniform value in [0, 1): `uniform_bits` / 2⁵³.
 pub fn uniform(key: u64, index: u64) -> f64 {
-    (mix64(key.wrapping_add(index.wrapping_add(1).wrapping_mul(GOLDEN))) >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    uniform_bits(key, index) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 /// A standard normal value (Box–Muller on two uniforms): the `index`-th draw of stream `key`.

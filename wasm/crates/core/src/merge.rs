@@ -18,10 +18,14 @@ use crate::decode::DECODE_BLOCK;
 use crate::diff::{decode_range, whole_elements};
 use crate::dtype::DType;
 use crate::encode::{encode_f64, encoded_len};
-use crate::hash::{mix64, uniform};
+use crate::hash::{mix64, uniform_bits};
+#[cfg(test)]
+use crate::hash::uniform;
 
-/// Keys a selection collects and sorts once its bucket holds at most this many.
-const COLLECT_LIMIT: u64 = 1 << 16;
+/// Keys all selections of a tensor may hold at once (16 MiB): a selection collects and sorts its bucket once the
+/// bucket fits its share of this, but never less than COLLECT_MIN keys.
+const COLLECT_BUDGET: u64 = 1 << 21;
+const COLLECT_MIN: u64 = 1 << 16;
 /// Bits of an |f64| key (the sign bit is always clear).
 const KEY_BITS: u32 = 63;
 const DIGIT_BITS: u32 = 16;
@@ -126,12 +130,16 @@ enum Cut {
     AtLeast(u64),
 }
 
+/// Above every key (keys are |f64| bits, below 2⁶³).
+const NO_KEY: u64 = 1 << 63;
+
 impl Cut {
-    fn admits(self, key: u64) -> bool {
+    /// The smallest key the cut admits (NO_KEY: none).
+    fn lowest(self) -> u64 {
         match self {
-            Cut::All => true,
-            Cut::Nothing => false,
-            Cut::AtLeast(t) => key >= t,
+            Cut::All => 0,
+            Cut::Nothing => NO_KEY,
+            Cut::AtLeast(t) => t,
         }
     }
 
@@ -160,8 +168,8 @@ enum SelectionState {
 }
 
 impl Selection {
-    fn new(rank: u64, n: u64) -> Selection {
-        let state = if n <= COLLECT_LIMIT { SelectionState::Collect(Vec::new()) } else { SelectionState::Histogram(vec![0; 1 << DIGIT_BITS]) };
+    fn new(rank: u64, n: u64, limit: u64) -> Selection {
+        let state = if n <= limit { SelectionState::Collect(Vec::new()) } else { SelectionState::Histogram(vec![0; 1 << DIGIT_BITS]) };
         Selection { rank, prefix: 0, known_bits: 0, state, low: u64::MAX, high: 0 }
     }
 
@@ -169,25 +177,33 @@ impl Selection {
         DIGIT_BITS.min(KEY_BITS - self.known_bits)
     }
 
-    fn observe(&mut self, key: u64) {
-        if self.known_bits > 0 && key >> (KEY_BITS - self.known_bits) != self.prefix {
-            return;
-        }
+    /// Counts or collects the keys under the known prefix.
+    fn observe(&mut self, keys: &[u64]) {
+        // The prefix is compared by shifting the known bits out of the way; with none known every key matches.
+        let (prefix_shift, prefix) = if self.known_bits == 0 { (63, 0) } else { (KEY_BITS - self.known_bits, self.prefix) };
         let digit_bits = self.digit_bits();
         match &mut self.state {
             SelectionState::Histogram(counts) => {
                 let shift = KEY_BITS - self.known_bits - digit_bits;
-                counts[((key >> shift) & ((1 << digit_bits) - 1)) as usize] += 1;
-                self.low = self.low.min(key);
-                self.high = self.high.max(key);
+                let mask = (1u64 << digit_bits) - 1;
+                let (mut low, mut high) = (self.low, self.high);
+                for &key in keys {
+                    if key >> prefix_shift == prefix {
+                        counts[((key >> shift) & mask) as usize] += 1;
+                        low = low.min(key);
+                        high = high.max(key);
+                    }
+                }
+                self.low = low;
+                self.high = high;
             }
-            SelectionState::Collect(keys) => keys.push(key),
+            SelectionState::Collect(collected) => collected.extend(keys.iter().filter(|&&key| key >> prefix_shift == prefix)),
             SelectionState::Done(_) => {}
         }
     }
 
-    /// Narrows down after a pass; true once the key is known.
-    fn end_pass(&mut self) -> bool {
+    /// Narrows down after a pass, collecting next when the bucket holds at most `limit` keys; true once known.
+    fn end_pass(&mut self, limit: u64) -> bool {
         let digit_bits = self.digit_bits();
         let next = match &mut self.state {
             SelectionState::Done(_) => return true,
@@ -213,7 +229,7 @@ impl Selection {
                     self.high = 0;
                     if self.known_bits == KEY_BITS {
                         SelectionState::Done(self.prefix)
-                    } else if bucket <= COLLECT_LIMIT {
+                    } else if bucket <= limit {
                         SelectionState::Collect(Vec::with_capacity(bucket as usize))
                     } else {
                         counts.iter_mut().for_each(|c| *c = 0);
@@ -242,11 +258,11 @@ enum Pending {
 
 impl Pending {
     /// Keys at least the rank-th largest, for rank in 0..=n (0: nothing).
-    fn top(rank: u64, n: u64) -> Pending {
+    fn top(rank: u64, n: u64, limit: u64) -> Pending {
         if rank == 0 {
             Pending::Known(Cut::Nothing)
         } else {
-            Pending::Select(Selection::new(rank, n))
+            Pending::Select(Selection::new(rank, n, limit))
         }
     }
 
@@ -256,6 +272,11 @@ impl Pending {
             Pending::Select(s) => s.key().map(Cut::AtLeast),
         }
     }
+}
+
+/// The collect limit of each of `selections` selections sharing the budget.
+fn collect_limit(selections: usize) -> u64 {
+    (COLLECT_BUDGET / selections.max(1) as u64).max(COLLECT_MIN)
 }
 
 /// round(fraction·n), halves up, within [0, n].
@@ -276,8 +297,15 @@ pub struct MergeJob {
     finished: bool,
     position: u64,
     values: Vec<Vec<f64>>,
-    merged: Vec<f64>,
+    /// Per block, task-major: τ, then τ_MTL, the masks (plus a plane of per-element counts), sign bits.
+    tau: Vec<f64>,
+    total: Vec<f64>,
     masks: Vec<u8>,
+    signs: Vec<u8>,
+    keys: Vec<u64>,
+    delta: Vec<f64>,
+    agree: Vec<f64>,
+    merged: Vec<f64>,
     output: Vec<u8>,
     kept: Vec<u64>,
     task_counts: Vec<u64>,
@@ -293,13 +321,19 @@ impl MergeJob {
         if tasks == 0 || !params_valid(method, tasks) {
             return Err(MergeError::BadParams);
         }
+        let selections = match method {
+            Method::Ties { .. } => tasks,
+            Method::Breadcrumbs { .. } => 2 * tasks,
+            _ => 1,
+        };
+        let limit = collect_limit(selections);
         let (keep, drop): (Vec<Pending>, Vec<Pending>) = (0..tasks)
             .map(|_| match method {
-                Method::Ties { density, .. } => (Pending::top(rounded_count(density, n), n), Pending::Known(Cut::Nothing)),
+                Method::Ties { density, .. } => (Pending::top(rounded_count(density, n), n, limit), Pending::Known(Cut::Nothing)),
                 Method::Breadcrumbs { beta, gamma, .. } => {
                     let bottom = rounded_count(gamma, n);
-                    let keep = if bottom == 0 { Pending::Known(Cut::All) } else { Pending::top(n - bottom, n) };
-                    (keep, Pending::top(rounded_count(beta, n), n))
+                    let keep = if bottom == 0 { Pending::Known(Cut::All) } else { Pending::top(n - bottom, n, limit) };
+                    (keep, Pending::top(rounded_count(beta, n), n, limit))
                 }
                 _ => (Pending::Known(Cut::All), Pending::Known(Cut::Nothing)),
             })
@@ -316,8 +350,14 @@ impl MergeJob {
             finished: false,
             position: 0,
             values: vec![Vec::new(); tasks + 1],
-            merged: Vec::new(),
+            tau: Vec::new(),
+            total: Vec::new(),
             masks: Vec::new(),
+            signs: Vec::new(),
+            keys: Vec::new(),
+            delta: Vec::new(),
+            agree: Vec::new(),
+            merged: Vec::new(),
             output: Vec::new(),
             kept: vec![0; tasks],
             task_counts: vec![0; tasks + 1],
@@ -385,104 +425,170 @@ impl MergeJob {
     fn observe_block(&mut self, count: usize) {
         let (base, tasks) = self.values.split_first().expect("a base");
         for (t, task) in tasks.iter().enumerate() {
-            for pending in [&mut self.keep[t], &mut self.drop[t]] {
-                if let Pending::Select(selection) = pending {
-                    if selection.key().is_none() {
-                        for i in 0..count {
-                            selection.observe(magnitude_key(task[i] - base[i]));
-                        }
-                    }
+            let pending = [&mut self.keep[t], &mut self.drop[t]];
+            if !pending.iter().any(|p| matches!(p, Pending::Select(s) if s.key().is_none())) {
+                continue;
+            }
+            self.keys.clear();
+            self.keys.extend(task[..count].iter().zip(base).map(|(&x, &b)| magnitude_key(x - b)));
+            for p in pending {
+                if let Pending::Select(selection) = p {
+                    selection.observe(&self.keys);
                 }
             }
         }
     }
 
+    /// Merges one block column by column (task after task over the block's elements), so the loops vectorize.
+    /// Per element the arithmetic and its order are those of the table in the module documentation.
     fn merge_block(&mut self, count: usize) {
         let tasks = self.tasks();
-        let keep: Vec<Cut> = self.keep.iter().map(|p| p.cut().expect("selected")).collect();
-        let drop: Vec<Cut> = self.drop.iter().map(|p| p.cut().expect("selected")).collect();
-        let planes = tasks + 1;
-        self.merged.resize(count, 0.0);
-        self.masks.resize(planes * count, 0);
-        let dare_keys: Vec<u64> = match self.method {
-            Method::Dare { seed, name_hash, .. } => (0..tasks).map(|t| mix64(mix64(seed ^ name_hash).wrapping_add(t as u64))).collect(),
-            _ => Vec::new(),
-        };
-        let mut tau = vec![0.0; tasks];
-        let mut mask = vec![false; tasks];
-        for i in 0..count {
-            let base = self.values[0][i];
-            for t in 0..tasks {
-                tau[t] = self.values[t + 1][i] - base;
+        let (base, fine_tunes) = self.values.split_first().expect("a base");
+        self.tau.resize(tasks * count, 0.0);
+        self.total.clear();
+        self.total.resize(count, 0.0);
+        for (t, tuned) in fine_tunes.iter().enumerate() {
+            let tau = &mut self.tau[t * count..(t + 1) * count];
+            for ((d, &x), &b) in tau.iter_mut().zip(tuned).zip(base) {
+                *d = x - b;
             }
-            let index = self.position + i as u64;
-            let total = sequential_sum(tau.iter().copied());
-            for t in 0..tasks {
-                let key = magnitude_key(tau[t]);
-                mask[t] = match self.method {
-                    Method::TaskArithmetic { .. } => tau[t] != 0.0,
-                    Method::Ties { .. } => keep[t].admits(key),
-                    Method::Breadcrumbs { .. } => keep[t].admits(key) && !drop[t].admits(key),
-                    Method::Dare { drop, .. } => uniform(dare_keys[t], index) >= drop,
-                    Method::Tall { lambda } | Method::Consensus { lambda, .. } => tau[t].abs() >= lambda * (total - tau[t]).abs(),
-                };
+            for (s, &d) in self.total.iter_mut().zip(tau.iter()) {
+                *s += d;
             }
-            let kept_here = mask.iter().filter(|&&m| m).count();
-            let (mut positive, mut negative) = (false, false);
-            for t in 0..tasks {
-                if mask[t] {
-                    self.kept[t] += 1;
-                    positive |= tau[t] > 0.0;
-                    negative |= tau[t] < 0.0;
+        }
+        self.masks.resize((tasks + 1) * count, 0);
+        for t in 0..tasks {
+            let tau = &self.tau[t * count..(t + 1) * count];
+            let mask = &mut self.masks[t * count..(t + 1) * count];
+            let (keep, drop) = (self.keep[t].cut().expect("selected"), self.drop[t].cut().expect("selected"));
+            match self.method {
+                Method::TaskArithmetic { .. } => mask.iter_mut().zip(tau).for_each(|(m, &d)| *m = (d != 0.0) as u8),
+                Method::Ties { .. } | Method::Breadcrumbs { .. } => {
+                    let (lowest, dropped) = (keep.lowest(), drop.lowest());
+                    for (m, &d) in mask.iter_mut().zip(tau) {
+                        let key = magnitude_key(d);
+                        *m = ((key >= lowest) & (key < dropped)) as u8;
+                    }
                 }
-                if tau[t].is_finite() {
-                    self.total_l1 += tau[t].abs();
-                    if !mask[t] {
-                        self.trimmed_l1 += tau[t].abs();
+                Method::Dare { drop: p, seed, name_hash, .. } => {
+                    // uniform(stream, i) ≥ p, compared on the 53 drawn bits: ⌈p·2⁵³⌉ is exact.
+                    let stream = mix64(mix64(seed ^ name_hash).wrapping_add(t as u64));
+                    let threshold = (p * (1u64 << 53) as f64).ceil() as u64;
+                    for (i, m) in mask.iter_mut().enumerate() {
+                        *m = (uniform_bits(stream, self.position + i as u64) >= threshold) as u8;
+                    }
+                }
+                Method::Tall { lambda } | Method::Consensus { lambda, .. } => {
+                    for ((m, &d), &s) in mask.iter_mut().zip(tau).zip(&self.total) {
+                        *m = (d.abs() >= lambda * (s - d).abs()) as u8;
                     }
                 }
             }
-            self.task_counts[kept_here] += 1;
-            self.sign_conflicts += (positive && negative) as u64;
-            let masked_sum = || sequential_sum((0..tasks).filter(|&t| mask[t]).map(|t| tau[t]));
-            let delta = match self.method {
-                Method::TaskArithmetic { lambda } => lambda * total,
-                Method::Ties { lambda, .. } => {
-                    let elected = masked_sum();
-                    let (mut sum, mut agreeing) = (0.0, 0usize);
-                    for t in 0..tasks {
-                        if mask[t] && (elected > 0.0 && tau[t] > 0.0 || elected < 0.0 && tau[t] < 0.0) {
-                            sum += tau[t];
-                            agreeing += 1;
-                        }
+        }
+        self.tally(count);
+        self.combine(count);
+    }
+
+    /// Kept counts, the task-count histogram, sign conflicts and the L1 masses of one block, in simple loops over
+    /// zipped slices (no indexing), so each vectorizes.
+    fn tally(&mut self, count: usize) {
+        let tasks = self.tasks();
+        let (masks, consensus) = self.masks.split_at_mut(tasks * count);
+        let kept_by = &mut consensus[..count];
+        kept_by.iter_mut().for_each(|c| *c = 0);
+        let signs = &mut self.signs;
+        signs.clear();
+        signs.resize(count, 0);
+        for t in 0..tasks {
+            let mask = &masks[t * count..(t + 1) * count];
+            let tau = &self.tau[t * count..(t + 1) * count];
+            for (c, &m) in kept_by.iter_mut().zip(mask) {
+                *c += m;
+            }
+            self.kept[t] += mask.iter().map(|&m| m as u64).sum::<u64>();
+            for ((sign, &m), &d) in signs.iter_mut().zip(mask).zip(tau) {
+                *sign |= m * ((d > 0.0) as u8 | ((d < 0.0) as u8) << 1);
+            }
+            let (mut total, mut kept) = ([0.0f64; 2], [0.0f64; 2]);
+            for (ms, ds) in mask.chunks_exact(2).zip(tau.chunks_exact(2)) {
+                for lane in 0..2 {
+                    let d = ds[lane];
+                    let magnitude = if d - d == 0.0 { d.abs() } else { 0.0 };
+                    total[lane] += magnitude;
+                    kept[lane] += if ms[lane] != 0 { magnitude } else { 0.0 };
+                }
+            }
+            if count % 2 == 1 {
+                let d = tau[count - 1];
+                let magnitude = if d - d == 0.0 { d.abs() } else { 0.0 };
+                total[0] += magnitude;
+                kept[0] += if mask[count - 1] != 0 { magnitude } else { 0.0 };
+            }
+            self.total_l1 += total[0] + total[1];
+            self.trimmed_l1 += (total[0] + total[1]) - (kept[0] + kept[1]);
+        }
+        for (&c, &sign) in kept_by.iter().zip(signs.iter()) {
+            self.task_counts[c as usize] += 1;
+            self.sign_conflicts += (sign == 3) as u64;
+        }
+    }
+
+    /// The merged values of one block (and, for consensus, its mask plane in place of the per-element counts).
+    fn combine(&mut self, count: usize) {
+        let tasks = self.tasks();
+        let (masks, kept_by) = self.masks.split_at_mut(tasks * count);
+        let (tau, total, base) = (&self.tau, &self.total, &self.values[0]);
+        let masked_sum = |sums: &mut Vec<f64>| masked_sums(sums, masks, tau, count);
+        let delta = &mut self.delta;
+        match self.method {
+            Method::TaskArithmetic { lambda } => {
+                delta.clear();
+                delta.extend(total.iter().map(|&s| lambda * s));
+            }
+            Method::Ties { lambda, .. } => {
+                masked_sum(delta);
+                self.agree.clear();
+                self.agree.resize(2 * count, 0.0);
+                let (sums, agreeing) = self.agree.split_at_mut(count);
+                for t in 0..tasks {
+                    let (mask, tau) = (&masks[t * count..(t + 1) * count], &tau[t * count..(t + 1) * count]);
+                    for i in 0..count {
+                        let (elected, d) = (delta[i], if mask[i] != 0 { tau[i] } else { 0.0 });
+                        let agrees = ((elected > 0.0) & (d > 0.0)) | ((elected < 0.0) & (d < 0.0));
+                        sums[i] += if agrees { d } else { 0.0 };
+                        agreeing[i] += agrees as u8 as f64;
                     }
-                    if agreeing > 0 {
-                        lambda * (sum / agreeing as f64)
+                }
+                for ((elected, &sum), &n) in delta.iter_mut().zip(sums.iter()).zip(agreeing.iter()) {
+                    *elected = if n > 0.0 {
+                        lambda * (sum / n)
                     } else if elected.is_nan() {
                         f64::NAN
                     } else {
                         0.0
-                    }
+                    };
                 }
-                Method::Dare { drop, lambda, .. } => lambda * (masked_sum() / (1.0 - drop)),
-                Method::Breadcrumbs { lambda, .. } => lambda * masked_sum(),
-                Method::Tall { .. } => total,
-                Method::Consensus { k, .. } => {
-                    if kept_here >= k as usize {
-                        total
-                    } else {
-                        0.0
-                    }
-                }
-            };
-            self.merged[i] = if delta == 0.0 { base } else { base + delta };
-            for t in 0..tasks {
-                self.masks[t * count + i] = mask[t] as u8;
             }
-            if let Method::Consensus { k, .. } = self.method {
-                self.masks[tasks * count + i] = (kept_here >= k as usize) as u8;
+            Method::Dare { drop, lambda, .. } => {
+                masked_sum(delta);
+                delta.iter_mut().for_each(|d| *d = lambda * (*d / (1.0 - drop)));
+            }
+            Method::Breadcrumbs { lambda, .. } => {
+                masked_sum(delta);
+                delta.iter_mut().for_each(|d| *d = lambda * *d);
+            }
+            Method::Tall { .. } => {
+                delta.clear();
+                delta.extend_from_slice(total);
+            }
+            Method::Consensus { k, .. } => {
+                delta.clear();
+                delta.extend(total.iter().zip(kept_by.iter()).map(|(&s, &c)| if c as u32 >= k { s } else { 0.0 }));
+                kept_by[..count].iter_mut().for_each(|c| *c = (*c as u32 >= k) as u8);
             }
         }
+        self.merged.clear();
+        self.merged.extend(base[..count].iter().zip(delta.iter()).map(|(&b, &d)| if d == 0.0 { b } else { b + d }));
     }
 
     /// Bytes the last push wrote (see `Outputs`); empty during selection passes.
@@ -500,10 +606,12 @@ impl MergeJob {
         }
         self.position = 0;
         if self.selecting {
+            let active = self.keep.iter().chain(&self.drop).filter(|p| matches!(p, Pending::Select(s) if s.key().is_none())).count();
+            let limit = collect_limit(active);
             let mut all_known = true;
             for pending in self.keep.iter_mut().chain(self.drop.iter_mut()) {
                 if let Pending::Select(selection) = pending {
-                    all_known &= selection.end_pass();
+                    all_known &= selection.end_pass(limit);
                 }
             }
             self.selecting = !all_known;
@@ -537,6 +645,18 @@ impl MergeJob {
     }
 }
 
+/// Per element, Σ over tasks of the kept τ, left to right (an unkept task adds +0.0, which changes no sum that
+/// matters: only a −0 could become +0).
+fn masked_sums(sums: &mut Vec<f64>, masks: &[u8], tau: &[f64], count: usize) {
+    sums.clear();
+    sums.resize(count, 0.0);
+    for (mask, tau) in masks.chunks_exact(count).zip(tau.chunks_exact(count)) {
+        for ((s, &m), &d) in sums.iter_mut().zip(mask).zip(tau) {
+            *s += if m != 0 { d } else { 0.0 };
+        }
+    }
+}
+
 fn params_valid(method: Method, tasks: usize) -> bool {
     let unit = |x: f64| (0.0..=1.0).contains(&x);
     tasks < 64
@@ -554,10 +674,6 @@ fn magnitude_key(x: f64) -> u64 {
     x.to_bits() & !(1u64 << 63)
 }
 
-/// Left-to-right sum (the order the references use).
-fn sequential_sum(values: impl Iterator<Item = f64>) -> f64 {
-    values.fold(0.0, |s, v| s + v)
-}
 
 #[cfg(test)]
 mod tests {
@@ -676,6 +792,33 @@ mod tests {
             assert_eq!(r.keep_threshold[t], threshold);
             let want: Vec<u8> = tau.iter().map(|v| (v.abs() >= threshold) as u8).collect();
             assert_eq!(masks[t], want);
+        }
+    }
+
+    #[test]
+    fn radix_selection_with_a_small_collect_limit_narrows_over_histogram_passes() {
+        // Keys with many repeats (zeros, one popular value) and a spread tail; every rank checked against sorting.
+        let keys: Vec<u64> = (0..50_000u64)
+            .map(|i| match i % 7 {
+                0 | 1 => 0,
+                2 => 0.5f64.to_bits(),
+                _ => (crate::hash::gaussian(3, i).abs() * 1e-3).to_bits(),
+            })
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort_unstable_by(|a, b| b.cmp(a));
+        for rank in [1u64, 2, 7_000, 7_200, 30_000, 40_000, 50_000] {
+            let mut selection = Selection::new(rank, keys.len() as u64, 100);
+            let mut passes = 0;
+            loop {
+                passes += 1;
+                selection.observe(&keys);
+                if selection.end_pass(100) {
+                    break;
+                }
+                assert!(passes < 8);
+            }
+            assert_eq!(selection.key(), Some(sorted[(rank - 1) as usize]), "rank {} after {} passes", rank, passes);
         }
     }
 
