@@ -1,16 +1,13 @@
 import * as vscode from 'vscode';
 import type { ScanEngine } from '../engine/scanEngine';
 import { statsReportToCsv } from '../engine/statsReport';
-import type { Envelope, HostApi, HostEvent, HostMethod } from '../protocol/messages';
 import { CheckpointDocument } from './checkpointDocument';
-import { renderWebviewHtml } from './webviewHtml';
+import { serveWebview } from './webviewRpc';
 
 export const CHECKPOINT_VIEW_TYPE = 'weightscope.checkpoint';
 export const INDEX_VIEW_TYPE = 'weightscope.checkpointIndex';
 /** Formats whose file extensions other tools also claim (.onnx): offered through "Open With…", never the default. */
 export const BY_CHOICE_VIEW_TYPE = 'weightscope.checkpointByChoice';
-
-type Handlers = { [M in HostMethod]: (params: HostApi[M]['req']) => HostApi[M]['res'] | Promise<HostApi[M]['res']> };
 
 /** Read-only custom editor for checkpoints; the same provider serves single files and sharded indexes. */
 export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProvider<CheckpointDocument> {
@@ -43,17 +40,8 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
   }
 
   resolveCustomEditor(document: CheckpointDocument, panel: vscode.WebviewPanel): void {
-    const webview = panel.webview;
-    webview.options = {
-      enableScripts: true,
-      localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'dist'), vscode.Uri.joinPath(this.extensionUri, 'media')],
-    };
-    webview.html = renderWebviewHtml(webview, this.extensionUri);
     this.panels.set(panel, document);
-
-    const post = (message: Envelope): void => void webview.postMessage(message);
-    const sendEvent = (event: HostEvent): void => post({ kind: 'evt', event });
-    const handlers: Handlers = {
+    const served = serveWebview(panel.webview, this.extensionUri, {
       open: () => {
         document.ensureScanned();
         return document.openResponse();
@@ -67,6 +55,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
         return null;
       },
       histogram: ({ id }) => document.histogram(id),
+      loraDelta: ({ id }) => document.loraDelta(id),
       copyText: async ({ text }) => {
         await vscode.env.clipboard.writeText(text);
         return null;
@@ -75,24 +64,12 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
         await exportStatistics(document, format);
         return null;
       },
-    };
-
-    const subscriptions = [
-      document.onDidUpdate((update) => sendEvent({ type: 'scanProgress', ...update })),
-      webview.onDidReceiveMessage(async (message: Envelope) => {
-        if (message?.kind !== 'req') return;
-        const handler = handlers[message.method] as ((params: unknown) => unknown) | undefined;
-        try {
-          if (!handler) throw new Error(`unknown request "${String(message.method)}"`);
-          post({ kind: 'res', id: message.id, ok: true, result: await handler(message.params) });
-        } catch (error) {
-          post({ kind: 'res', id: message.id, ok: false, error: { code: 'REQUEST_FAILED', message: (error as Error).message } });
-        }
-      }),
-    ];
+    });
+    const update = document.onDidUpdate((u) => served.send({ type: 'scanProgress', ...u }));
     panel.onDidDispose(() => {
       this.panels.delete(panel);
-      subscriptions.forEach((s) => s.dispose());
+      update.dispose();
+      served.dispose();
     });
   }
 }

@@ -24,20 +24,29 @@ export interface LoraOperand {
   scale: number;
 }
 
-export type Operand = { kind: 'tensor'; location: TensorLocation } | LoraOperand;
+/** A stored tensor, a LoRA delta, or zeros (to see a delta on its own: b − 0). */
+export type Operand = { kind: 'tensor'; location: TensorLocation } | LoraOperand | { kind: 'zeros'; elements: number };
 
-/** LoRA tiles arrive as F64. */
+/** LoRA tiles arrive as F64, zeros as U8. */
 export function operandDtype(operand: Operand): string {
-  return operand.kind === 'tensor' ? operand.location.dtype : 'F64';
+  return operand.kind === 'tensor' ? operand.location.dtype : operand.kind === 'lora' ? 'F64' : 'U8';
 }
 
 export function operandElements(operand: Operand): number {
-  return operand.kind === 'tensor' ? elementCount(operand.location.shape) : operand.rows * operand.cols;
+  switch (operand.kind) {
+    case 'tensor': return elementCount(operand.location.shape);
+    case 'lora': return operand.rows * operand.cols;
+    case 'zeros': return operand.elements;
+  }
 }
 
 /** Bytes an operand reads from files (for progress). */
 export function operandBytes(operand: Operand): number {
-  return operand.kind === 'tensor' ? operand.location.bytes : operand.a.bytes + operand.b.bytes;
+  switch (operand.kind) {
+    case 'tensor': return operand.location.bytes;
+    case 'lora': return operand.a.bytes + operand.b.bytes;
+    case 'zeros': return 0;
+  }
 }
 
 /** An opened operand: fills a slot with elements [first, first + count); returns the file bytes it read. */
@@ -48,6 +57,16 @@ export interface OperandStream {
 }
 
 export async function openOperand(operand: Operand, ctx: TaskContext, chunkBytes: number): Promise<OperandStream> {
+  if (operand.kind === 'zeros') {
+    return {
+      dtype: 'U8',
+      async fill(chunk, slot) {
+        ctx.core.input(chunk.count, slot).fill(0);
+        return 0;
+      },
+      close: () => {},
+    };
+  }
   if (operand.kind === 'tensor') {
     const { location } = operand;
     const reader = ctx.reader(location);

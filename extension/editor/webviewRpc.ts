@@ -1,0 +1,36 @@
+/**
+ * Serving the webview's typed requests (protocol/messages.ts) from the host: every panel — the checkpoint editor,
+ * a diff, a merge — answers the requests it handles and posts its events through this one loop.
+ */
+import * as vscode from 'vscode';
+import type { Envelope, HostApi, HostEvent, HostMethod } from '../protocol/messages';
+import { renderWebviewHtml } from './webviewHtml';
+
+export type Handlers = { [M in HostMethod]?: (params: HostApi[M]['req']) => HostApi[M]['res'] | Promise<HostApi[M]['res']> };
+
+export interface ServedWebview {
+  send(event: HostEvent): void;
+  dispose(): void;
+}
+
+/** Sets up the webview (scripts, local resources, the one HTML page) and answers requests with `handlers`. */
+export function serveWebview(webview: vscode.Webview, extensionUri: vscode.Uri, handlers: Handlers): ServedWebview {
+  webview.options = {
+    enableScripts: true,
+    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
+  };
+  webview.html = renderWebviewHtml(webview, extensionUri);
+  const post = (message: Envelope): void => void webview.postMessage(message);
+  const subscription = webview.onDidReceiveMessage(async (message: Envelope) => {
+    if (message?.kind !== 'req') return;
+    const handler = handlers[message.method] as ((params: unknown) => unknown) | undefined;
+    try {
+      if (!handler) throw new Error(`unknown request "${String(message.method)}"`);
+      post({ kind: 'res', id: message.id, ok: true, result: await handler(message.params) });
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      post({ kind: 'res', id: message.id, ok: false, error: { code: typeof code === 'string' ? code : 'REQUEST_FAILED', message: (error as Error).message } });
+    }
+  });
+  return { send: (event) => post({ kind: 'evt', event }), dispose: () => subscription.dispose() };
+}
