@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { ScanEngine } from './engine/scanEngine';
-import { CHECKPOINT_VIEW_TYPE, CheckpointEditorProvider, exportStatistics, INDEX_VIEW_TYPE } from './editor/checkpointEditorProvider';
+import { CheckpointEditorProvider, exportStatistics, viewTypeFor } from './editor/checkpointEditorProvider';
 
 export function activate(context: vscode.ExtensionContext): void {
   const distDir = vscode.Uri.joinPath(context.extensionUri, 'dist').fsPath;
@@ -42,12 +42,11 @@ export function activate(context: vscode.ExtensionContext): void {
           await vscode.window.showOpenDialog({
             canSelectMany: false,
             openLabel: vscode.l10n.t('Open Checkpoint'),
-            filters: { Checkpoints: ['safetensors', 'json'] },
+            filters: { Checkpoints: ['safetensors', 'json', 'pt', 'pth', 'bin', 'ckpt', 'jit', 'npy', 'npz'] },
           })
         )?.[0];
       if (!target) return;
-      const viewType = target.path.endsWith('.json') ? INDEX_VIEW_TYPE : CHECKPOINT_VIEW_TYPE;
-      await vscode.commands.executeCommand('vscode.openWith', target, viewType);
+      await vscode.commands.executeCommand('vscode.openWith', target, viewTypeFor(target.path));
     }),
     vscode.commands.registerCommand('weightscope.rescan', withActive((document) => document.rescan())),
     vscode.commands.registerCommand('weightscope.cancel', withActive((document) => document.cancel())),

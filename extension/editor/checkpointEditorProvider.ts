@@ -7,6 +7,15 @@ import { renderWebviewHtml } from './webviewHtml';
 
 export const CHECKPOINT_VIEW_TYPE = 'weightscope.checkpoint';
 export const INDEX_VIEW_TYPE = 'weightscope.checkpointIndex';
+/** PyTorch and NumPy files: their endings are generic, so this editor is offered ("Open With…"), not the default. */
+export const GENERIC_VIEW_TYPE = 'weightscope.checkpointGeneric';
+
+/** The editor that suits a file, for the "Open Checkpoint" command. */
+export function viewTypeFor(path: string): string {
+  const name = path.toLowerCase();
+  if (name.endsWith('.json')) return INDEX_VIEW_TYPE;
+  return name.endsWith('.safetensors') ? CHECKPOINT_VIEW_TYPE : GENERIC_VIEW_TYPE;
+}
 
 type Handlers = { [M in HostMethod]: (params: HostApi[M]['req']) => HostApi[M]['res'] | Promise<HostApi[M]['res']> };
 
@@ -16,7 +25,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
 
   static register(context: vscode.ExtensionContext, engine: () => ScanEngine): CheckpointEditorProvider {
     const provider = new CheckpointEditorProvider(context.extensionUri, engine);
-    for (const viewType of [CHECKPOINT_VIEW_TYPE, INDEX_VIEW_TYPE]) {
+    for (const viewType of [CHECKPOINT_VIEW_TYPE, INDEX_VIEW_TYPE, GENERIC_VIEW_TYPE]) {
       context.subscriptions.push(
         vscode.window.registerCustomEditorProvider(viewType, provider, { supportsMultipleEditorsPerDocument: true }),
       );
@@ -103,7 +112,7 @@ export async function exportStatistics(document: CheckpointDocument, format?: 'j
     return;
   }
   const target = await vscode.window.showSaveDialog({
-    defaultUri: vscode.Uri.file(`${document.uri.fsPath.replace(/(\.safetensors)?(\.index\.json)?$/, '')}.stats.${format ?? 'json'}`),
+    defaultUri: vscode.Uri.file(`${document.uri.fsPath.replace(/(\.safetensors|\.bin)?(\.index\.json)?$/, '')}.stats.${format ?? 'json'}`),
     filters: format === 'csv' ? { CSV: ['csv'] } : format === 'json' ? { JSON: ['json'] } : { JSON: ['json'], CSV: ['csv'] },
   });
   if (!target) return;

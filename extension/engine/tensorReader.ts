@@ -5,7 +5,7 @@
  */
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { createInflateRaw } from 'node:zlib';
-import type { TensorLocation } from '../formats/checkpoint';
+import { isContiguous, type TensorLocation } from '../formats/checkpoint';
 import { elementBytes, lookupDType } from '../formats/dtypes';
 
 /** Largest storage window a strided read holds at once. */
@@ -58,7 +58,11 @@ export interface ReaderOptions {
 }
 
 export function openTensorReader(location: TensorLocation, files: FileTable, options: ReaderOptions = {}): TensorReader {
-  const raw: RawBytes = location.deflate ? new DeflatedBytes(location.file, location.deflate) : new FileBytes(files, location.file);
+  const raw: RawBytes = location.inline
+    ? new MemoryBytes(location.inline, location.offset)
+    : location.deflate
+      ? new DeflatedBytes(location.file, location.deflate)
+      : new FileBytes(files, location.file);
   const info = lookupDType(location.dtype);
   const size = info && elementBytes(info);
   const needsElements = location.strides !== undefined || (location.bigEndian === true && size !== undefined && size > 1);
@@ -73,12 +77,16 @@ export function openTensorReader(location: TensorLocation, files: FileTable, opt
   return reader;
 }
 
+/** Kept here too for the engine's callers; the formats own it. */
+export { isContiguous };
+
 /** The plain case the hot loops can use directly: contiguous little-endian bytes at a file offset. */
 export function isPlainLayout(location: TensorLocation): boolean {
   const info = lookupDType(location.dtype);
   const size = info && elementBytes(info);
   return (
     !location.deflate &&
+    !location.inline &&
     (!location.bigEndian || size === 1) &&
     (location.strides === undefined || isContiguous(location.shape, location.strides))
   );
@@ -98,6 +106,24 @@ class FileBytes implements RawBytes {
       if (n === 0) throw new TensorReadError('READ_ERROR', `${this.path} ended at byte ${offset + filled}, inside a tensor`);
       filled += n;
     }
+  }
+
+  close(): void {}
+}
+
+/** Bytes already in memory; `offset` counts from the tensor's `offset` like a file would. */
+class MemoryBytes implements RawBytes {
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly base: number,
+  ) {}
+
+  read(offset: number, target: Uint8Array): void {
+    const start = offset - this.base;
+    if (start < 0 || start + target.length > this.bytes.length) {
+      throw new TensorReadError('READ_ERROR', `bytes ${start}..${start + target.length} are outside the ${this.bytes.length} decoded bytes`);
+    }
+    target.set(this.bytes.subarray(start, start + target.length));
   }
 
   close(): void {}
@@ -217,17 +243,6 @@ export function storageIndices(shape: readonly number[], strides: readonly numbe
     }
   }
   return out;
-}
-
-/** Row-major strides: the layout needs no gathering. Dimensions of size 1 may have any stride. */
-export function isContiguous(shape: readonly number[], strides: readonly number[]): boolean {
-  let expected = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    if (shape[d] === 1) continue;
-    if (strides[d] !== expected) return false;
-    expected *= shape[d]!;
-  }
-  return true;
 }
 
 /** The view visits every element of a contiguous storage span exactly once (a transpose, Fortran order). */
