@@ -246,7 +246,7 @@ async function parseLegacy(source: ByteSource, bytes: Uint8Array, fail: (message
       locate: async (storage) => {
         const start = starts.get(storage.key);
         if (start === undefined) return problem('TORCH_MISSING_STORAGE', `storage "${storage.key}" is not among the stored keys`);
-        return { file, start: start + storage.elementOffset * storage.dtype.elementBytes, bigEndian };
+        return { file, start, bigEndian };
       },
     },
   ];

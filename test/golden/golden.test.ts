@@ -9,14 +9,14 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { QUANTILE_KEYS, type TensorStats } from '../../extension/engine/statsTypes';
+import type { TensorStats } from '../../extension/engine/statsTypes';
+import { compareStats } from './compare';
 
 const root = join(__dirname, '../..');
 const cli = join(root, 'dist/cli.js');
 const reference = join(__dirname, 'reference.py');
 const sharedCheckpoints = join(root, '../shared/checkpoints');
 const checkedIn = join(__dirname, 'checkpoints.json');
-const EXACT_QUANTILE_TYPES = new Set(['F16', 'BF16', 'F8_E4M3', 'F8_E5M2', 'F8_E8M0', 'F8_E4M3FNUZ', 'F8_E5M2FNUZ', 'F6_E2M3', 'F6_E3M2', 'F4', 'I64', 'I32', 'I16', 'I8', 'U64', 'U32', 'U16', 'U8', 'BOOL']);
 
 interface TensorDoc {
   name: string;
@@ -36,26 +36,6 @@ function weightscope(file: string, ...flags: string[]): { tensors: TensorDoc[] }
 
 function referenceStats(file: string): { tensors: TensorDoc[] } {
   return JSON.parse(execFileSync('python3', [reference, 'stats', file], { maxBuffer: 256 << 20 }).toString());
-}
-
-/** Compares one tensor's statistics with the documented tolerances; returns the differences found. */
-export function compareStats(where: string, dtype: string, got: TensorStats, want: TensorStats): string[] {
-  const problems: string[] = [];
-  const check = (field: string, a: number | null, b: number | null, ok: (a: number, b: number) => boolean): void => {
-    if (a === null || b === null ? a !== b : !ok(a, b)) problems.push(`${where} (${dtype}) ${field}: got ${a}, want ${b}`);
-  };
-  const exact = (a: number, b: number): boolean => a === b;
-  const relative = (tolerance: number) => (a: number, b: number) => Math.abs(a - b) <= tolerance * Math.abs(b);
-  for (const field of ['count', 'zeros', 'nan', 'posinf', 'neginf', 'min', 'max', 'absmax'] as const) check(field, got[field], want[field], exact);
-  const spread = Math.abs(want.mean ?? 0) + (want.std ?? 0);
-  check('mean', got.mean, want.mean, (a, b) => Math.abs(a - b) <= 1e-6 * spread);
-  check('std', got.std, want.std, relative(1e-6));
-  check('l2', got.l2, want.l2, relative(1e-6));
-  check('skewness', got.skewness, want.skewness, (a, b) => Math.abs(a - b) <= 1e-4);
-  check('kurtosis', got.kurtosis, want.kurtosis, (a, b) => Math.abs(a - b) <= 1e-4);
-  const quantileOk = EXACT_QUANTILE_TYPES.has(dtype) ? exact : relative(2 ** -7);
-  for (const q of QUANTILE_KEYS) check(`quantile ${q}`, got.quantiles[q], want.quantiles[q], quantileOk);
-  return problems;
 }
 
 function compareDocuments(file: string, got: { tensors: TensorDoc[] }, want: { tensors: TensorDoc[] }): string[] {
