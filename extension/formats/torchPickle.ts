@@ -261,9 +261,7 @@ const numpyScalar: GlobalBehaviour = {
 const SAFE_GLOBALS: ReadonlyMap<string, GlobalBehaviour> = new Map<string, GlobalBehaviour>([
   ['collections.OrderedDict', orderedDict],
   ['builtins.set', makeSet(false)],
-  ['__builtin__.set', makeSet(false)],
   ['builtins.frozenset', makeSet(true)],
-  ['__builtin__.frozenset', makeSet(true)],
   ['builtins.bytearray', { construct: ([value, encoding]) => (typeof value === 'string' ? codecsEncode.construct!([value, encoding ?? 'utf-8']) : value instanceof PickleBytes ? value : new PickleBytes(new Uint8Array(0))) }],
   ['builtins.complex', { construct: ([re, im]) => `complex(${String(re ?? 0)}, ${String(im ?? 0)})` }],
   ['_codecs.encode', codecsEncode],
@@ -302,7 +300,8 @@ const SAFE_GLOBALS: ReadonlyMap<string, GlobalBehaviour> = new Map<string, Globa
 
 /** The data meaning of an allowed global, or undefined for one that would import and run code. */
 export function resolveTorchGlobal(module: string, name: string): GlobalBehaviour | undefined {
-  const known = SAFE_GLOBALS.get(`${module}.${name}`);
+  // Python 2 pickles name the builtins module as Python 3's unpickler maps it (fix_imports).
+  const known = SAFE_GLOBALS.get(`${module === '__builtin__' ? 'builtins' : module}.${name}`);
   if (known) return known;
   const global = new PickleGlobal(module, name, undefined);
   if (dtypeOfGlobal(global) || dtypeOfStorageClass(global)) return keepsValue;
