@@ -38,11 +38,12 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('weightscope.openCheckpoint', async (uri?: vscode.Uri) => {
       const target =
         uri ??
+        activeCheckpointFile() ??
         (
           await vscode.window.showOpenDialog({
             canSelectMany: false,
             openLabel: vscode.l10n.t('Open Checkpoint'),
-            filters: { Checkpoints: ['safetensors', 'json', 'pt', 'pth', 'bin', 'ckpt', 'jit', 'npy', 'npz'] },
+            filters: { Checkpoints: CHECKPOINT_EXTENSIONS },
           })
         )?.[0];
       if (!target) return;
@@ -52,6 +53,17 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('weightscope.cancel', withActive((document) => document.cancel())),
     vscode.commands.registerCommand('weightscope.exportStatistics', withActive((document) => exportStatistics(document))),
   );
+}
+
+const CHECKPOINT_EXTENSIONS = ['safetensors', 'json', 'pt', 'pth', 'bin', 'ckpt', 'jit', 'npy', 'npz'];
+
+/** The focused editor's file when it is a checkpoint shown some other way (a .pt in the binary-file placeholder). */
+function activeCheckpointFile(): vscode.Uri | undefined {
+  const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+  const uri = input instanceof vscode.TabInputText || input instanceof vscode.TabInputCustom ? input.uri : undefined;
+  const extension = uri?.path.split('.').pop()?.toLowerCase();
+  const checkpoint = extension !== undefined && CHECKPOINT_EXTENSIONS.includes(extension) && (extension !== 'json' || uri!.path.endsWith('.index.json'));
+  return checkpoint ? uri : undefined;
 }
 
 export function deactivate(): void {}

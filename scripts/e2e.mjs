@@ -1,10 +1,9 @@
 // npm run test:e2e: the extension in code-server under headless Chromium; prints "N passed, M failed".
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { launchBrowser, openWorkbench, projectRoot, startCodeServer, webviewFrame } from '../test/e2e/codeServer.mjs';
-import { tests } from '../test/e2e/checkpointEditor.tests.mjs';
 
 const TEST_TIMEOUT_MS = 150_000;
 const results = join(projectRoot, 'test-results');
@@ -71,6 +70,10 @@ async function runSuite(suite) {
   }
 }
 
-await runSuite(tests);
+// Every test/e2e/*.tests.mjs suite (or those whose name contains WEIGHTSCOPE_E2E_ONLY), in one code-server session.
+const only = process.env.WEIGHTSCOPE_E2E_ONLY;
+const suiteFiles = readdirSync(join(projectRoot, 'test/e2e')).filter((f) => f.endsWith('.tests.mjs') && (!only || f.includes(only))).sort();
+const suites = await Promise.all(suiteFiles.map((f) => import(join(projectRoot, 'test/e2e', f))));
+await runSuite(suites.flatMap((suite) => suite.tests));
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);
