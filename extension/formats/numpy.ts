@@ -190,6 +190,7 @@ export const numpyReader: FormatReader = {
       let tensors: TensorEntry[];
       if (isZip(head)) {
         const archive = await ZipArchive.open(source);
+        await archive.loadDataOffsets();
         tensors = [];
         for (const entry of archive.entries) if (entry.name.toLowerCase().endsWith('.npy')) tensors.push(await readNpzMember(archive, entry, path));
       } else tensors = [await readNpy(source, path)];

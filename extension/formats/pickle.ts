@@ -134,7 +134,9 @@ class Machine {
   private pos: number;
   private stack: PickleValue[] = [];
   private marks: number[] = [];
-  private readonly memo = new Map<number, PickleValue>();
+  /** Memo slots: dense indices (what picklers write) in an array, any others in a map. */
+  private readonly memo: PickleValue[] = [];
+  private readonly sparseMemo = new Map<number, PickleValue>();
   private readonly globals = new Map<string, PickleGlobal>();
   private readonly unsafe = new Map<string, { global: PickleGlobal; offset: number }>();
   private readonly view: DataView;
@@ -350,7 +352,7 @@ class Machine {
       case 0x70: // PUT
         return this.put(this.lineIndex());
       case 0x94: // MEMOIZE
-        return this.put(this.memo.size);
+        return this.put(this.memo.length + this.sparseMemo.size);
       case 0x68: // BINGET
         return this.push(this.get(this.u8()));
       case 0x6a: // LONG_BINGET
@@ -431,13 +433,18 @@ class Machine {
   // --- memo --------------------------------------------------------------------------------------------------
 
   private put(index: number): void {
-    if (!this.memo.has(index) && this.memo.size >= MAX_MEMO_ENTRIES) this.fail('PICKLE_LIMIT', `more than ${MAX_MEMO_ENTRIES} memo entries`);
-    this.memo.set(index, this.top());
+    const value = this.top();
+    if (index < this.memo.length) this.memo[index] = value;
+    else if (this.memo.length + this.sparseMemo.size >= MAX_MEMO_ENTRIES && !this.sparseMemo.has(index)) {
+      this.fail('PICKLE_LIMIT', `more than ${MAX_MEMO_ENTRIES} memo entries`);
+    } else if (index === this.memo.length && !this.sparseMemo.has(index)) this.memo.push(value);
+    else this.sparseMemo.set(index, value);
   }
 
   private get(index: number): PickleValue {
-    if (!this.memo.has(index)) this.fail('PICKLE_MEMO_MISSING', `memo entry ${index} was never stored`);
-    return this.memo.get(index)!;
+    if (index < this.memo.length) return this.memo[index]!;
+    if (!this.sparseMemo.has(index)) this.fail('PICKLE_MEMO_MISSING', `memo entry ${index} was never stored`);
+    return this.sparseMemo.get(index)!;
   }
 
   // --- globals and calls -------------------------------------------------------------------------------------

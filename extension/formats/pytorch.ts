@@ -91,6 +91,7 @@ async function readZipArchive(source: ByteSource): Promise<{ pickles: PickleSour
     throw new FormatError(code, message, file);
   };
   const archive = await ZipArchive.open(source);
+  await archive.loadDataOffsets();
   const first = archive.entries[0]?.name;
   const slash = first?.indexOf('/') ?? -1;
   if (first === undefined || slash <= 0) return fail('TORCH_INVALID_ARCHIVE', 'the zip entries are not inside a top folder, as torch.save writes them');

@@ -26,6 +26,10 @@ export const MAX_DIRECTORY_BYTES = 256 << 20;
 const DEFLATE_SLACK = (bytes: number): number => bytes / 1000 + 1024;
 /** The most bytes a deflate stream can inflate to per compressed byte. */
 const DEFLATE_MAX_RATIO = 1032;
+/** Local headers at most this far apart are read together (the bytes between them come along)… */
+const HEADER_GAP = 64 << 10;
+/** …in reads of at most this span. */
+const HEADER_SPAN = 4 << 20;
 
 export const STORED = 0;
 export const DEFLATED = 8;
@@ -101,19 +105,47 @@ export class ZipArchive {
     return this.byName.get(name);
   }
 
+  /**
+   * Reads the local headers of all entries in few reads: headers close together in the file (small entries, as in
+   * a state dict of many small tensors) come from one read of the span that holds them.
+   */
+  async loadDataOffsets(): Promise<void> {
+    const pending = this.entries.filter((e) => !this.dataOffsets.has(e)).sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
+    const groups: ZipEntry[][] = [];
+    for (const entry of pending) {
+      const group = groups[groups.length - 1];
+      const first = group?.[0];
+      if (group && first && entry.localHeaderOffset - group[group.length - 1]!.localHeaderOffset <= HEADER_GAP && entry.localHeaderOffset - first.localHeaderOffset <= HEADER_SPAN) group.push(entry);
+      else groups.push([entry]);
+    }
+    for (const group of groups) {
+      const start = group[0]!.localHeaderOffset;
+      const span = new Uint8Array(Math.min(this.directoryOffset, group[group.length - 1]!.localHeaderOffset + LOCAL_HEADER_BYTES) - start);
+      await readExactly(this.source, start, span);
+      for (const entry of group) this.dataOffsets.set(entry, this.parseLocalHeader(entry, span.subarray(entry.localHeaderOffset - start)));
+    }
+  }
+
   /** Offset of the entry's first data byte, from its local header (whose name and extra lengths may differ). */
   async dataOffset(entry: ZipEntry): Promise<number> {
     const known = this.dataOffsets.get(entry);
     if (known !== undefined) return known;
     const header = new Uint8Array(LOCAL_HEADER_BYTES);
     await readExactly(this.source, entry.localHeaderOffset, header);
+    const offset = this.parseLocalHeader(entry, header);
+    this.dataOffsets.set(entry, offset);
+    return offset;
+  }
+
+  private parseLocalHeader(entry: ZipEntry, header: Uint8Array): number {
     const view = viewOf(header);
-    if (view.getUint32(0, true) !== LOCAL_HEADER) this.fail('ZIP_INVALID_ENTRY', `"${entry.name}" has no local header at byte ${entry.localHeaderOffset}`);
+    if (header.length < LOCAL_HEADER_BYTES || view.getUint32(0, true) !== LOCAL_HEADER) {
+      this.fail('ZIP_INVALID_ENTRY', `"${entry.name}" has no local header at byte ${entry.localHeaderOffset}`);
+    }
     const offset = entry.localHeaderOffset + LOCAL_HEADER_BYTES + view.getUint16(26, true) + view.getUint16(28, true);
     if (offset + entry.compressedBytes > this.directoryOffset) {
       this.fail('ZIP_INVALID_ENTRY', `the ${entry.compressedBytes} bytes of "${entry.name}" from byte ${offset} run into the central directory at ${this.directoryOffset}`);
     }
-    this.dataOffsets.set(entry, offset);
     return offset;
   }
 
