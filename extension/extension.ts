@@ -36,9 +36,10 @@ export function activate(context: vscode.ExtensionContext): void {
 
   context.subscriptions.push(
     vscode.commands.registerCommand('weightscope.openCheckpoint', async (uri?: vscode.Uri) => {
+      const shown = uri ? undefined : activeCheckpointFile();
       const target =
         uri ??
-        activeCheckpointFile() ??
+        shown ??
         (
           await vscode.window.showOpenDialog({
             canSelectMany: false,
@@ -48,6 +49,13 @@ export function activate(context: vscode.ExtensionContext): void {
         )?.[0];
       if (!target) return;
       await vscode.commands.executeCommand('vscode.openWith', target, viewTypeFor(target.path));
+      // The checkpoint replaces the text editor (or binary-file notice) it was shown in.
+      if (shown) {
+        const stale = vscode.window.tabGroups.all
+          .flatMap((group) => group.tabs)
+          .filter((tab) => tab.input instanceof vscode.TabInputText && tab.input.uri.toString() === shown.toString());
+        await vscode.window.tabGroups.close(stale);
+      }
     }),
     vscode.commands.registerCommand('weightscope.rescan', withActive((document) => document.rescan())),
     vscode.commands.registerCommand('weightscope.cancel', withActive((document) => document.cancel())),
@@ -57,10 +65,10 @@ export function activate(context: vscode.ExtensionContext): void {
 
 const CHECKPOINT_EXTENSIONS = ['safetensors', 'json', 'pt', 'pth', 'bin', 'ckpt', 'jit', 'npy', 'npz'];
 
-/** The focused editor's file when it is a checkpoint shown some other way (a .pt in the binary-file placeholder). */
+/** The file of the focused text tab (or binary-file notice) when it is a checkpoint. */
 function activeCheckpointFile(): vscode.Uri | undefined {
   const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
-  const uri = input instanceof vscode.TabInputText || input instanceof vscode.TabInputCustom ? input.uri : undefined;
+  const uri = input instanceof vscode.TabInputText ? input.uri : undefined;
   const extension = uri?.path.split('.').pop()?.toLowerCase();
   const checkpoint = extension !== undefined && CHECKPOINT_EXTENSIONS.includes(extension) && (extension !== 'json' || uri!.path.endsWith('.index.json'));
   return checkpoint ? uri : undefined;

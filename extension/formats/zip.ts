@@ -122,7 +122,14 @@ export class ZipArchive {
       const start = group[0]!.localHeaderOffset;
       const span = new Uint8Array(Math.min(this.directoryOffset, group[group.length - 1]!.localHeaderOffset + LOCAL_HEADER_BYTES) - start);
       await readExactly(this.source, start, span);
-      for (const entry of group) this.dataOffsets.set(entry, this.parseLocalHeader(entry, span.subarray(entry.localHeaderOffset - start)));
+      for (const entry of group) {
+        try {
+          this.dataOffsets.set(entry, this.parseLocalHeader(entry, span.subarray(entry.localHeaderOffset - start)));
+        } catch (error) {
+          // A bad entry fails when it is used (one tensor's problem), not here.
+          if (!(error instanceof FormatError)) throw error;
+        }
+      }
     }
   }
 

@@ -1,7 +1,7 @@
 // End-to-end: PyTorch files in the editor. Their endings are generic, so they open through "Reopen Editor With…" or
 // the "Weightscope: Open Checkpoint" command, never by default.
 import assert from 'node:assert/strict';
-import { closeAllEditors, quickOpen, runCommand } from './codeServer.mjs';
+import { closeAllEditors, quickOpen, runCommand, waitFor } from './codeServer.mjs';
 
 const SCAN_TIMEOUT = 60_000;
 
@@ -62,6 +62,7 @@ export const tests = [
       assert.match(await finding.innerText(), /os\.system/);
       await frame.locator('[data-testid="scan-status"][data-state="done"]').waitFor({ timeout: SCAN_TIMEOUT });
       assert.equal(await frame.locator('[data-fact="tensors"] .value').innerText(), '3', 'the tensors still open');
+      await waitFor(async () => (await ctx.page.locator('.tab', { hasText: 'unsafe.pt' }).count()) === 1, 10_000, 'the checkpoint to replace the binary-file notice');
       await ctx.shot('pytorch-security-note');
     },
   },

@@ -83,7 +83,9 @@ test('ZIP_INVALID_ENTRY: sizes that lie, missing local headers, ZIP64 values bey
   const cd = (i: number) => built.entries[i]!.directoryOffset;
   await expectCode(() => open(patch(built.bytes, cd(1) + 20, (v) => v.setUint32(0, 0x7fffffff, true))), 'ZIP_INVALID_ENTRY', /past the start of the central directory/);
   const noLocal = await open(patch(built.bytes, built.entries[1]!.localOffset, (v) => v.setUint32(0, 0, true)));
-  await expectCode(() => noLocal.dataOffset(noLocal.get('archive/data/0')!), 'ZIP_INVALID_ENTRY', /no local header/);
+  await noLocal.loadDataOffsets(); // one bad header does not stop the batch…
+  assert.equal(await noLocal.dataOffset(noLocal.get('archive/data/1')!), built.entries[2]!.dataOffset);
+  await expectCode(() => noLocal.dataOffset(noLocal.get('archive/data/0')!), 'ZIP_INVALID_ENTRY', /no local header/); // …it fails on use
   // Declared smaller than what the stream inflates to.
   const small = await open(patch(built.bytes, cd(2) + 24, (v) => v.setUint32(0, 100, true)));
   await expectCode(() => small.read(small.get('archive/data/1')!, 1 << 20), 'ZIP_INVALID_ENTRY', /inflate/);
