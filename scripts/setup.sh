@@ -14,6 +14,12 @@ if command -v python3 >/dev/null && ! python3 -c 'import numpy' 2>/dev/null; the
   python3 -m pip install --quiet numpy || echo "setup: numpy could not be installed; golden tests will use checked-in references"
 fi
 
+# The onnx package (its own protobuf parser and numpy_helper) is the independent reference for ONNX models; without
+# it the ONNX golden tests skip.
+if command -v python3 >/dev/null && ! python3 -c 'import onnx' 2>/dev/null; then
+  python3 -m pip install --quiet onnx || echo "setup: onnx could not be installed; the ONNX golden tests will skip"
+fi
+
 if [ "${1:-}" != "--no-e2e" ]; then
   bash scripts/setup-e2e.sh
 fi

@@ -1,10 +1,17 @@
 /** Webview entry: asks the host for the checkpoint, renders it at once, and fills statistics in as they stream. */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-split-layout/index.js';
+import '@vscode-elements/elements/dist/vscode-tab-header/index.js';
+import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
+import '@vscode-elements/elements/dist/vscode-tabs/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
-import type { HistogramSummary, OpenResponse, StatsRecord } from '../extension/protocol/messages';
+import type { OpenResponse, StatsRecord, TensorRow } from '../extension/protocol/messages';
+import { CHECKPOINT_VIEWS, DETAIL_PANELS } from './panels/index';
+import type { Mounted, PanelContext } from './panels/panel';
+import { histogramCache } from './panels/statisticsPanel';
 import { HostClient, RequestError } from './rpc';
 import { INITIAL_VIEW, type CheckpointData, type ViewState } from './state';
-import { renderDetail } from './views/detail';
+import { renderTensorHeading } from './views/detail';
 import { el } from './views/dom';
 import { renderSummary, updateProgress } from './views/header';
 import { TensorTable } from './views/tensorTable';
@@ -38,97 +45,135 @@ function showError(file: string, code: string, message: string): void {
   );
 }
 
+/**
+ * A strip of tabs over one content area: only the selected tab's content exists, mounted on selection.
+ * `vscode-tabs` gives the look and keyboard handling; panels stay empty, the content lives below the strip.
+ */
+function tabStrip(testId: string, tabs: readonly { id: string; title: string }[], selected: string, onSelect: (id: string) => void): HTMLElement {
+  const strip = el('vscode-tabs', { 'data-testid': testId, 'data-value': selected, 'selected-index': String(Math.max(0, tabs.findIndex((t) => t.id === selected))) },
+    ...tabs.flatMap((t) => [el('vscode-tab-header', { slot: 'header', 'data-tab': t.id }, t.title), el('vscode-tab-panel', {})]));
+  strip.addEventListener('vsc-tabs-select', (event) => {
+    const tab = tabs[(event as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex];
+    if (tab && tab.id !== strip.getAttribute('data-value')) {
+      strip.setAttribute('data-value', tab.id);
+      onSelect(tab.id);
+    }
+  });
+  return strip;
+}
+
 function showCheckpoint(data: CheckpointData): void {
   app.setAttribute('data-view', 'checkpoint');
-  const histograms = new Map<number, HistogramSummary>();
   const status = el('div', { class: 'scan-status' });
-  const detailBox = el('aside', { class: 'detail-box' });
   const notice = el('div', { class: 'notice', role: 'status' });
-  const selectedId = (): number | null => {
-    const row = data.tensors.find((t) => t.name === view.cursor);
-    return row ? row.id : null;
-  };
+  const mainArea = el('div', { class: 'main-area' });
+  const detailBox = el('aside', { class: 'detail-box' });
+  const mounted: { main?: Mounted; detail?: Mounted } = {};
 
-  const renderSelected = (): void => {
-    const id = selectedId();
-    if (id === null) {
-      detailBox.replaceChildren(el('div', { class: 'hint' }, 'Select a tensor to see its histogram and every statistic.'));
-      return;
-    }
-    const row = data.tensors[id]!;
-    const record = data.records.get(id);
-    detailBox.replaceChildren(
-      renderDetail(row, record, histograms.get(id) ?? null, view, {
-        setScales: (change) => {
-          updateView(change);
-          renderSelected();
-        },
-        copy: (text) => void host.request('copyText', { text }).then(() => flash('Statistics copied as JSON'), report),
-      }),
-    );
-    if (record?.stats && !histograms.has(id)) {
-      host.request('histogram', { id }).then((h) => {
-        if (!h) return;
-        histograms.set(id, h);
-        if (selectedId() === id) renderSelected();
-      }, report);
-    }
-  };
-
-  const flash = (text: string): void => {
-    notice.textContent = text;
-    notice.classList.remove('error');
-  };
   const report = (error: unknown): void => {
     notice.textContent = error instanceof RequestError ? `${error.problem.code}: ${error.problem.message}` : String(error);
     notice.classList.add('error');
+  };
+  const selectedRow = (): TensorRow | undefined => data.tensors.find((t) => t.name === view.cursor);
+
+  const ctx: PanelContext = {
+    host,
+    data,
+    view: () => view,
+    updateView,
+    report,
+    showTensor: (name, tab) => {
+      updateView({ cursor: name, filter: '', mainView: 'tensors', ...(tab ? { detailTab: tab } : {}) });
+      renderMain();
+      table.scrollToCursor();
+    },
+  };
+
+  const renderDetail = (): void => {
+    mounted.detail?.dispose?.();
+    mounted.detail = undefined;
+    const row = selectedRow();
+    if (!row) {
+      detailBox.replaceChildren(el('div', { class: 'hint' }, 'Select a tensor to see its histogram and every statistic.'));
+      return;
+    }
+    const panels = DETAIL_PANELS.filter((p) => p.applies(row, ctx));
+    const panel = panels.find((p) => p.id === view.detailTab) ?? panels[0]!;
+    const content = el('div', { class: 'panel-content', 'data-testid': `panel-${panel.id}` });
+    const tabs = panels.length > 1 ? [tabStrip('detail-tabs', panels, panel.id, (id) => {
+      updateView({ detailTab: id });
+      renderDetail();
+    })] : [];
+    detailBox.replaceChildren(el('section', { class: 'detail', 'data-testid': 'tensor-detail', 'data-name': row.name }, ...renderTensorHeading(row), ...tabs, content));
+    mounted.detail = panel.mount(content, row, ctx);
   };
 
   const table = new TensorTable(data.tensors, data.records, {
     view: () => view,
     update: updateView,
-    select: () => renderSelected(),
+    select: () => renderDetail(),
   });
 
   const filter = el('vscode-textfield', { 'data-testid': 'filter', placeholder: 'Filter tensors by name (* wildcards)', 'aria-label': 'filter tensors' }) as HTMLElement & { value: string };
-  filter.value = view.filter;
   filter.addEventListener('input', () => {
     updateView({ filter: filter.value, scrollTop: 0 });
     table.refresh();
   });
+  const split = el('vscode-split-layout', { class: 'workspace', 'initial-handle-position': '66%', 'min-start': '300px', 'min-end': '340px' });
+  table.element.setAttribute('slot', 'start');
+  detailBox.setAttribute('slot', 'end');
+  split.append(table.element, detailBox);
+  const tensorsView = el('div', { class: 'tensors-view' }, el('div', { class: 'toolbar' }, filter, notice), split);
+
+  const views = CHECKPOINT_VIEWS.filter((v) => v.applies(ctx));
+  const renderMain = (): void => {
+    mounted.main?.dispose?.();
+    mounted.main = undefined;
+    const chosen = views.find((v) => v.id === view.mainView);
+    if (!chosen) {
+      filter.value = view.filter;
+      mainArea.replaceChildren(tensorsView);
+      table.refresh();
+      table.restoreScroll(view.scrollTop);
+      renderDetail();
+      return;
+    }
+    const content = el('div', { class: 'checkpoint-view', 'data-testid': `view-${chosen.id}` });
+    mainArea.replaceChildren(content);
+    mounted.main = chosen.mount(content, ctx);
+  };
+  const mainTabs = views.length > 0
+    ? [tabStrip('main-tabs', [{ id: 'tensors', title: 'Tensors' }, ...views], view.mainView, (id) => {
+      updateView({ mainView: id });
+      renderMain();
+    })]
+    : [];
 
   const actions = {
     cancel: () => void host.request('cancel', {}).catch(report),
     rescan: () => {
-      histograms.clear();
+      histogramCache.clear();
       data.records.clear();
       void host.request('rescan', {}).catch(report);
     },
   };
-
-  app.replaceChildren(
-    renderSummary(data.summary),
-    status,
-    el('div', { class: 'toolbar' }, filter, notice),
-    el('div', { class: 'workspace' }, table.element, detailBox),
-  );
+  app.replaceChildren(renderSummary(data.summary), status, ...mainTabs, mainArea);
   updateProgress(status, data.progress, actions);
-  table.refresh();
-  table.restoreScroll(view.scrollTop);
-  renderSelected();
+  renderMain();
 
   host.onEvent((event) => {
     if (event.type !== 'scanProgress') return;
-    let selectedChanged = false;
-    const id = selectedId();
+    const changed = new Set<number>();
     for (const record of event.records) {
       data.records.set(record.id, record);
-      if (record.id === id) selectedChanged = true;
+      changed.add(record.id);
     }
     data.progress = event.progress;
     updateProgress(status, event.progress, actions);
-    if (event.records.length > 0) table.refresh();
-    if (selectedChanged) renderSelected();
+    if (changed.size === 0) return;
+    if (mainArea.contains(table.element)) table.refresh();
+    mounted.main?.statsChanged?.(changed);
+    mounted.detail?.statsChanged?.(changed);
   });
 }
 

@@ -15,6 +15,12 @@ export interface ViewState {
   histX: XScale;
   histY: 'linear' | 'log';
   scrollTop: number;
+  /** The model-wide view shown: 'tensors' or a CheckpointView id. */
+  mainView: string;
+  /** The selected tensor's detail tab (a DetailPanel id). */
+  detailTab: string;
+  /** Per-panel settings (a heatmap's reducer and colour scale, …), by panel id. */
+  panels: Record<string, unknown>;
 }
 
 export const INITIAL_VIEW: ViewState = {
@@ -25,6 +31,9 @@ export const INITIAL_VIEW: ViewState = {
   histX: 'linear',
   histY: 'log',
   scrollTop: 0,
+  mainView: 'tensors',
+  detailTab: 'statistics',
+  panels: {},
 };
 
 export interface CheckpointData {

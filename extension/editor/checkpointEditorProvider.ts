@@ -7,14 +7,15 @@ import { renderWebviewHtml } from './webviewHtml';
 
 export const CHECKPOINT_VIEW_TYPE = 'weightscope.checkpoint';
 export const INDEX_VIEW_TYPE = 'weightscope.checkpointIndex';
-/** PyTorch and NumPy files: their endings are generic, so this editor is offered ("Open With…"), not the default. */
-export const GENERIC_VIEW_TYPE = 'weightscope.checkpointGeneric';
+/** Formats whose file extensions other tools also claim (.onnx, .pt, .bin, .npy…): offered through "Open With…" and
+ *  the Open Checkpoint command, never the default editor. */
+export const BY_CHOICE_VIEW_TYPE = 'weightscope.checkpointByChoice';
 
 /** The editor that suits a file, for the "Open Checkpoint" command. */
 export function viewTypeFor(path: string): string {
   const name = path.toLowerCase();
   if (name.endsWith('.json')) return INDEX_VIEW_TYPE;
-  return name.endsWith('.safetensors') ? CHECKPOINT_VIEW_TYPE : GENERIC_VIEW_TYPE;
+  return name.endsWith('.safetensors') ? CHECKPOINT_VIEW_TYPE : BY_CHOICE_VIEW_TYPE;
 }
 
 type Handlers = { [M in HostMethod]: (params: HostApi[M]['req']) => HostApi[M]['res'] | Promise<HostApi[M]['res']> };
@@ -25,7 +26,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
 
   static register(context: vscode.ExtensionContext, engine: () => ScanEngine): CheckpointEditorProvider {
     const provider = new CheckpointEditorProvider(context.extensionUri, engine);
-    for (const viewType of [CHECKPOINT_VIEW_TYPE, INDEX_VIEW_TYPE, GENERIC_VIEW_TYPE]) {
+    for (const viewType of [CHECKPOINT_VIEW_TYPE, INDEX_VIEW_TYPE, BY_CHOICE_VIEW_TYPE]) {
       context.subscriptions.push(
         vscode.window.registerCustomEditorProvider(viewType, provider, { supportsMultipleEditorsPerDocument: true }),
       );

@@ -28,6 +28,7 @@ interface Exports {
   ws_error(): number;
   ws_stats_new(code: number): number;
   ws_stats_merge(into: number, from: number): number;
+  ws_decode_new(code: number): number;
 }
 
 export class WasmCoreError extends Error {
@@ -87,6 +88,15 @@ export class StatsJob extends WasmJob {
   }
 }
 
+export class DecodeJob extends WasmJob {
+  /** Decodes the staged input slot 0 and returns a copy of its values. */
+  decode(): Float64Array {
+    this.push();
+    const bytes = this.output();
+    return new Float64Array(bytes.slice().buffer);
+  }
+}
+
 export class WasmCore {
   private constructor(readonly exports: Exports) {}
 
@@ -114,6 +124,11 @@ export class WasmCore {
 
   beginStats(dtype: string): StatsJob {
     return new StatsJob(this, this.create(this.exports.ws_stats_new(this.dtypeCode(dtype))));
+  }
+
+  /** A job whose every push decodes input slot 0 into f64 values (`decode`). */
+  beginDecode(dtype: string): DecodeJob {
+    return new DecodeJob(this, this.create(this.exports.ws_decode_new(this.dtypeCode(dtype))));
   }
 
   /** The ABI code of a dtype; throws UNSUPPORTED_DTYPE for one the core cannot decode. */

@@ -25,7 +25,18 @@ export type ErrorCode =
   | 'INVALID_INDEX'
   | 'MISSING_SHARD'
   | 'MISSING_TENSOR'
-  | 'FILE_CHANGED'
+  // Protocol Buffers (ONNX)
+  | 'TRUNCATED_MESSAGE'
+  | 'INVALID_VARINT'
+  | 'INVALID_FIELD_TAG'
+  | 'NESTING_TOO_DEEP'
+  // ONNX
+  | 'INVALID_MODEL'
+  | 'TOO_MANY_TENSORS'
+  | 'INVALID_EXTERNAL_DATA'
+  | 'UNSAFE_EXTERNAL_PATH'
+  | 'MISSING_EXTERNAL_DATA'
+  | 'EXTERNAL_DATA_OUT_OF_RANGE'
   | 'CANCELLED'
   | 'WASM_ERROR'
   // zip archives (PyTorch, NumPy .npz)

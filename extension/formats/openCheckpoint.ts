@@ -10,11 +10,12 @@ import type { Checkpoint, CheckpointFile, CheckpointFormat, Finding, TensorEntry
 import { FormatError } from './formatError';
 import type { CheckpointPart, FormatReader } from './formatReader';
 import { numpyReader } from './numpy';
+import { onnxReader } from './onnx';
 import { pytorchReader } from './pytorch';
 import { safetensorsReader } from './safetensors';
 
-/** Every format reader, in the order ties are resolved. */
-export const FORMAT_READERS: readonly FormatReader[] = [safetensorsReader, pytorchReader, numpyReader];
+/** Every format reader, in the order ties are resolved: formats with exact magic bytes before ONNX's heuristic. */
+export const FORMAT_READERS: readonly FormatReader[] = [safetensorsReader, pytorchReader, numpyReader, onnxReader];
 
 const MAX_INDEX_BYTES = 100_000_000;
 const PARALLEL_SHARD_READS = 8;

@@ -27,7 +27,7 @@ export const tests = [
     async run(ctx) {
       await openPlaceholder(ctx, 'pytorch/model.pt');
       await runCommand(ctx.page, 'View: Reopen Editor With...');
-      await ctx.page.locator('.quick-input-list .monaco-list-row', { hasText: 'Weightscope Checkpoint Viewer (PyTorch, NumPy)' }).first().click();
+      await ctx.page.locator('.quick-input-list .monaco-list-row', { hasText: 'Weightscope Checkpoint Viewer' }).first().click();
       const frame = await checkpointFrame(ctx);
       const summary = await frame.locator('[data-testid="summary"]').innerText();
       assert.match(summary, /pytorch/);

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { TensorStats } from '../../extension/engine/statsTypes';
-import { compareStats } from './compare';
+import { compareStats } from './compareStats';
 
 const root = join(__dirname, '../..');
 const cli = join(root, 'dist/cli.js');

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FormatError } from '../../extension/formats/formatError';
 import { openCheckpoint } from '../../extension/formats/openCheckpoint';
-import { buildTorchLegacy, buildTorchZip, f32, memoryOpener, type TorchTensor } from '../fixtures/torchWriter';
+import { buildTorchLegacy, buildTorchZip, f32, type TorchTensor } from '../fixtures/torchWriter';
+import { MemoryFiles } from '../fixtures/memorySource';
 import { buildZip } from '../fixtures/zipWriter';
 
 function random(seed: number): () => number {
@@ -53,7 +54,7 @@ test('corrupted PyTorch and NumPy files fail only with FormatError', async () =>
       }
       const cut = rand() < 0.15 ? bytes.subarray(0, Math.floor(rand() * bytes.length)) : bytes;
       try {
-        await openCheckpoint(name, memoryOpener({ [name]: cut }));
+        await openCheckpoint(name, new MemoryFiles({ [name]: cut }));
         opened++;
       } catch (error) {
         if (!(error instanceof FormatError)) assert.fail(`${name} round ${round}: ${(error as Error).stack}`);

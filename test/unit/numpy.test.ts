@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { FormatError } from '../../extension/formats/formatError';
 import { numpyReader, parsePythonLiteral } from '../../extension/formats/numpy';
 import { openCheckpoint } from '../../extension/formats/openCheckpoint';
-import { f32, memoryOpener } from '../fixtures/torchWriter';
+import { f32 } from '../fixtures/torchWriter';
+import { MemoryFiles } from '../fixtures/memorySource';
 import { buildZip } from '../fixtures/zipWriter';
 
 /** A .npy file: magic, version, little-endian header length, the header padded to 64 bytes, then `data`. */
@@ -24,7 +25,7 @@ function npy(header: string, data: Uint8Array, version = 1): Uint8Array {
 const header = (descr: string, shape: string, fortran = 'False'): string => `{'descr': '${descr}', 'fortran_order': ${fortran}, 'shape': ${shape}, }`;
 
 async function open(bytes: Uint8Array, name = 'weights.npy') {
-  return openCheckpoint(name, memoryOpener({ [name]: bytes }));
+  return openCheckpoint(name, new MemoryFiles({ [name]: bytes }));
 }
 
 async function expectCode(run: () => Promise<unknown>, code: string, message?: RegExp): Promise<void> {

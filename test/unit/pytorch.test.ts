@@ -11,7 +11,8 @@ import { FormatError } from '../../extension/formats/formatError';
 import { openCheckpoint } from '../../extension/formats/openCheckpoint';
 import { pytorchReader } from '../../extension/formats/pytorch';
 import { buildSafetensors } from '../fixtures/safetensorsWriter';
-import { buildTorchLegacy, buildTorchZip, f32, memoryOpener, PickleBuilder, stateDictPickle, tensorPickle, type TorchTensor } from '../fixtures/torchWriter';
+import { buildTorchLegacy, buildTorchZip, f32, PickleBuilder, stateDictPickle, tensorPickle, type TorchTensor } from '../fixtures/torchWriter';
+import { MemoryFiles } from '../fixtures/memorySource';
 import { buildZip } from '../fixtures/zipWriter';
 
 const weight: TorchTensor = { name: 'layer.weight', storage: 'FloatStorage', key: '0', data: f32([1, 2, 3, 4, 5, 6]), elementBytes: 4, shape: [2, 3] };
@@ -19,7 +20,7 @@ const transposed: TorchTensor = { ...weight, name: 'layer.weight_t', shape: [3, 
 const bias: TorchTensor = { name: 'layer.bias', storage: 'HalfStorage', key: '1', data: new Uint8Array([0, 0x3c, 0, 0xc0, 0, 0x40]), elementBytes: 2, shape: [2], offset: 1 };
 
 async function open(bytes: Uint8Array, name = 'model.pt') {
-  return openCheckpoint(name, memoryOpener({ [name]: bytes }));
+  return openCheckpoint(name, new MemoryFiles({ [name]: bytes }));
 }
 
 async function expectCode(run: () => Promise<unknown>, code: string, message?: RegExp): Promise<void> {
@@ -147,7 +148,7 @@ test('pytorch_model.bin shards open through their index', async () => {
   const shard1 = buildTorchZip([weight]).bytes;
   const shard2 = buildTorchZip([bias]).bytes;
   const index = new TextEncoder().encode(JSON.stringify({ weight_map: { 'layer.weight': 'pytorch_model-00001-of-00002.bin', 'layer.bias': 'pytorch_model-00002-of-00002.bin' } }));
-  const opener = memoryOpener({
+  const opener = new MemoryFiles({
     'm/pytorch_model-00001-of-00002.bin': shard1,
     'm/pytorch_model-00002-of-00002.bin': shard2,
     'm/pytorch_model.bin.index.json': index,
@@ -162,7 +163,7 @@ test('pytorch_model.bin shards open through their index', async () => {
 test('generic endings defer to content and to dedicated formats in a folder', async () => {
   const safetensors = buildSafetensors([{ name: 'x', dtype: 'F32', shape: [1], data: f32([1]) }]);
   assert.equal((await open(safetensors, 'weights.bin')).format, 'safetensors');
-  const opener = memoryOpener({ 'run/adapter.safetensors': safetensors, 'run/optimizer.pt': buildTorchZip([weight]).bytes });
+  const opener = new MemoryFiles({ 'run/adapter.safetensors': safetensors, 'run/optimizer.pt': buildTorchZip([weight]).bytes });
   assert.equal((await openCheckpoint('run', opener)).format, 'safetensors');
 });
 

@@ -2,14 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FormatError } from '../../extension/formats/formatError';
 import { ZipArchive } from '../../extension/formats/zip';
-import { memoryOpener } from '../fixtures/torchWriter';
+import { MemoryFiles } from '../fixtures/memorySource';
 import { buildZip, type BuiltZip } from '../fixtures/zipWriter';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const payload = text('tensor bytes '.repeat(400));
 
-async function open(bytes: Uint8Array): Promise<ZipArchive> {
-  return ZipArchive.open(await memoryOpener({ 'a.zip': bytes }).open('a.zip'));
+async function open(bytes: Uint8Array, files = new MemoryFiles({ 'a.zip': bytes })): Promise<ZipArchive> {
+  return ZipArchive.open(await files.open('a.zip'));
 }
 
 async function expectCode(run: () => Promise<unknown>, code: string, message?: RegExp): Promise<void> {
@@ -63,8 +63,10 @@ test('ZIP_NO_END_RECORD: a truncated archive or a tiny file', async () => {
 test('ZIP_INVALID_DIRECTORY: directory bounds, entry counts, signatures, duplicates, ZIP64 locator', async () => {
   const built = sample();
   const end = built.endOffset;
-  // A directory claimed to be 4 GiB: refused before allocating.
-  await expectCode(() => open(patch(built.bytes, end + 12, (v) => v.setUint32(0, 0xfffffff0, true))), 'ZIP_INVALID_DIRECTORY', /runs past/);
+  // A directory claimed to be 4 GiB: refused before allocating, having read no more than the 64 KiB tail.
+  const huge = new MemoryFiles({ 'a.zip': patch(built.bytes, end + 12, (v) => v.setUint32(0, 0xfffffff0, true)) });
+  await expectCode(() => open(new Uint8Array(0), huge), 'ZIP_INVALID_DIRECTORY', /runs past/);
+  assert.ok(huge.bytesRead < 1 << 17, `${huge.bytesRead} bytes read`);
   await expectCode(() => open(patch(built.bytes, end + 8, (v) => (v.setUint16(0, 60000, true), v.setUint16(2, 60000, true)))), 'ZIP_INVALID_DIRECTORY', /cannot fit/);
   await expectCode(() => open(patch(built.bytes, built.entries[1]!.directoryOffset, (v) => v.setUint32(0, 0x12345678, true))), 'ZIP_INVALID_DIRECTORY', /signature/);
   const twice = buildZip([{ name: 'x', data: payload }, { name: 'x', data: payload }]);

@@ -1,4 +1,4 @@
-/** Everything about the selected tensor: where it is, every statistic, quantiles, and the histogram. */
+/** The selected tensor's heading, and its Statistics tab: every statistic, quantiles, and the histogram. */
 import type { HistogramSummary, StatsRecord, TensorRow, TensorStats } from '../../extension/protocol/messages';
 import { QUANTILE_KEYS } from '../../extension/protocol/messages';
 import { formatBytes, formatShape, formatValue } from '../lib/format';
@@ -17,12 +17,17 @@ export interface DetailActions {
   copy(text: string): void;
 }
 
-export function renderDetail(row: TensorRow, record: StatsRecord | undefined, histogram: HistogramSummary | null, view: ViewState, actions: DetailActions): HTMLElement {
-  const panel = el('section', { class: 'detail', 'data-testid': 'tensor-detail', 'data-name': row.name });
-  panel.append(
+/** Name and location of the selected tensor, above its tabs. */
+export function renderTensorHeading(row: TensorRow): HTMLElement[] {
+  return [
     el('h2', { title: row.name }, row.name),
     el('div', { class: 'where' }, `${row.dtype} · ${formatShape(row.shape)} · ${formatBytes(row.bytes)} · offset ${row.offset.toLocaleString('en-US')} in ${row.file}`),
-  );
+  ];
+}
+
+/** The Statistics tab's content. */
+export function renderDetail(row: TensorRow, record: StatsRecord | undefined, histogram: HistogramSummary | null, view: ViewState, actions: DetailActions): HTMLElement {
+  const panel = el('section', { class: 'detail-stats' });
   const problem = row.problem ?? record?.error;
   if (problem) {
     panel.append(el('div', { class: 'problem' }, el('strong', {}, problem.code), ` ${problem.message}`));

@@ -148,7 +148,7 @@ export class TensorTable {
       bytes += t.bytes;
       if (anomaliesOf(t, this.records.get(id)).length > 0) flagged++;
     }
-    const name = el('div', { class: 'cell col-name' }, el('span', { class: `twisty ${expanded ? 'open' : ''}` }, '›'), el('span', { class: 'group-label' }, group.label), el('span', { class: 'count' }, `${group.tensorIds.length}`));
+    const name = el('div', { class: 'cell col-name' }, el('span', { class: `twisty ${expanded ? 'open' : ''}` }, '›'), el('span', { class: 'group-label' }, group.label), ...(group.run ? [el('span', { class: 'run' }, group.run)] : []), el('span', { class: 'count' }, `${group.tensorIds.length}`));
     name.style.paddingLeft = `${6 + group.depth * 14}px`;
     if (flagged > 0) name.append(el('span', { class: 'flag', title: `${flagged} tensor(s) stand out` }, `⚠ ${flagged}`));
     return el(
@@ -247,6 +247,23 @@ export class TensorTable {
         return;
     }
     e.preventDefault();
+  }
+
+  /** Opens the groups holding the cursor's row and scrolls it into view (after a selection from elsewhere). */
+  scrollToCursor(): void {
+    const cursor = this.host.view().cursor;
+    if (cursor === null) return;
+    const open = (nodes: readonly TreeNode[]): boolean =>
+      nodes.some((node) => {
+        if (node.kind !== 'group') return node.key === cursor;
+        if (!open(node.children)) return false;
+        if (!this.isExpanded(node)) this.setExpanded(node, true);
+        return true;
+      });
+    open(this.tree);
+    this.refresh();
+    const index = this.rows.findIndex((r) => r.key === cursor);
+    if (index >= 0) this.scrollIntoView(index);
   }
 
   private scrollIntoView(index: number): void {

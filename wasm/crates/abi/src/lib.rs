@@ -6,6 +6,7 @@
 //! Adding an analysis means one module here with its constructor and record layout; nothing else changes.
 #![deny(missing_docs)]
 
+mod decode;
 mod stats;
 
 use std::cell::RefCell;

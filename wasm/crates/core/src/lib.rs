@@ -3,10 +3,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod counts;
 pub mod decode;
 pub mod dtype;
 pub mod moments;
+pub mod simd;
 pub mod stats;
+pub mod summary;
 
 pub use dtype::DType;
 pub use stats::{StatsJob, StatsResult, QUANTILE_PROBS};

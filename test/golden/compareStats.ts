@@ -1,4 +1,4 @@
-/** The stats contract's tolerances, shared by every golden test. */
+/** The statistics contract's tolerances, shared by every golden test. */
 import { QUANTILE_KEYS, type TensorStats } from '../../extension/engine/statsTypes';
 
 const EXACT_QUANTILE_TYPES = new Set(['F16', 'BF16', 'F8_E4M3', 'F8_E5M2', 'F8_E8M0', 'F8_E4M3FNUZ', 'F8_E5M2FNUZ', 'F6_E2M3', 'F6_E3M2', 'F4', 'I64', 'I32', 'I16', 'I8', 'U64', 'U32', 'U16', 'U8', 'BOOL']);
@@ -22,4 +22,3 @@ export function compareStats(where: string, dtype: string, got: TensorStats, wan
   for (const q of QUANTILE_KEYS) check(`quantile ${q}`, got.quantiles[q], want.quantiles[q], quantileOk);
   return problems;
 }
-

@@ -1,0 +1,8 @@
+/** Every detail tab and every model-wide view, in display order. */
+import type { CheckpointView, DetailPanel } from './panel';
+import { statisticsPanel } from './statisticsPanel';
+
+export const DETAIL_PANELS: readonly DetailPanel[] = [statisticsPanel];
+
+/** Model-wide views shown as tabs beside "Tensors". */
+export const CHECKPOINT_VIEWS: readonly CheckpointView[] = [];
