@@ -6,6 +6,7 @@
 pub mod decode;
 pub mod dtype;
 pub mod moments;
+pub mod quant;
 pub mod stats;
 
 pub use dtype::DType;
