@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { WasmCore, WasmCoreError } from './wasmCore';
 import { FileTable, openTensorReader, TensorReadError } from './tensorReader';
 import { Cancelled, TaskFailure, type TaskContext } from './tasks/taskContext';
+import { runBlocks } from './tasks/blocks';
 import { runStats } from './tasks/stats';
 import type { HostToWorker, TaskKind, TaskResult, TaskSpec, WorkerSetup, WorkerToHost } from './workerProtocol';
 
@@ -15,6 +16,7 @@ type Runner<K extends TaskKind> = (spec: TaskSpec<K>, ctx: TaskContext) => Promi
 /** Every task kind's runner. */
 const RUNNERS: { [K in TaskKind]: Runner<K> } = {
   stats: runStats,
+  blocks: runBlocks,
 };
 
 const setup = workerData as WorkerSetup;

@@ -3,10 +3,12 @@
  * spec (what the worker is asked) and its result. A new analysis adds one line to `TaskMap` and one runner in
  * worker.ts.
  */
+import type { BlocksSpec, BlocksTaskResult } from './tasks/blocks';
 import type { StatsSpec, StatsTaskResult } from './tasks/stats';
 
 export interface TaskMap {
   stats: { spec: StatsSpec; result: StatsTaskResult };
+  blocks: { spec: BlocksSpec; result: BlocksTaskResult };
 }
 
 export type TaskKind = keyof TaskMap & string;

@@ -8,6 +8,7 @@
 use crate::decode::{key_is_subnormal_or_zero, key_value, pattern_value, wide_key, wide_value};
 use crate::dtype::DType;
 use crate::moments::Moments;
+use crate::quant;
 
 /// Probabilities of the reported quantiles.
 pub const QUANTILE_PROBS: [f64; 9] = [0.001, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 0.999];
@@ -185,10 +186,12 @@ enum State {
 impl StatsJob {
     /// A job for one tensor of `dtype`.
     pub fn new(dtype: DType) -> StatsJob {
-        let state = if dtype.is_pattern() {
-            State::Pattern(PatternTable::new(dtype))
+        // A block-quantized tensor's statistics are those of its dequantized f32 values.
+        let values = if dtype.is_quantized() { DType::F32 } else { dtype };
+        let state = if values.is_pattern() {
+            State::Pattern(PatternTable::new(values))
         } else {
-            State::Wide(Box::new(WideState::new(dtype)))
+            State::Wide(Box::new(WideState::new(values)))
         };
         StatsJob { dtype, state, result: None }
     }
@@ -208,7 +211,10 @@ impl StatsJob {
         }
         match &mut self.state {
             State::Pattern(table) => table.push(bytes),
-            State::Wide(wide) => wide.push(bytes),
+            State::Wide(wide) => match quant::format(self.dtype) {
+                Some(format) => quant::dequantize_f32_le(format, bytes, |values| wide.push(values)),
+                None => wide.push(bytes),
+            },
         }
         Ok(())
     }

@@ -96,13 +96,13 @@ impl Block {
         }
     }
 
-    /// Writes the block's values, widened from f32, into `out` (one block's elements).
-    pub fn values(&self, format: &Format, out: &mut [f64]) {
+    /// Writes the block's values into `out` (one block's elements).
+    pub fn values(&self, format: &Format, out: &mut [f32]) {
         let per = format.elements / format.subblocks;
         for (s, (codes, out)) in self.codes[..format.elements].chunks_exact(per).zip(out.chunks_exact_mut(per)).enumerate() {
             let (scale, min) = (self.scales[s], self.mins[s]);
             for (o, &q) in out.iter_mut().zip(codes) {
-                *o = (scale * q - min) as f64;
+                *o = scale * q - min;
             }
         }
     }
@@ -157,9 +157,35 @@ impl Format {
 /// Dequantizes whole blocks of `format` into `out` (one f64 per element, each an f32 value widened exactly).
 pub fn dequantize(format: &Format, bytes: &[u8], out: &mut [f64]) {
     let mut block = Block::new();
+    let mut values = [0.0f32; MAX_BLOCK];
     for (src, dst) in bytes.chunks_exact(format.bytes).zip(out.chunks_exact_mut(format.elements)) {
         format.unpack(src, &mut block);
-        block.values(format, dst);
+        block.values(format, &mut values);
+        for (o, &v) in dst.iter_mut().zip(&values) {
+            *o = v as f64;
+        }
+    }
+}
+
+/// Blocks dequantized per call of `f` in `dequantize_f32_le`: bounds its buffer to 64 KiB of f32s.
+const BLOCKS_PER_PIECE: usize = 64;
+
+/// Dequantizes whole blocks of `format` to little-endian f32 bytes, handing `f` consecutive pieces in order (so a
+/// quantized tensor can take any path written for F32 data with bounded memory).
+pub fn dequantize_f32_le(format: &Format, bytes: &[u8], mut f: impl FnMut(&[u8])) {
+    let mut block = Block::new();
+    let mut values = [0.0f32; MAX_BLOCK];
+    let mut piece: Vec<u8> = Vec::with_capacity(BLOCKS_PER_PIECE * format.elements * 4);
+    for blocks in bytes.chunks(BLOCKS_PER_PIECE * format.bytes) {
+        piece.clear();
+        for src in blocks.chunks_exact(format.bytes) {
+            format.unpack(src, &mut block);
+            block.values(format, &mut values);
+            for v in &values[..format.elements] {
+                piece.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        f(&piece);
     }
 }
 
