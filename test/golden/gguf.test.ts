@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lookupDType } from '../../extension/formats/dtypes';
 import { WasmCore } from '../../extension/engine/wasmCore';
-import { compareDocuments, type TensorDoc } from './compareStats';
+import type { BlocksReport } from '../../extension/cli/blocksCommand';
+import { compareDocuments, compareStats, type TensorDoc } from './compareStats';
 
 const root = join(__dirname, '../..');
 const cli = join(root, 'dist/cli.js');
@@ -21,6 +22,16 @@ const sharedCheckpoints = existsSync(join(root, '../shared/checkpoints')) ? join
 const hasGguf = spawnSync('python3', ['-c', 'import gguf, numpy'], { stdio: 'ignore' }).status === 0;
 const skip = !hasGguf && 'python3 with the gguf package is not installed (scripts/setup.sh installs it)';
 const dir = mkdtempSync(join(tmpdir(), 'weightscope-gguf-golden-'));
+
+let fixturesDir: string | undefined;
+/** GGUFWriter fixtures, written once. */
+function fixtures(): string {
+  if (!fixturesDir) {
+    fixturesDir = join(dir, 'fixtures');
+    python('make-fixtures', fixturesDir);
+  }
+  return fixturesDir;
+}
 
 function python(...args: string[]): string {
   return execFileSync('python3', [reference, ...args], { maxBuffer: 256 << 20 }).toString();
@@ -81,13 +92,12 @@ test('the IQ grid tables in the core are the ones gguf-py carries', { skip }, ()
 });
 
 test('GGUFWriter files (quantized types, split set, big-endian, 64-byte alignment) match gguf-py and numpy', { skip }, () => {
-  const fixtures = join(dir, 'fixtures');
-  python('make-fixtures', fixtures);
-  const files = readdirSync(fixtures).filter((f) => f.endsWith('.gguf') && !/-0000[23]-of-/.test(f)).sort();
+  const folder = fixtures();
+  const files = readdirSync(folder).filter((f) => f.endsWith('.gguf') && !/-0000[23]-of-/.test(f)).sort();
   assert.deepEqual(files, ['aligned64.gguf', 'big-endian.gguf', 'quantized.gguf', 'split-00001-of-00003.gguf']);
   const problems: string[] = [];
   for (const name of files) {
-    const file = join(fixtures, name);
+    const file = join(folder, name);
     const got = weightscope(file);
     const want = JSON.parse(python('stats', file));
     assert.deepEqual(got.files.map((f) => f.path), want.files.map((f: { path: string }) => f.path), name);
@@ -97,7 +107,7 @@ test('GGUFWriter files (quantized types, split set, big-endian, 64-byte alignmen
   }
   assert.deepEqual(problems, []);
   // The split set opens whole from its last file too.
-  const last = weightscope(join(fixtures, 'split-00003-of-00003.gguf'));
+  const last = weightscope(join(folder, 'split-00003-of-00003.gguf'));
   assert.equal(last.tensors.length, 5);
 });
 
@@ -111,6 +121,32 @@ test('the real GGUF files in ../shared/checkpoints match gguf-py and numpy', { s
     const want = JSON.parse(python('stats', file));
     assert.deepEqual(got.tensors.map((x) => x.shape), want.tensors.map((x: { shape: number[] }) => x.shape), name);
     problems.push(...compareDocuments(file, got, want));
+  }
+  assert.deepEqual(problems, []);
+});
+
+test('blocks --json: d, dmin and sub-block scales, scale edges, saturation and the |d| grid match the blocks read by numpy', { skip }, () => {
+  const file = join(fixtures(), 'quantized.gguf');
+  const got: BlocksReport = JSON.parse(execFileSync(process.execPath, [cli, 'blocks', file, '--json', '--grid', '2'], { maxBuffer: 64 << 20 }).toString());
+  const want = JSON.parse(python('blocks', file, '2')).tensors as {
+    name: string; blocks: number; rows: number; blocksPerRow: number; d: TensorDoc['stats']; dmin: TensorDoc['stats'] | null; subBlock: TensorDoc['stats'] | null;
+    scaleEdges: object; saturation: { blocks: number; elements: number } | null; grid: { rowsPerCell: number; blocksPerCell: number; cells: (number | null)[][] };
+  }[];
+  // Every quantized tensor is listed (plain ones are not); gguf-py's reference covers those with an f16 block scale.
+  assert.deepEqual(got.tensors.map((t) => t.name), got.tensors.filter((t) => lookupDType(t.dtype)?.kind === 'quant').map((t) => t.name));
+  assert.ok(want.length >= 20);
+  const problems: string[] = [];
+  for (const w of want) {
+    const g = got.tensors.find((t) => t.name === w.name)?.analysis;
+    assert.ok(g, w.name);
+    assert.deepEqual([g.blocks, g.rows, g.blocksPerRow], [w.blocks, w.rows, w.blocksPerRow], w.name);
+    problems.push(...compareStats(`${w.name} d`, 'F16', g.scales.d!.stats, w.d!));
+    if (w.dmin) problems.push(...compareStats(`${w.name} dmin`, 'F16', g.scales.dmin!.stats, w.dmin));
+    else assert.equal(g.scales.dmin, null, w.name);
+    if (w.subBlock) problems.push(...compareStats(`${w.name} sub-block`, 'F32', g.scales.subBlock!.stats, w.subBlock));
+    assert.deepEqual(g.scaleEdges, w.scaleEdges, w.name);
+    if (w.saturation) assert.deepEqual([g.saturation?.blocks, g.saturation?.elements], [w.saturation.blocks, w.saturation.elements], w.name);
+    assert.deepEqual([g.grid.rowsPerCell, g.grid.blocksPerCell, g.grid.cells], [w.grid.rowsPerCell, w.grid.blocksPerCell, w.grid.cells], w.name);
   }
   assert.deepEqual(problems, []);
 });

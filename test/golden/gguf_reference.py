@@ -5,6 +5,8 @@
                                             gguf-py's reader and `gguf.quants.dequantize`, statistics by numpy
     gguf_reference.py dequant TYPE IN OUT   raw blocks of TYPE in file IN dequantized to little-endian f32 in OUT
     gguf_reference.py types                 the GGUF type names gguf-py can dequantize, one per line
+    gguf_reference.py blocks FILE GRID      block diagnostics (`weightscope blocks --json --grid GRID`) of the
+                                            quantized tensors with an f16 block scale, read straight from the blocks
     gguf_reference.py make-fixtures DIR     seeded GGUF files written by GGUFWriter: quantized types, a split set,
                                             a big-endian file and a file with a 64-byte alignment
 """
@@ -72,6 +74,65 @@ def stats_document(path):
                 record["error"] = {"code": "UNSUPPORTED_DTYPE"}
             tensors.append(record)
     return {"format": "gguf", "files": files, "tensors": tensors}
+
+
+def f16_stats(halves):
+    """Statistics of f16 values, and how many are ±0, subnormal, non-finite."""
+    bits = halves.view(np.uint16)
+    exponent, mantissa = (bits >> 10) & 31, bits & 1023
+    edges = {"zero": int(((exponent == 0) & (mantissa == 0)).sum()), "subnormal": int(((exponent == 0) & (mantissa != 0)).sum()),
+             "nonFinite": int((exponent == 31).sum())}
+    return stats(halves.astype(np.float64)), edges
+
+
+def blocks_document(path, grid):
+    """d (and dmin / m) of every block from its bytes; the saturation of Q4_0 and Q8_0 codes; sub-block steps of
+    Q4_K and Q6_K; the max-pooled |d| grid."""
+    reader = GGUFReader(path)
+    tensors = []
+    for t in reader.tensors:
+        name = t.tensor_type.name
+        if name not in HALF_FIELDS:
+            continue
+        block_elements, block_bytes = GGML_QUANT_SIZES[t.tensor_type]
+        inner = int(t.shape[0])
+        rows, per_row = int(np.prod(t.shape)) // inner, inner // block_elements
+        raw = np.asarray(t.data).reshape(-1).view(np.uint8).reshape(-1, block_bytes)
+        fields = HALF_FIELDS[name]
+        d = raw[:, fields[0]:fields[0] + 2].copy().view("<f2").reshape(-1)
+        d_stats, edges = f16_stats(d)
+        out = {"name": t.name, "dtype": name, "blocks": len(raw), "rows": rows, "blocksPerRow": per_row,
+               "d": d_stats, "dmin": None, "subBlock": None, "scaleEdges": edges, "saturation": None}
+        if len(fields) > 1:
+            out["dmin"] = f16_stats(raw[:, fields[1]:fields[1] + 2].copy().view("<f2").reshape(-1))[0]
+        if name == "Q4_0":
+            nibbles = np.concatenate([raw[:, 2:] & 15, raw[:, 2:] >> 4], axis=1)
+            at_edge = (nibbles == 0) | (nibbles == 15)
+        elif name == "Q8_0":
+            at_edge = np.abs(raw[:, 2:].view(np.int8).astype(np.int32)) >= 127
+        else:
+            at_edge = None
+        if at_edge is not None:
+            out["saturation"] = {"blocks": int(at_edge.any(axis=1).sum()), "elements": int(at_edge.sum())}
+        if name == "Q4_K":
+            sc, _ = quants.Q4_K.get_scale_min(raw[:, 4:16])
+            out["subBlock"] = stats((d.astype(np.float32)[:, None] * sc.astype(np.float32)).reshape(-1).astype(np.float64))
+        elif name == "Q6_K":
+            sc = raw[:, 192:208].view(np.int8).astype(np.float32)
+            out["subBlock"] = stats((d.astype(np.float32)[:, None] * sc).reshape(-1).astype(np.float64))
+        magnitude = np.abs(d.astype(np.float64)).reshape(rows, per_row)
+        magnitude[~np.isfinite(magnitude) & ~np.isinf(magnitude)] = np.nan
+        rows_per_cell, blocks_per_cell = -(-rows // grid), -(-per_row // grid)
+        cells = []
+        for r in range(0, rows, rows_per_cell):
+            row = []
+            for c in range(0, per_row, blocks_per_cell):
+                cell = magnitude[r:r + rows_per_cell, c:c + blocks_per_cell]
+                row.append(None if np.isnan(cell).all() else float(np.nanmax(cell)))
+            cells.append(row)
+        out["grid"] = {"rowsPerCell": rows_per_cell, "blocksPerCell": blocks_per_cell, "cells": cells}
+        tensors.append(out)
+    return {"tensors": tensors}
 
 
 def dequant(type_name, source, target):
@@ -146,6 +207,8 @@ if __name__ == "__main__":
         print(json.dumps(stats_document(sys.argv[2])))
     elif command == "dequant" and len(sys.argv) == 5:
         dequant(*sys.argv[2:])
+    elif command == "blocks" and len(sys.argv) == 4:
+        print(json.dumps(blocks_document(sys.argv[2], int(sys.argv[3]))))
     elif command == "types":
         print("\n".join(dequantizable()))
     elif command == "make-fixtures" and len(sys.argv) == 3:
