@@ -84,7 +84,7 @@ test('blocks: a readable table, and usage errors for unknown or unquantized tens
 
 test('a malformed GGUF file exits 3 with its code on stderr', () => {
   const bad = join(dir, 'bad.gguf');
-  writeFileSync(bad, bytes.subarray(0, 60));
+  writeFileSync(bad, bytes.subarray(0, 150));
   for (const command of ['stats', 'blocks']) {
     const { status, stderr } = weightscope(command, bad);
     assert.equal(status, 3);
