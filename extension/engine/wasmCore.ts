@@ -100,13 +100,12 @@ export class BlocksJob extends WasmJob {
   }
 }
 
-/** Decoded values of whole element groups, for checks against independent references. */
 export class DecodeJob extends WasmJob {
-  /** The values of the bytes staged in slot 0 by the last `core.input` (a copy). */
+  /** Decodes the staged input slot 0 and returns a copy of its values. */
   decode(): Float64Array {
     this.push();
-    const out = this.output();
-    return new Float64Array(out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength));
+    const bytes = this.output();
+    return new Float64Array(bytes.slice().buffer);
   }
 }
 
@@ -144,6 +143,7 @@ export class WasmCore {
     return new BlocksJob(this, this.create(this.exports.ws_blocks_new(this.dtypeCode(dtype), rows, rowBlocks, gridRows, gridCols)));
   }
 
+  /** A job whose every push decodes input slot 0 into f64 values (`decode`). */
   beginDecode(dtype: string): DecodeJob {
     return new DecodeJob(this, this.create(this.exports.ws_decode_new(this.dtypeCode(dtype))));
   }

@@ -25,7 +25,6 @@ export type ErrorCode =
   | 'INVALID_INDEX'
   | 'MISSING_SHARD'
   | 'MISSING_TENSOR'
-  | 'FILE_CHANGED'
   | 'CANCELLED'
   | 'WASM_ERROR'
   // GGUF

@@ -8,12 +8,12 @@ import { FormatError } from '../../extension/formats/formatError';
 import { ggufReader, readGgufHeader } from '../../extension/formats/gguf';
 import { openCheckpoint } from '../../extension/formats/openCheckpoint';
 import { buildGguf, gguf, GgufBytes, type GgufTensor, type GgufValue } from '../fixtures/ggufWriter';
-import { memoryOpener } from '../fixtures/memorySource';
+import { MemoryFiles } from '../fixtures/memorySource';
 
 const f32s = (...values: number[]): Uint8Array => new Uint8Array(Float32Array.from(values).buffer);
 
 async function open(bytes: Uint8Array, path = '/m/model.gguf') {
-  return openCheckpoint(path, memoryOpener({ [path]: bytes }));
+  return openCheckpoint(path, new MemoryFiles({ [path]: bytes }));
 }
 
 async function expectCode(bytes: Uint8Array, code: string, pattern?: RegExp): Promise<void> {
@@ -71,7 +71,7 @@ test('shapes are reversed once into outer → inner order; offsets are absolute;
     { name: 'v', type: 'F16', shape: [3], data: new Uint8Array(6) },
     { name: 'scalar', type: 'F32', shape: [], data: f32s(7) },
   ], { alignment: 64 });
-  const header = await readGgufHeader((await memoryOpener({ f: bytes }).open('f')));
+  const header = await readGgufHeader((await new MemoryFiles({ f: bytes }).open('f')));
   assert.equal(header.alignment, 64);
   assert.equal(header.dataStart % 64, 0);
   const [w, q, v, scalar] = header.tensors;
@@ -126,21 +126,21 @@ test('split files open as one checkpoint from any split; a folder opens the set 
     '/d/m-00003-of-00003.gguf': split(2, [{ ...tiny, name: 'c' }]),
   };
   for (const path of Object.keys(files)) {
-    const checkpoint = await openCheckpoint(path, memoryOpener(files));
+    const checkpoint = await openCheckpoint(path, new MemoryFiles(files));
     assert.deepEqual(checkpoint.tensors.map((t) => t.name), ['a', 'b', 'c']);
     assert.deepEqual(checkpoint.files.map((f) => f.path), Object.keys(files));
     assert.equal(checkpoint.metadata['general.architecture'], 'llama');
     assert.equal(checkpoint.tensors[1]!.file, '/d/m-00002-of-00003.gguf');
   }
-  const folder = await openCheckpoint('/d', memoryOpener(files));
+  const folder = await openCheckpoint('/d', new MemoryFiles(files));
   assert.deepEqual(folder.tensors.map((t) => t.name), ['a', 'b', 'c']);
 
   const { '/d/m-00002-of-00003.gguf': _, ...missing } = files;
-  const error = await openCheckpoint('/d/m-00001-of-00003.gguf', memoryOpener(missing)).catch((e: FormatError) => e);
+  const error = await openCheckpoint('/d/m-00001-of-00003.gguf', new MemoryFiles(missing)).catch((e: FormatError) => e);
   assert.equal((error as FormatError).code, 'MISSING_SHARD');
   const wrongNumber = { ...files, '/d/m-00002-of-00003.gguf': split(2, [{ ...tiny, name: 'b' }]) };
-  assert.equal(((await openCheckpoint('/d/m-00003-of-00003.gguf', memoryOpener(wrongNumber)).catch((e: FormatError) => e)) as FormatError).code, 'INVALID_SPLIT');
-  const renamed = await openCheckpoint('/d/renamed.gguf', memoryOpener({ '/d/renamed.gguf': files['/d/m-00002-of-00003.gguf'] }));
+  assert.equal(((await openCheckpoint('/d/m-00003-of-00003.gguf', new MemoryFiles(wrongNumber)).catch((e: FormatError) => e)) as FormatError).code, 'INVALID_SPLIT');
+  const renamed = await openCheckpoint('/d/renamed.gguf', new MemoryFiles({ '/d/renamed.gguf': files['/d/m-00002-of-00003.gguf'] }));
   assert.equal(renamed.findings?.[0]?.code, 'PARTIAL_SPLIT');
   assert.deepEqual(renamed.tensors.map((t) => t.name), ['b']);
 });

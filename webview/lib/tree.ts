@@ -18,6 +18,10 @@ export interface GroupNode {
   children: TreeNode[];
   /** Ids of every tensor below. */
   tensorIds: number[];
+  /** For a group of numbered layers ("layers" holding 0, 1, …, 31): the run "0…31". */
+  run?: string;
+  /** One numbered layer of such a run: starts collapsed. */
+  layer?: boolean;
 }
 
 export interface TensorNode {
@@ -48,35 +52,47 @@ export function buildTree(tensors: readonly TensorLike[]): TreeNode[] {
       }
       node = child;
     }
-    if (node.tensor === undefined && node.children.size === 0) node.tensor = t.id;
-    else {
-      // A name that is also a prefix of others ("a" and "a.b"): keep it as its own leaf.
-      const alias = `\u0000${t.id}`;
-      node.children.set(alias, { children: new Map(), tensor: t.id });
-    }
+    node.tensor = t.id;
   }
   const names = new Map(tensors.map((t) => [t.id, t.name]));
+  const leaf = (id: number, label: string, depth: number): TensorNode => ({ kind: 'tensor', key: names.get(id)!, label, depth, id });
   const convert = (node: Building, path: string[], label: string[], depth: number): TreeNode => {
-    if (node.tensor !== undefined && node.children.size === 0) {
-      return { kind: 'tensor', key: names.get(node.tensor)!, label: label.join('.'), depth, id: node.tensor };
-    }
+    if (node.tensor !== undefined && node.children.size === 0) return leaf(node.tensor, label.join('.'), depth);
     if (node.tensor === undefined && node.children.size === 1) {
       const [part, only] = [...node.children][0]!;
       return convert(only, [...path, part], [...label, part], depth);
     }
-    const children = [...node.children].map(([part, child]) =>
-      part.startsWith('\u0000') ? convert(child, path, [], depth + 1) : convert(child, [...path, part], [part], depth + 1),
-    );
+    const children = [...node.children].map(([part, child]) => convert(child, [...path, part], [part], depth + 1));
+    // A name that is also a prefix of others ("a" and "a.b") is a leaf of its own group, listed first.
+    if (node.tensor !== undefined) children.unshift(leaf(node.tensor, path[path.length - 1] ?? '', depth + 1));
+    const run = numberedRun(children);
+    // Layers in numeric order (2 before 10), whatever order the header listed them in.
+    if (run) {
+      children.sort((a, b) => leadingNumber(a) - leadingNumber(b));
+      for (const child of children) if (child.kind === 'group') child.layer = true;
+    }
     const tensorIds = children.flatMap((c) => (c.kind === 'tensor' ? [c.id] : c.tensorIds));
-    return { kind: 'group', key: path.join('.'), label: label.join('.'), depth, children, tensorIds };
+    const group: GroupNode = { kind: 'group', key: path.join('.'), label: label.join('.'), depth, children, tensorIds };
+    return run ? { ...group, run } : group;
   };
   const top = convert(root, [], [], -1);
   return top.kind === 'group' ? top.children : [top];
 }
 
+function leadingNumber(node: TreeNode): number {
+  return Number(/^\d+/.exec(node.label)?.[0] ?? NaN);
+}
+
+/** "0…31" when every child is a group whose path starts with a number (the layers of a model). */
+function numberedRun(children: readonly TreeNode[]): string | undefined {
+  if (children.length < 2 || !children.every((c) => c.kind === 'group' && /^\d+(\.|$)/.test(c.label))) return undefined;
+  const numbers = children.map(leadingNumber);
+  return `${Math.min(...numbers)}…${Math.max(...numbers)}`;
+}
+
 /** Numbered layers ("model.layers.7") start collapsed; everything else starts open. */
 export function expandedByDefault(group: GroupNode): boolean {
-  return !/(^|\.)\d+$/.test(group.key);
+  return !group.layer;
 }
 
 export function visibleRows(nodes: readonly TreeNode[], isExpanded: (g: GroupNode) => boolean, out: TreeNode[] = []): TreeNode[] {

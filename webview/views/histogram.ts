@@ -50,17 +50,22 @@ export function renderHistogram(container: HTMLElement, h: HistogramSummary, sta
     ['marker-min', stats.min, 'min'],
     ['marker-max', stats.max, 'max'],
   ];
+  let previousPx: number | null = null;
   for (const [testId, value, label] of markers) {
     const at = axisPosition(value, x);
     if (at === null) continue;
     const px = xScale(at);
+    // Labels point inward so they never leave the plot; a second label close to the first drops one line.
+    const anchor = px > (MARGIN.left + WIDTH - MARGIN.right) / 2 ? 'end' : 'start';
+    const y = previousPx !== null && Math.abs(previousPx - px) < 90 ? MARGIN.top + 7 : MARGIN.top - 5;
+    previousPx = px;
     const marker = svg.append('g').attr('class', `marker ${label}`).attr('data-testid', testId);
     marker.append('line').attr('x1', px).attr('x2', px).attr('y1', MARGIN.top - 4).attr('y2', bottom);
     marker
       .append('text')
-      .attr('x', px)
-      .attr('y', MARGIN.top - 5)
-      .attr('text-anchor', label === 'min' ? 'start' : 'end')
+      .attr('x', anchor === 'end' ? px - 3 : px + 3)
+      .attr('y', y)
+      .attr('text-anchor', anchor)
       .text(`${label} ${formatValue(value)}`);
   }
 }

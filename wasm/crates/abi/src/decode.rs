@@ -1,29 +1,24 @@
-//! Decoding jobs: `ws_decode_new(dtype)`. Each push of whole element groups produces the decoded values as
-//! little-endian f64 output bytes (`decode_f64`), for checks of the decoders against independent references.
+//! Decoding jobs: `ws_decode_new(dtype)`; each push turns input slot 0 (whole element groups) into little-endian
+//! f64 values, read back through `ws_job_output`. For raw-value readouts and for testing the decoders in wasm.
 use crate::{register, Job, JobError};
-use weightscope_core::decode::decode_f64;
+use weightscope_core::decode::Decoder;
 use weightscope_core::DType;
 
 struct DecodeJob {
-    dtype: DType,
+    decoder: Decoder,
     values: Vec<f64>,
-    output: Vec<u8>,
+    bytes: Vec<u8>,
 }
 
 impl Job for DecodeJob {
     fn push(&mut self, inputs: &[&[u8]]) -> Result<(), JobError> {
-        let bytes = inputs[0];
-        if bytes.len() % self.dtype.group_bytes() != 0 {
-            return Err(JobError::input("input is not a whole number of element groups"));
+        let dtype = self.decoder.dtype();
+        if inputs[0].len() % dtype.group_bytes() != 0 {
+            return Err(JobError::input("input is not a whole number of elements"));
         }
-        let n = bytes.len() / self.dtype.group_bytes() * self.dtype.group_elements();
-        self.values.clear();
-        self.values.resize(n, 0.0);
-        decode_f64(self.dtype, bytes, &mut self.values);
-        self.output.clear();
-        for v in &self.values {
-            self.output.extend_from_slice(&v.to_le_bytes());
-        }
+        self.decoder.decode_all(inputs[0], &mut self.values);
+        self.bytes.clear();
+        self.bytes.extend(self.values.iter().flat_map(|v| v.to_le_bytes()));
         Ok(())
     }
 
@@ -36,7 +31,7 @@ impl Job for DecodeJob {
     }
 
     fn output(&self) -> &[u8] {
-        &self.output
+        &self.bytes
     }
 
     fn as_any(&mut self) -> &mut dyn std::any::Any {
@@ -44,11 +39,11 @@ impl Job for DecodeJob {
     }
 }
 
-/// Starts a decoding job for dtype `code`; returns its handle, or 0 when the dtype is unknown.
+/// Starts a decoding job for dtype `code`; 0 when the dtype is unknown.
 #[no_mangle]
 pub extern "C" fn ws_decode_new(code: u32) -> u32 {
     register(match DType::from_code(code) {
-        Some(dtype) => Ok(Box::new(DecodeJob { dtype, values: Vec::new(), output: Vec::new() })),
+        Some(dtype) => Ok(Box::new(DecodeJob { decoder: Decoder::new(dtype), values: Vec::new(), bytes: Vec::new() })),
         None => Err(JobError::params(format!("unknown dtype code {}", code))),
     })
 }
