@@ -1,10 +1,9 @@
 // npm run test:e2e: the extension in code-server under headless Chromium; prints "N passed, M failed".
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { launchBrowser, openWorkbench, projectRoot, startCodeServer, webviewFrame } from '../test/e2e/codeServer.mjs';
-import { tests } from '../test/e2e/checkpointEditor.tests.mjs';
 
 const TEST_TIMEOUT_MS = 150_000;
 const results = join(projectRoot, 'test-results');
@@ -42,6 +41,7 @@ async function runSuite(suite) {
         page,
         frame: () => webviewFrame(page),
         cli,
+        workspace,
         shot: async (name) => {
           const file = join(results, `${name}.png`);
           await page.screenshot({ path: file });
@@ -71,6 +71,14 @@ async function runSuite(suite) {
   }
 }
 
+// Every test/e2e/*.tests.mjs suite, in one code-server session; `node scripts/e2e.mjs NAME…` runs the suites whose
+// file names contain one of the NAMEs.
+const wanted = process.argv.slice(2);
+const suiteFiles = readdirSync(join(projectRoot, 'test/e2e'))
+  .filter((f) => f.endsWith('.tests.mjs') && (wanted.length === 0 || wanted.some((w) => f.includes(w))))
+  .sort();
+const tests = [];
+for (const file of suiteFiles) tests.push(...(await import(join(projectRoot, 'test/e2e', file))).tests);
 await runSuite(tests);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);

@@ -1,7 +1,6 @@
 /** `weightscope blocks`: block diagnostics of every GGUF quantized tensor (scales, edges, where large scales sit). */
+import { analyseBlocks, isBlockQuantized } from '../engine/blockDiagnostics';
 import type { BlockAnalysis } from '../engine/blocksTypes';
-import { TaskError } from '../engine/computePool';
-import { lookupDType } from '../formats/dtypes';
 import { openCheckpoint } from '../formats/openCheckpoint';
 import { nodeSourceOpener } from '../source/nodeFileSource';
 import { flagValue, globToRegExp, integerFlag, parseArgs, UsageError } from './args';
@@ -50,25 +49,17 @@ async function runBlocks(argv: string[]): Promise<number> {
   const engine = engineFromArgs(args);
   try {
     const checkpoint = await openCheckpoint(args.positionals[0]!, nodeSourceOpener);
-    const isQuantized = (dtype: string): boolean => lookupDType(dtype)?.kind === 'quant';
     for (const name of wanted) {
       const tensor = checkpoint.tensors.find((t) => t.name === name);
       if (!tensor) throw new UsageError(`no tensor named "${name}"`);
-      if (!isQuantized(tensor.dtype)) throw new UsageError(`"${name}" is ${tensor.dtype}, not a block-quantized type`);
+      if (!isBlockQuantized(tensor.dtype)) throw new UsageError(`"${name}" is ${tensor.dtype}, not a block-quantized type`);
     }
     const selected = checkpoint.tensors.filter((t) =>
-      wanted.length > 0 ? wanted.includes(t.name) : isQuantized(t.dtype) && (!filter || filter.test(t.name)));
-    const tensors = await Promise.all(selected.map(async (t): Promise<BlocksTensorReport> => {
-      const base = { name: t.name, dtype: t.dtype, shape: [...t.shape], file: t.file, offset: t.offset, bytes: t.bytes };
-      if (t.problem) return { ...base, analysis: null, error: { code: t.problem.code, message: t.problem.message } };
-      try {
-        const analysis = await engine.pool.run('blocks', { location: t, gridRows: grid, gridCols: grid, chunkBytes: engine.chunkBytes });
-        return { ...base, analysis, error: null };
-      } catch (error) {
-        const problem = error instanceof TaskError ? error : new TaskError('READ_ERROR', String(error));
-        return { ...base, analysis: null, error: { code: problem.code, message: problem.message } };
-      }
-    }));
+      wanted.length > 0 ? wanted.includes(t.name) : isBlockQuantized(t.dtype) && (!filter || filter.test(t.name)));
+    const tensors = await Promise.all(selected.map(async (t): Promise<BlocksTensorReport> => ({
+      name: t.name, dtype: t.dtype, shape: [...t.shape], file: t.file, offset: t.offset, bytes: t.bytes,
+      ...(await analyseBlocks(engine, t, grid)),
+    })));
     const report: BlocksReport = { format: checkpoint.format, files: checkpoint.files.map((f) => ({ path: f.path, bytes: f.bytes })), tensors };
     if (args.flags.has('json')) printJson(report);
     else process.stdout.write(renderBlocksTable(report));
