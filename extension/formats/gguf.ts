@@ -189,6 +189,20 @@ class Cursor {
     this.position += Number(n);
   }
 
+  /** Skips `n` gguf_strings; lengths already in the window are read without awaiting (tokenizer vocabularies). */
+  async skipStrings(n: number): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      const at = this.position - this.windowStart;
+      if (at < 0 || at + 8 > this.filled) {
+        this.skip(await this.stringLength());
+        continue;
+      }
+      const length = this.view.getBigUint64(at, this.littleEndian);
+      this.position += 8;
+      this.skip(length);
+    }
+  }
+
   /** A gguf_string's length, checked against the bytes left and against `limit` (failing with `code`). */
   async stringLength(limit = Infinity, code: ErrorCode = 'INVALID_KEY'): Promise<number> {
     const length = await this.u64();
@@ -257,7 +271,7 @@ async function readArray(cursor: Cursor, fail: Fail, depth: number): Promise<str
 /** Skips `n` values of `type` without rendering them. */
 async function skipValues(cursor: Cursor, type: ValueType, n: number, fail: Fail, depth: number): Promise<void> {
   if (type === ValueType.STRING) {
-    for (let i = 0; i < n; i++) cursor.skip(await cursor.stringLength());
+    await cursor.skipStrings(n);
   } else if (type === ValueType.ARRAY) {
     for (let i = 0; i < n; i++) await readArray(cursor, fail, depth + 1);
   } else {
