@@ -379,24 +379,24 @@ function tensorEntry(info: RawInfo, file: { file: string; dataStart: number; ali
   const shape = dims.map(Number).reverse();
   const base = { name, shape, file: file.file, offset: file.dataStart + Number(offset) };
   const typeName = GGML_TYPES[type];
-  const info2 = typeName ? lookupDType(typeName) : undefined;
-  if (!typeName || !info2) {
+  const dtypeInfo = typeName ? lookupDType(typeName) : undefined;
+  if (!typeName || !dtypeInfo) {
     const what = typeName === null ? 'a type removed from ggml' : 'not a ggml type Weightscope knows';
     return { ...base, dtype: `GGML_TYPE_${type}`, bytes: 0, problem: { code: 'UNSUPPORTED_DTYPE', message: `ggml type ${type} is ${what}` } };
   }
   const elements = dims.reduce((n, d) => n * d, 1n);
   const inner = dims[0] ?? 1n;
-  if (inner % BigInt(info2.groupElements) !== 0n) {
-    fail('INVALID_SHAPE', `the innermost dimension ${inner} is not a multiple of ${typeName}'s block of ${info2.groupElements}`, name);
+  if (inner % BigInt(dtypeInfo.groupElements) !== 0n) {
+    fail('INVALID_SHAPE', `the innermost dimension ${inner} is not a multiple of ${typeName}'s block of ${dtypeInfo.groupElements}`, name);
   }
-  const bytes = (elements / BigInt(info2.groupElements)) * BigInt(info2.groupBytes);
+  const bytes = (elements / BigInt(dtypeInfo.groupElements)) * BigInt(dtypeInfo.groupBytes);
   if (bytes > MAX_SAFE || BigInt(base.offset) + bytes > MAX_SAFE) fail('SIZE_OVERFLOW', `${dims.join(' × ')} elements of ${typeName} are too large to address`, name);
-  const entry: TensorEntry = { ...base, dtype: typeName, bytes: Number(bytes), ...(file.bigEndian && info2.groupBytes > 1 ? { bigEndian: true } : {}) };
+  const entry: TensorEntry = { ...base, dtype: typeName, bytes: Number(bytes), ...(file.bigEndian && dtypeInfo.groupBytes > 1 ? { bigEndian: true } : {}) };
   const end = base.offset + Number(bytes);
   if (end > file.size) {
     return { ...entry, problem: { code: 'TRUNCATED_FILE', message: `the data runs to byte ${end} but the file ends at ${file.size}` } };
   }
-  if (file.bigEndian && info2.kind === 'quant') {
+  if (file.bigEndian && dtypeInfo.kind === 'quant') {
     return { ...entry, problem: { code: 'UNSUPPORTED_LAYOUT', message: `${typeName} blocks of a big-endian GGUF file are not supported` } };
   }
   return entry;
