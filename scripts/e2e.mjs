@@ -1,4 +1,5 @@
-// npm run test:e2e: the extension in code-server under headless Chromium; prints "N passed, M failed".
+// npm run test:e2e [NAME…]: every test/e2e/*.tests.mjs suite (or those whose file name contains a NAME), each in a
+// fresh code-server under headless Chromium; prints "N passed, M failed".
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,9 @@ execFileSync('bash', [join(projectRoot, 'scripts/setup-e2e.sh')], { stdio: 'inhe
 if (!existsSync(join(projectRoot, 'dist/extension.js'))) execFileSync('npm', ['run', 'build'], { cwd: projectRoot, stdio: 'inherit' });
 
 const workspace = mkdtempSync(join(tmpdir(), 'weightscope-e2e-'));
-execFileSync(process.execPath, ['--import', 'tsx', join(projectRoot, 'test/fixtures/makeDemo.ts'), workspace], { cwd: projectRoot, stdio: 'inherit' });
+for (const fixture of ['makeDemo.ts', 'onnxDemo.ts']) {
+  execFileSync(process.execPath, ['--import', 'tsx', join(projectRoot, 'test/fixtures', fixture), workspace], { cwd: projectRoot, stdio: 'inherit' });
+}
 
 const cliCache = new Map();
 function cli(relativePath) {
@@ -71,14 +74,13 @@ async function runSuite(suite) {
   }
 }
 
-// Every test/e2e/*.tests.mjs suite, in one code-server session; `node scripts/e2e.mjs NAME…` runs the suites whose
-// file names contain one of the NAMEs.
-const wanted = process.argv.slice(2);
+const names = process.argv.slice(2);
 const suiteFiles = readdirSync(join(projectRoot, 'test/e2e'))
-  .filter((f) => f.endsWith('.tests.mjs') && (wanted.length === 0 || wanted.some((w) => f.includes(w))))
+  .filter((f) => f.endsWith('.tests.mjs') && (names.length === 0 || names.some((n) => f.includes(n))))
   .sort();
-const tests = [];
-for (const file of suiteFiles) tests.push(...(await import(join(projectRoot, 'test/e2e', file))).tests);
-await runSuite(tests);
+for (const file of suiteFiles) {
+  console.log(`suite ${file}`);
+  await runSuite((await import(join(projectRoot, 'test/e2e', file))).tests);
+}
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);

@@ -19,6 +19,12 @@ if command -v python3 >/dev/null && ! python3 -c 'import gguf' 2>/dev/null; then
   python3 -m pip install --quiet "gguf==0.19.0" || echo "setup: the gguf Python package could not be installed; GGUF golden tests will skip"
 fi
 
+# The onnx package (its own protobuf parser and numpy_helper) is the independent reference for ONNX models; without
+# it the ONNX golden tests skip.
+if command -v python3 >/dev/null && ! python3 -c 'import onnx' 2>/dev/null; then
+  python3 -m pip install --quiet onnx || echo "setup: onnx could not be installed; the ONNX golden tests will skip"
+fi
+
 if [ "${1:-}" != "--no-e2e" ]; then
   bash scripts/setup-e2e.sh
 fi

@@ -7,6 +7,8 @@ import { renderWebviewHtml } from './webviewHtml';
 
 export const CHECKPOINT_VIEW_TYPE = 'weightscope.checkpoint';
 export const INDEX_VIEW_TYPE = 'weightscope.checkpointIndex';
+/** Formats whose file extensions other tools also claim (.onnx): offered through "Open With…", never the default. */
+export const BY_CHOICE_VIEW_TYPE = 'weightscope.checkpointByChoice';
 
 type Handlers = { [M in HostMethod]: (params: HostApi[M]['req']) => HostApi[M]['res'] | Promise<HostApi[M]['res']> };
 
@@ -16,7 +18,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
 
   static register(context: vscode.ExtensionContext, engine: () => ScanEngine): CheckpointEditorProvider {
     const provider = new CheckpointEditorProvider(context.extensionUri, engine);
-    for (const viewType of [CHECKPOINT_VIEW_TYPE, INDEX_VIEW_TYPE]) {
+    for (const viewType of [CHECKPOINT_VIEW_TYPE, INDEX_VIEW_TYPE, BY_CHOICE_VIEW_TYPE]) {
       context.subscriptions.push(
         vscode.window.registerCustomEditorProvider(viewType, provider, { supportsMultipleEditorsPerDocument: true }),
       );

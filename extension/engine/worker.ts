@@ -3,6 +3,7 @@
  * into WASM memory, so tensor bytes are never copied through a JS buffer and never held whole.
  */
 import { readFileSync } from 'node:fs';
+import { FormatError } from '../formats/formatError';
 import { parentPort, workerData } from 'node:worker_threads';
 import { WasmCore, WasmCoreError } from './wasmCore';
 import { FileTable, openTensorReader, TensorReadError } from './tensorReader';
@@ -58,7 +59,7 @@ async function run(taskId: number, kind: TaskKind, spec: unknown): Promise<void>
 }
 
 function describe(error: unknown): { code: string; message: string } {
-  if (error instanceof TaskFailure || error instanceof WasmCoreError || error instanceof TensorReadError) {
+  if (error instanceof TaskFailure || error instanceof WasmCoreError || error instanceof TensorReadError || error instanceof FormatError) {
     return { code: error.code, message: error.message };
   }
   const errno = (error as NodeJS.ErrnoException).code;

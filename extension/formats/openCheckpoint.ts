@@ -10,10 +10,11 @@ import type { Checkpoint, CheckpointFile, CheckpointFormat, Finding, TensorEntry
 import { FormatError } from './formatError';
 import type { CheckpointPart, FormatReader } from './formatReader';
 import { ggufReader } from './gguf';
+import { onnxReader } from './onnx';
 import { safetensorsReader } from './safetensors';
 
 /** Every format reader, in the order ties are resolved. */
-export const FORMAT_READERS: readonly FormatReader[] = [safetensorsReader, ggufReader];
+export const FORMAT_READERS: readonly FormatReader[] = [safetensorsReader, ggufReader, onnxReader];
 
 const MAX_INDEX_BYTES = 100_000_000;
 const PARALLEL_SHARD_READS = 8;

@@ -1,4 +1,4 @@
-/** The documented tolerances of `weightscope stats` against a float64 reference, shared by the golden tests. */
+/** The statistics contract's tolerances, and tensor-by-tensor comparison of stats documents, shared by every golden test. */
 import assert from 'node:assert/strict';
 import { basename } from 'node:path';
 import { QUANTILE_KEYS, type TensorStats } from '../../extension/engine/statsTypes';
