@@ -42,7 +42,7 @@ export function activate(context: vscode.ExtensionContext): void {
           await vscode.window.showOpenDialog({
             canSelectMany: false,
             openLabel: vscode.l10n.t('Open Checkpoint'),
-            filters: { Checkpoints: ['safetensors', 'onnx', 'json'] },
+            filters: { Checkpoints: ['safetensors', 'gguf', 'onnx', 'json'] },
           })
         )?.[0];
       if (!target) return;

@@ -67,6 +67,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
         return null;
       },
       histogram: ({ id }) => document.histogram(id),
+      blocks: ({ id }) => document.blocks(id),
       copyText: async ({ text }) => {
         await vscode.env.clipboard.writeText(text);
         return null;
@@ -105,7 +106,7 @@ export async function exportStatistics(document: CheckpointDocument, format?: 'j
     return;
   }
   const target = await vscode.window.showSaveDialog({
-    defaultUri: vscode.Uri.file(`${document.uri.fsPath.replace(/(\.safetensors)?(\.index\.json)?$/, '')}.stats.${format ?? 'json'}`),
+    defaultUri: vscode.Uri.file(`${document.uri.fsPath.replace(/(\.safetensors|\.gguf)?(\.index\.json)?$/, '')}.stats.${format ?? 'json'}`),
     filters: format === 'csv' ? { CSV: ['csv'] } : format === 'json' ? { JSON: ['json'] } : { JSON: ['json'], CSV: ['csv'] },
   });
   if (!target) return;

@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { WasmCore } from './wasmCore';
 import { FileTable, openTensorReader } from './tensorReader';
 import { Cancelled, describeFailure, type TaskContext } from './tasks/taskContext';
+import { runBlocks } from './tasks/blocks';
 import { runStats, runStatsBatch } from './tasks/stats';
 import type { HostToWorker, TaskKind, TaskResult, TaskSpec, WorkerSetup, WorkerToHost } from './workerProtocol';
 
@@ -16,6 +17,7 @@ type Runner<K extends TaskKind> = (spec: TaskSpec<K>, ctx: TaskContext) => Promi
 const RUNNERS: { [K in TaskKind]: Runner<K> } = {
   stats: runStats,
   statsBatch: runStatsBatch,
+  blocks: runBlocks,
 };
 
 const setup = workerData as WorkerSetup;

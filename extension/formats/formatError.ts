@@ -38,7 +38,19 @@ export type ErrorCode =
   | 'MISSING_EXTERNAL_DATA'
   | 'EXTERNAL_DATA_OUT_OF_RANGE'
   | 'CANCELLED'
-  | 'WASM_ERROR';
+  | 'WASM_ERROR'
+  // GGUF
+  | 'INVALID_MAGIC'
+  | 'UNSUPPORTED_VERSION'
+  | 'TRUNCATED_HEADER'
+  | 'COUNT_TOO_LARGE'
+  | 'INVALID_KEY'
+  | 'DUPLICATE_KEY'
+  | 'UNKNOWN_VALUE_TYPE'
+  | 'INVALID_ALIGNMENT'
+  | 'INVALID_TENSOR_INFO'
+  | 'TRUNCATED_FILE'
+  | 'INVALID_SPLIT';
 
 /** A malformed or unreadable input. `file` is always set; `tensor` when one tensor is at fault. */
 export class FormatError extends Error {

@@ -9,6 +9,7 @@ use crate::counts::PatternCounts;
 use crate::decode::{key_is_subnormal_or_zero, key_value, pattern_value, wide_key, Decoder};
 use crate::dtype::DType;
 use crate::moments::Moments;
+use crate::quant;
 use crate::summary::FiniteSummary;
 
 /// Probabilities of the reported quantiles.
@@ -196,10 +197,12 @@ impl StatsJob {
     fn grow(&mut self) {
         if let State::Small(kept) = &mut self.state {
             let kept = core::mem::take(kept);
-            self.state = if self.dtype.is_pattern() {
-                State::Pattern(PatternTable::new(self.dtype))
+            // A block-quantized tensor's statistics are those of its dequantized f32 values.
+            let values = if self.dtype.is_quantized() { DType::F32 } else { self.dtype };
+            self.state = if values.is_pattern() {
+                State::Pattern(PatternTable::new(values))
             } else {
-                State::Wide(Box::new(WideState::new(self.dtype)))
+                State::Wide(Box::new(WideState::new(values)))
             };
             self.push_tables(&kept);
         }
@@ -209,10 +212,12 @@ impl StatsJob {
         match &mut self.state {
             State::Small(_) => unreachable!("tables are built before they are fed"),
             State::Pattern(table) => table.push(bytes),
-            State::Wide(wide) => wide.push(bytes),
+            State::Wide(wide) => match quant::format(self.dtype) {
+                Some(format) => quant::dequantize_f32_le(format, bytes, |values| wide.push(values)),
+                None => wide.push(bytes),
+            },
         }
     }
-
 
     /// The dtype this job decodes.
     pub fn dtype(&self) -> DType {
