@@ -1,6 +1,7 @@
 /** `weightscope blocks`: block diagnostics of every GGUF quantized tensor (scales, edges, where large scales sit). */
 import { analyseBlocks, isBlockQuantized } from '../engine/blockDiagnostics';
 import type { BlockAnalysis } from '../engine/blocksTypes';
+import { filesOf, placeOf, type TensorPlace } from '../engine/statsReport';
 import { openCheckpoint } from '../formats/openCheckpoint';
 import { nodeSourceOpener } from '../source/nodeFileSource';
 import { flagValue, globToRegExp, integerFlag, parseArgs, UsageError } from './args';
@@ -11,13 +12,7 @@ const FLAGS = { json: {}, tensor: { value: true, repeat: true }, filter: { value
 const DEFAULT_GRID = 64;
 const MAX_GRID = 1024;
 
-export interface BlocksTensorReport {
-  name: string;
-  dtype: string;
-  shape: number[];
-  file: string;
-  offset: number;
-  bytes: number;
+export interface BlocksTensorReport extends TensorPlace {
   analysis: BlockAnalysis | null;
   error: { code: string; message: string } | null;
 }
@@ -57,10 +52,10 @@ async function runBlocks(argv: string[]): Promise<number> {
     const selected = checkpoint.tensors.filter((t) =>
       wanted.length > 0 ? wanted.includes(t.name) : isBlockQuantized(t.dtype) && (!filter || filter.test(t.name)));
     const tensors = await Promise.all(selected.map(async (t): Promise<BlocksTensorReport> => ({
-      name: t.name, dtype: t.dtype, shape: [...t.shape], file: t.file, offset: t.offset, bytes: t.bytes,
+      ...placeOf(t),
       ...(await analyseBlocks(engine, t, grid)),
     })));
-    const report: BlocksReport = { format: checkpoint.format, files: checkpoint.files.map((f) => ({ path: f.path, bytes: f.bytes })), tensors };
+    const report: BlocksReport = { format: checkpoint.format, files: filesOf(checkpoint), tensors };
     if (args.flags.has('json')) printJson(report);
     else process.stdout.write(renderBlocksTable(report));
     return 0;

@@ -7,7 +7,7 @@ import { openCheckpoint } from '../formats/openCheckpoint';
 import { nodeSourceOpener } from '../source/nodeFileSource';
 import { analyseBlocks, isBlockQuantized, type BlockOutcome } from '../engine/blockDiagnostics';
 import type { ScanEngine, TensorOutcome } from '../engine/scanEngine';
-import { buildStatsReport, type StatsReport } from '../engine/statsReport';
+import { buildStatsReport, filesOf, type StatsReport } from '../engine/statsReport';
 import type { CheckpointSummary, OpenResponse, ScanProgress, StatsRecord, TensorRow } from '../protocol/messages';
 
 /** How often streamed records are forwarded to the webview: often enough to feel live, rarely enough to stay cheap. */
@@ -185,7 +185,7 @@ function summarize(checkpoint: Checkpoint, title: string): CheckpointSummary {
   return {
     format: checkpoint.format,
     title,
-    files: checkpoint.files.map((f) => ({ path: f.path, bytes: f.bytes })),
+    files: filesOf(checkpoint),
     metadata: { ...checkpoint.metadata },
     tensorCount: checkpoint.tensors.length,
     totalBytes: checkpoint.tensors.reduce((sum, t) => sum + t.bytes, 0),
