@@ -63,7 +63,7 @@ export function activate(context: vscode.ExtensionContext): void {
   );
 }
 
-const CHECKPOINT_EXTENSIONS = ['safetensors', 'onnx', 'json', 'pt', 'pth', 'bin', 'ckpt', 'jit', 'npy', 'npz'];
+const CHECKPOINT_EXTENSIONS = ['safetensors', 'gguf', 'onnx', 'json', 'pt', 'pth', 'bin', 'ckpt', 'jit', 'npy', 'npz'];
 
 /** The file of the focused text tab (or binary-file notice) when it is a checkpoint. */
 function activeCheckpointFile(): vscode.Uri | undefined {

@@ -15,7 +15,7 @@ export const BY_CHOICE_VIEW_TYPE = 'weightscope.checkpointByChoice';
 export function viewTypeFor(path: string): string {
   const name = path.toLowerCase();
   if (name.endsWith('.json')) return INDEX_VIEW_TYPE;
-  return name.endsWith('.safetensors') ? CHECKPOINT_VIEW_TYPE : BY_CHOICE_VIEW_TYPE;
+  return name.endsWith('.safetensors') || name.endsWith('.gguf') ? CHECKPOINT_VIEW_TYPE : BY_CHOICE_VIEW_TYPE;
 }
 
 type Handlers = { [M in HostMethod]: (params: HostApi[M]['req']) => HostApi[M]['res'] | Promise<HostApi[M]['res']> };
@@ -75,6 +75,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
         return null;
       },
       histogram: ({ id }) => document.histogram(id),
+      blocks: ({ id }) => document.blocks(id),
       copyText: async ({ text }) => {
         await vscode.env.clipboard.writeText(text);
         return null;
@@ -113,7 +114,7 @@ export async function exportStatistics(document: CheckpointDocument, format?: 'j
     return;
   }
   const target = await vscode.window.showSaveDialog({
-    defaultUri: vscode.Uri.file(`${document.uri.fsPath.replace(/(\.safetensors|\.bin)?(\.index\.json)?$/, '')}.stats.${format ?? 'json'}`),
+    defaultUri: vscode.Uri.file(`${document.uri.fsPath.replace(/(\.safetensors|\.gguf|\.bin)?(\.index\.json)?$/, '')}.stats.${format ?? 'json'}`),
     filters: format === 'csv' ? { CSV: ['csv'] } : format === 'json' ? { JSON: ['json'] } : { JSON: ['json'], CSV: ['csv'] },
   });
   if (!target) return;

@@ -3,10 +3,13 @@
  * spec (what the worker is asked) and its result. A new analysis adds one line to `TaskMap` and one runner in
  * worker.ts.
  */
-import type { StatsSpec, StatsTaskResult } from './tasks/stats';
+import type { BlocksSpec, BlocksTaskResult } from './tasks/blocks';
+import type { StatsBatchResult, StatsBatchSpec, StatsSpec, StatsTaskResult } from './tasks/stats';
 
 export interface TaskMap {
   stats: { spec: StatsSpec; result: StatsTaskResult };
+  statsBatch: { spec: StatsBatchSpec; result: StatsBatchResult };
+  blocks: { spec: BlocksSpec; result: BlocksTaskResult };
 }
 
 export type TaskKind = keyof TaskMap & string;

@@ -63,7 +63,19 @@ export type ErrorCode =
   // NumPy .npy / .npz
   | 'NPY_INVALID_MAGIC'
   | 'NPY_INVALID_HEADER'
-  | 'NPY_TRUNCATED';
+  | 'NPY_TRUNCATED'
+  // GGUF
+  | 'INVALID_MAGIC'
+  | 'UNSUPPORTED_VERSION'
+  | 'TRUNCATED_HEADER'
+  | 'COUNT_TOO_LARGE'
+  | 'INVALID_KEY'
+  | 'DUPLICATE_KEY'
+  | 'UNKNOWN_VALUE_TYPE'
+  | 'INVALID_ALIGNMENT'
+  | 'INVALID_TENSOR_INFO'
+  | 'TRUNCATED_FILE'
+  | 'INVALID_SPLIT';
 
 /** A malformed or unreadable input. `file` is always set; `tensor` when one tensor is at fault. */
 export class FormatError extends Error {

@@ -9,13 +9,14 @@ import type { ByteSource, SourceOpener } from '../source/byteSource';
 import type { Checkpoint, CheckpointFile, CheckpointFormat, Finding, TensorEntry } from './checkpoint';
 import { FormatError } from './formatError';
 import type { CheckpointPart, FormatReader } from './formatReader';
+import { ggufReader } from './gguf';
 import { numpyReader } from './numpy';
 import { onnxReader } from './onnx';
 import { pytorchReader } from './pytorch';
 import { safetensorsReader } from './safetensors';
 
 /** Every format reader, in the order ties are resolved: formats with exact magic bytes before ONNX's heuristic. */
-export const FORMAT_READERS: readonly FormatReader[] = [safetensorsReader, pytorchReader, numpyReader, onnxReader];
+export const FORMAT_READERS: readonly FormatReader[] = [safetensorsReader, ggufReader, pytorchReader, numpyReader, onnxReader];
 
 const MAX_INDEX_BYTES = 100_000_000;
 const PARALLEL_SHARD_READS = 8;
@@ -73,7 +74,8 @@ async function openDirectory(path: string, opener: SourceOpener): Promise<Checkp
     throw new FormatError('UNSUPPORTED_FORMAT', `the folder mixes checkpoint formats (${formats}): open one file`, path);
   }
   const [reader, files] = [...byFormat][0]!;
-  return joinParts(reader.format, await openEach(files, (file) => reader.open(file, opener)));
+  const toOpen = reader.primaryFiles?.(files) ?? files;
+  return joinParts(reader.format, await openEach(toOpen, (file) => reader.open(file, opener)));
 }
 
 async function openIndex(indexPath: string, opener: SourceOpener): Promise<Checkpoint> {

@@ -1,8 +1,9 @@
 /** Every detail tab and every model-wide view, in display order. */
 import type { CheckpointView, DetailPanel } from './panel';
+import { blocksPanel } from './blocksPanel';
 import { statisticsPanel } from './statisticsPanel';
 
-export const DETAIL_PANELS: readonly DetailPanel[] = [statisticsPanel];
+export const DETAIL_PANELS: readonly DetailPanel[] = [statisticsPanel, blocksPanel];
 
 /** Model-wide views shown as tabs beside "Tensors". */
 export const CHECKPOINT_VIEWS: readonly CheckpointView[] = [];
