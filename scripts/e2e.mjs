@@ -44,6 +44,7 @@ async function runSuite(suite) {
         page,
         frame: () => webviewFrame(page),
         cli,
+        workspace,
         shot: async (name) => {
           const file = join(results, `${name}.png`);
           await page.screenshot({ path: file });

@@ -19,6 +19,11 @@ if command -v python3 >/dev/null && ! python3 -c 'import safetensors' 2>/dev/nul
   python3 -m pip install --quiet safetensors || echo "setup: safetensors could not be installed; its read-back test will be skipped"
 fi
 
+# gguf-py is the independent reference for GGUF (header reader, dequantization); without it those tests skip.
+if command -v python3 >/dev/null && ! python3 -c 'import gguf' 2>/dev/null; then
+  python3 -m pip install --quiet "gguf==0.19.0" || echo "setup: the gguf Python package could not be installed; GGUF golden tests will skip"
+fi
+
 # The onnx package (its own protobuf parser and numpy_helper) is the independent reference for ONNX models; without
 # it the ONNX golden tests skip.
 if command -v python3 >/dev/null && ! python3 -c 'import onnx' 2>/dev/null; then

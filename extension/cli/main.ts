@@ -5,6 +5,7 @@
  */
 import { FormatError } from '../formats/formatError';
 import { UsageError } from './args';
+import { blocksCommand } from './blocksCommand';
 import type { Command } from './command';
 import { diffCommand } from './diffCommand';
 import { mergeCommand } from './mergeCommand';
@@ -15,6 +16,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   stats: statsCommand,
   diff: diffCommand,
   merge: mergeCommand,
+  blocks: blocksCommand,
 };
 
 const USAGE = `usage: weightscope <command> [options]

@@ -3,14 +3,17 @@
  * spec (what the worker is asked) and its result. A new analysis adds one line to `TaskMap` and one runner in
  * worker.ts.
  */
+import type { BlocksSpec, BlocksTaskResult } from './tasks/blocks';
 import type { DiffSpec, DiffTaskResult } from './tasks/diff';
 import type { LowRankSpec, LowRankTaskResult } from './tasks/lowRank';
 import type { MergeSpec, MergeTaskResult } from './tasks/merge';
 import type { ReadThroughResult, ReadThroughSpec } from './tasks/readThrough';
-import type { StatsSpec, StatsTaskResult } from './tasks/stats';
+import type { StatsBatchResult, StatsBatchSpec, StatsSpec, StatsTaskResult } from './tasks/stats';
 
 export interface TaskMap {
   stats: { spec: StatsSpec; result: StatsTaskResult };
+  statsBatch: { spec: StatsBatchSpec; result: StatsBatchResult };
+  blocks: { spec: BlocksSpec; result: BlocksTaskResult };
   diff: { spec: DiffSpec; result: DiffTaskResult };
   lowRank: { spec: LowRankSpec; result: LowRankTaskResult };
   merge: { spec: MergeSpec; result: MergeTaskResult };

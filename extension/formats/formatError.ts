@@ -41,7 +41,44 @@ export type ErrorCode =
   | 'MISSING_EXTERNAL_DATA'
   | 'EXTERNAL_DATA_OUT_OF_RANGE'
   | 'CANCELLED'
-  | 'WASM_ERROR';
+  | 'WASM_ERROR'
+  // zip archives (PyTorch, NumPy .npz)
+  | 'ZIP_NO_END_RECORD'
+  | 'ZIP_INVALID_DIRECTORY'
+  | 'ZIP_INVALID_ENTRY'
+  | 'ZIP_UNSUPPORTED'
+  | 'ZIP_ENTRY_TOO_LARGE'
+  // the restricted pickle reader
+  | 'PICKLE_TRUNCATED'
+  | 'PICKLE_BAD_OPCODE'
+  | 'PICKLE_STACK_UNDERFLOW'
+  | 'PICKLE_MEMO_MISSING'
+  | 'PICKLE_LIMIT'
+  | 'PICKLE_INVALID'
+  // PyTorch archives
+  | 'TORCH_INVALID_ARCHIVE'
+  | 'TORCH_INVALID_STORAGE'
+  | 'TORCH_LEGACY_INVALID'
+  | 'TORCH_MISSING_STORAGE'
+  | 'TORCH_STORAGE_SIZE'
+  | 'TORCH_INVALID_TENSOR'
+  | 'VIEW_OUT_OF_RANGE'
+  // NumPy .npy / .npz
+  | 'NPY_INVALID_MAGIC'
+  | 'NPY_INVALID_HEADER'
+  | 'NPY_TRUNCATED'
+  // GGUF
+  | 'INVALID_MAGIC'
+  | 'UNSUPPORTED_VERSION'
+  | 'TRUNCATED_HEADER'
+  | 'COUNT_TOO_LARGE'
+  | 'INVALID_KEY'
+  | 'DUPLICATE_KEY'
+  | 'UNKNOWN_VALUE_TYPE'
+  | 'INVALID_ALIGNMENT'
+  | 'INVALID_TENSOR_INFO'
+  | 'TRUNCATED_FILE'
+  | 'INVALID_SPLIT';
 
 /** A malformed or unreadable input. `file` is always set; `tensor` when one tensor is at fault. */
 export class FormatError extends Error {

@@ -2,11 +2,14 @@
  * The one protocol between the extension host and the webview. Both sides import only this file (and the
  * plain data types it re-exports), so the compiler ties every request to its reply.
  */
+import type { BlockOutcome } from '../engine/blockDiagnostics';
+import type { HistogramSummary, TensorStats } from '../engine/statsTypes';
+export type { HistogramSummary, TensorStats, QuantileKey } from '../engine/statsTypes';
+export type { BlockAnalysis, ScaleDistribution } from '../engine/blocksTypes';
+export type { BlockOutcome } from '../engine/blockDiagnostics';
 import type { ModuleKind } from '../compare/modules';
 import type { DeltaHistogram, LowRankSummary, MergeTensorStats, PairStats } from '../engine/diffTypes';
 import type { MergeMethod } from '../merge/methods';
-import type { HistogramSummary, TensorStats } from '../engine/statsTypes';
-export type { HistogramSummary, TensorStats, QuantileKey } from '../engine/statsTypes';
 export type { DeltaHistogram, LowRankSummary, MergeTensorStats, PairStats } from '../engine/diffTypes';
 export type { ModuleKind } from '../compare/modules';
 export type { MergeMethod } from '../merge/methods';
@@ -30,6 +33,8 @@ export interface CheckpointSummary {
   totalBytes: number;
   totalParams: number;
   paramsByDtype: Record<string, number>;
+  /** Security notes from the reader (pickle globals that would run code when loaded with torch.load). */
+  findings: { code: string; message: string; file: string }[];
 }
 
 export interface TensorRow {
@@ -41,6 +46,8 @@ export interface TensorRow {
   bytes: number;
   file: string;
   offset: number;
+  /** A block-quantized (GGUF) dtype: the Blocks tab applies. */
+  quantized: boolean;
   problem: ProblemInfo | null;
   /** Set when the tensor is a factor of a LoRA pair: the name of the weight the pair adapts. */
   loraPair?: string;
@@ -170,6 +177,8 @@ export interface HostApi {
   rescan: { req: Record<string, never>; res: null };
   cancel: { req: Record<string, never>; res: null };
   histogram: { req: { id: number }; res: HistogramSummary | null };
+  /** Block diagnostics of a quantized tensor (computed once per document). */
+  blocks: { req: { id: number }; res: BlockOutcome };
   copyText: { req: { text: string }; res: null };
   exportStats: { req: { format: 'json' | 'csv' }; res: null };
   /** The ΔW of the LoRA pair a tensor of the open checkpoint belongs to (null: not a LoRA factor). */

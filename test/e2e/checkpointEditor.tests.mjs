@@ -5,7 +5,7 @@ import { closeAllEditors, quickOpen, runCommand, waitFor } from './codeServer.mj
 const SCAN_TIMEOUT = 60_000;
 
 /** Opens a file of the demo folder in our editor and waits until that file (not another tab) is on screen. */
-async function openCheckpoint(ctx, relativePath) {
+export async function openCheckpoint(ctx, relativePath) {
   await closeAllEditors(ctx.page);
   await quickOpen(ctx.page, relativePath);
   const frame = ctx.frame();
@@ -14,11 +14,11 @@ async function openCheckpoint(ctx, relativePath) {
   return frame;
 }
 
-async function waitForScan(frame) {
+export async function waitForScan(frame) {
   await frame.locator('[data-testid="scan-status"][data-state="done"]').waitFor({ timeout: SCAN_TIMEOUT });
 }
 
-async function filterTo(frame, text) {
+export async function filterTo(frame, text) {
   const input = frame.locator('[data-testid="filter"] input');
   await input.fill(text);
 }

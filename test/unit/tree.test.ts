@@ -46,3 +46,11 @@ test('sorting puts values not yet computed last in either direction', () => {
   assert.deepEqual(sortIds([0, 1, 2, 3], (id) => keys[id]!, 'asc'), [2, 3, 0, 1]);
   assert.deepEqual(sortIds([0, 1, 2, 3], (id) => keys[id]!, 'desc'), [0, 3, 2, 1]);
 });
+
+test('slashed names (ONNX) group like dotted ones; names differing only in separators both stay', () => {
+  const onnx = buildTree(['/encoder/conv1/Constant_output_0', '/encoder/conv2/Constant_output_0', 'x/y', 'x.y'].map((name, id) => ({ id, name })));
+  const encoder = onnx.find((n) => n.key === 'encoder') as GroupNode;
+  assert.deepEqual(encoder.children.map((c) => c.label), ['conv1.Constant_output_0', 'conv2.Constant_output_0']);
+  const x = onnx.find((n) => n.key === 'x.y') as GroupNode;
+  assert.deepEqual(x.tensorIds.sort(), [2, 3]);
+});

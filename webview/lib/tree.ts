@@ -36,35 +36,36 @@ export type TreeNode = GroupNode | TensorNode;
 
 interface Building {
   children: Map<string, Building>;
-  tensor?: number;
+  /** Tensors whose path ends here (more than one when names differ only in separators: "a/b" and "a.b"). */
+  tensors: number[];
 }
 
 /** Builds the tree; a group with a single child is folded into it, so every group row groups at least two rows. */
 export function buildTree(tensors: readonly TensorLike[]): TreeNode[] {
-  const root: Building = { children: new Map() };
+  const root: Building = { children: new Map(), tensors: [] };
   for (const t of tensors) {
     let node = root;
-    for (const part of t.name.split('.')) {
+    for (const part of pathOf(t.name)) {
       let child = node.children.get(part);
       if (!child) {
-        child = { children: new Map() };
+        child = { children: new Map(), tensors: [] };
         node.children.set(part, child);
       }
       node = child;
     }
-    node.tensor = t.id;
+    node.tensors.push(t.id);
   }
   const names = new Map(tensors.map((t) => [t.id, t.name]));
   const leaf = (id: number, label: string, depth: number): TensorNode => ({ kind: 'tensor', key: names.get(id)!, label, depth, id });
   const convert = (node: Building, path: string[], label: string[], depth: number): TreeNode => {
-    if (node.tensor !== undefined && node.children.size === 0) return leaf(node.tensor, label.join('.'), depth);
-    if (node.tensor === undefined && node.children.size === 1) {
+    if (node.tensors.length === 1 && node.children.size === 0) return leaf(node.tensors[0]!, label.join('.'), depth);
+    if (node.tensors.length === 0 && node.children.size === 1) {
       const [part, only] = [...node.children][0]!;
       return convert(only, [...path, part], [...label, part], depth);
     }
     const children = [...node.children].map(([part, child]) => convert(child, [...path, part], [part], depth + 1));
     // A name that is also a prefix of others ("a" and "a.b") is a leaf of its own group, listed first.
-    if (node.tensor !== undefined) children.unshift(leaf(node.tensor, path[path.length - 1] ?? '', depth + 1));
+    children.unshift(...node.tensors.map((id) => leaf(id, names.get(id)!.split(/[./]/).pop() || names.get(id)!, depth + 1)));
     const run = numberedRun(children);
     // Layers in numeric order (2 before 10), whatever order the header listed them in.
     if (run) {
@@ -77,6 +78,12 @@ export function buildTree(tensors: readonly TensorLike[]): TreeNode[] {
   };
   const top = convert(root, [], [], -1);
   return top.kind === 'group' ? top.children : [top];
+}
+
+/** Module path of a tensor name: dotted (PyTorch, safetensors) or slashed (ONNX, TensorFlow) segments. */
+function pathOf(name: string): string[] {
+  const parts = name.split(/[./]/).filter((part) => part !== '');
+  return parts.length > 0 ? parts : [name];
 }
 
 function leadingNumber(node: TreeNode): number {

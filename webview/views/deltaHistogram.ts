@@ -34,6 +34,6 @@ export function renderDeltaHistogram(container: HTMLElement, h: DeltaHistogram, 
   const labels: [number, string][] = [[x(zeroAt + 0.5), '0']];
   if (outer > 0) labels.push([x(span[0]), `−${formatValue(outer)}`], [x(span[1]), `+${formatValue(outer)}`]);
   svg.append('g').attr('class', 'axis').selectAll('text').data(labels).join('text')
-    .attr('x', (d) => d[0]).attr('y', bottom + 16).attr('text-anchor', (d, i) => (i === 0 ? 'middle' : i === 1 ? 'start' : 'end')).text((d) => d[1]);
+    .attr('x', (d) => d[0]).attr('y', bottom + 16).attr('text-anchor', (_, i) => (i === 0 ? 'middle' : i === 1 ? 'start' : 'end')).text((d) => d[1]);
   svg.append('line').attr('class', 'zero-line').attr('x1', x(zeroAt + 0.5)).attr('x2', x(zeroAt + 0.5)).attr('y1', MARGIN.top).attr('y2', bottom);
 }

@@ -15,6 +15,20 @@ export function renderSummary(summary: CheckpointSummary): HTMLElement {
     .sort((a, b) => b[1] - a[1])
     .map(([dtype, n]) => el('span', { class: 'chip' }, `${dtype} ${formatCount(n)}`));
   const metadata = Object.entries(summary.metadata);
+  // GGUF files name their model family; show it beside the format.
+  const architecture = summary.metadata['general.architecture'];
+  if (architecture !== undefined) facts.splice(1, 0, ['architecture', architecture]);
+  const findings = summary.findings.length === 0
+    ? []
+    : [
+        el(
+          'section',
+          { class: 'findings', 'data-testid': 'findings', role: 'note' },
+          el('h2', {}, `Security notes (${summary.findings.length})`),
+          el('p', { class: 'findings-lead' }, 'Weightscope read this file without running anything in it. Loading it elsewhere may run code:'),
+          el('ul', {}, ...summary.findings.map((f) => el('li', { 'data-testid': 'finding', 'data-code': f.code }, el('code', {}, f.code), ` ${f.message}`))),
+        ),
+      ];
   const files = el('details', { class: 'files' }, el('summary', {}, summary.files.length === 1 ? summary.files[0]!.path : `${summary.files.length} files`),
     el('ul', {}, ...summary.files.map((f) => el('li', {}, `${f.path} — ${formatBytes(f.bytes)}`))));
   return el(
@@ -23,14 +37,25 @@ export function renderSummary(summary: CheckpointSummary): HTMLElement {
     el('h1', {}, summary.title),
     el('div', { class: 'facts' }, ...facts.map(([k, v]) => el('div', { class: 'fact', 'data-fact': k }, el('span', { class: 'label' }, k), el('span', { class: 'value' }, v)))),
     el('div', { class: 'dtypes' }, ...dtypes),
+    ...findings,
     files,
     el(
       'details',
       { class: 'metadata', 'data-testid': 'metadata' },
       el('summary', {}, `metadata (${metadata.length})`),
-      el('table', {}, ...metadata.map(([k, v]) => el('tr', {}, el('th', {}, k), el('td', {}, v)))),
+      el('table', {}, ...metadata.map(([k, v]) => el('tr', {}, el('th', {}, k), el('td', {}, metadataValue(v))))),
     ),
   );
+}
+
+/** Characters of a metadata value shown at once; longer ones (chat templates, licences) unfold on demand. */
+const SHOWN_VALUE_CHARS = 300;
+
+function metadataValue(value: string): Node {
+  if (value.length <= SHOWN_VALUE_CHARS) return document.createTextNode(value);
+  return el('details', { class: 'long-value' },
+    el('summary', {}, `${value.slice(0, SHOWN_VALUE_CHARS)}… (${value.length.toLocaleString('en-US')} characters)`),
+    el('pre', {}, value));
 }
 
 export function updateProgress(container: HTMLElement, p: ScanProgress, actions: { cancel(): void; rescan(): void }): void {

@@ -41,7 +41,10 @@ export function renderHistogram(container: HTMLElement, h: HistogramSummary, sta
     .append('title')
     .text((b) => `${formatValue(x === 'log' ? 10 ** b.x0 : b.x0)} … ${formatValue(x === 'log' ? 10 ** b.x1 : b.x1)}: ${b.count}`);
 
-  const xAxis = axisBottom(xScale).ticks(6).tickFormat((d) => (x === 'log' ? `1e${Math.round(Number(d))}` : formatValue(Number(d))));
+  const xAxis =
+    x === 'log'
+      ? axisBottom(xScale).tickValues(decades(lo, hi, 7)).tickFormat((d) => `1e${Number(d)}`)
+      : axisBottom(xScale).ticks(6).tickFormat((d) => formatValue(Number(d)));
   svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${bottom})`).call(xAxis);
   const yAxis = axisLeft(yScale).ticks(4, y === 'log' ? '~s' : '~s');
   svg.append('g').attr('class', 'axis').attr('transform', `translate(${MARGIN.left},0)`).call(yAxis);
@@ -68,4 +71,15 @@ export function renderHistogram(container: HTMLElement, h: HistogramSummary, sta
       .attr('text-anchor', anchor)
       .text(`${label} ${formatValue(value)}`);
   }
+}
+
+/** Whole powers of ten (as exponents) inside [lo, hi], thinned to at most `most` ticks. */
+export function decades(lo: number, hi: number, most: number): number[] {
+  const first = Math.ceil(lo);
+  const last = Math.floor(hi);
+  if (last < first) return [Math.round((lo + hi) / 2)];
+  const step = Math.max(1, Math.ceil((last - first + 1) / most));
+  const ticks: number[] = [];
+  for (let e = first; e <= last; e += step) ticks.push(e);
+  return ticks;
 }

@@ -6,6 +6,7 @@
 //! Adding an analysis means one module here with its constructor and record layout; nothing else changes.
 #![deny(missing_docs)]
 
+mod blocks;
 mod decode;
 mod diff;
 mod lora;
@@ -21,7 +22,7 @@ pub fn whole(x: f64) -> bool {
 }
 
 /// Bumped whenever an export or a record layout changes; the host refuses a mismatched module.
-pub const ABI_VERSION: u32 = 4;
+pub const ABI_VERSION: u32 = 5;
 /// Input slots: enough for a merge of a base and fifteen fine-tunes.
 pub const INPUT_SLOTS: usize = 16;
 

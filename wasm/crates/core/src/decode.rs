@@ -1,5 +1,6 @@
-//! Bit-exact decoding of small float formats and of any element pattern to f64.
+//! Bit-exact decoding of small float formats, of any element pattern, and of GGUF blocks to f64.
 use crate::dtype::DType;
+use crate::quant;
 use crate::simd;
 
 /// IEEE binary16 → f64 (exact).
@@ -188,10 +189,14 @@ fn to4(b: &[u8]) -> [u8; 4] {
 }
 
 /// Decodes whole element groups of `dtype` into `out` (one f64 per element; `out.len()` must equal the element
-/// count of `bytes`). Exact for every dtype; the 16- and 32-bit float paths are written as plain lane-wise loops so
+/// count of `bytes`). Exact for every dtype (block-quantized types: bit-identical to ggml's f32 dequantization,
+/// widened); the 16- and 32-bit float paths are written as plain lane-wise loops so
 /// that the wasm32 build (SIMD128) vectorizes them.
 pub fn decode_f64(dtype: DType, bytes: &[u8], out: &mut [f64]) {
     debug_assert_eq!(out.len() * dtype.group_bytes(), bytes.len() * dtype.group_elements());
+    if let Some(format) = quant::format(dtype) {
+        return quant::dequantize(format, bytes, out);
+    }
     match dtype {
         DType::BF16 => widen_fours(bytes, out, 2, simd::widen_bf16, |b| bf16_to_f64(u16::from_le_bytes([b[0], b[1]]))),
         DType::F16 => widen_fours(bytes, out, 2, simd::widen_f16, |b| f16_bits_to_f32(u16::from_le_bytes([b[0], b[1]])) as f64),

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod blocks;
 pub mod counts;
 pub mod decode;
 pub mod diff;
@@ -13,6 +14,7 @@ pub mod lora;
 pub mod lowrank;
 pub mod merge;
 pub mod moments;
+pub mod quant;
 pub mod simd;
 pub mod stats;
 pub mod summary;

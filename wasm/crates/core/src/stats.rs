@@ -9,6 +9,7 @@ use crate::counts::PatternCounts;
 use crate::decode::{key_is_subnormal_or_zero, key_value, pattern_value, wide_key, Decoder};
 use crate::dtype::DType;
 use crate::moments::Moments;
+use crate::quant;
 use crate::summary::FiniteSummary;
 
 /// Probabilities of the reported quantiles.
@@ -174,8 +175,14 @@ pub struct StatsJob {
     result: Option<StatsResult>,
 }
 
+/// Tensors of at most this many elements are summarized exactly from their sorted values: far cheaper than building
+/// pattern or key tables (hundreds of KiB each) for the thousands of small biases, norms and constants of a model.
+const SMALL_ELEMENTS: usize = 16384;
+
 #[derive(Clone)]
 enum State {
+    /// The raw bytes so far, while the tensor is small.
+    Small(Vec<u8>),
     Pattern(PatternTable),
     Wide(Box<WideState>),
 }
@@ -183,12 +190,33 @@ enum State {
 impl StatsJob {
     /// A job for one tensor of `dtype`.
     pub fn new(dtype: DType) -> StatsJob {
-        let state = if dtype.is_pattern() {
-            State::Pattern(PatternTable::new(dtype))
-        } else {
-            State::Wide(Box::new(WideState::new(dtype)))
-        };
-        StatsJob { dtype, state, result: None }
+        StatsJob { dtype, state: State::Small(Vec::new()), result: None }
+    }
+
+    /// Leaves the small state: builds the tables and feeds them the bytes kept so far.
+    fn grow(&mut self) {
+        if let State::Small(kept) = &mut self.state {
+            let kept = core::mem::take(kept);
+            // A block-quantized tensor's statistics are those of its dequantized f32 values.
+            let values = if self.dtype.is_quantized() { DType::F32 } else { self.dtype };
+            self.state = if values.is_pattern() {
+                State::Pattern(PatternTable::new(values))
+            } else {
+                State::Wide(Box::new(WideState::new(values)))
+            };
+            self.push_tables(&kept);
+        }
+    }
+
+    fn push_tables(&mut self, bytes: &[u8]) {
+        match &mut self.state {
+            State::Small(_) => unreachable!("tables are built before they are fed"),
+            State::Pattern(table) => table.push(bytes),
+            State::Wide(wide) => match quant::format(self.dtype) {
+                Some(format) => quant::dequantize_f32_le(format, bytes, |values| wide.push(values)),
+                None => wide.push(bytes),
+            },
+        }
     }
 
     /// The dtype this job decodes.
@@ -204,10 +232,15 @@ impl StatsJob {
         if self.result.is_some() {
             return Err(StatsError::WrongPhase);
         }
-        match &mut self.state {
-            State::Pattern(table) => table.push(bytes),
-            State::Wide(wide) => wide.push(bytes),
+        let (group_bytes, group_elements) = (self.dtype.group_bytes(), self.dtype.group_elements());
+        if let State::Small(kept) = &mut self.state {
+            if (kept.len() + bytes.len()) / group_bytes * group_elements <= SMALL_ELEMENTS {
+                kept.extend_from_slice(bytes);
+                return Ok(());
+            }
+            self.grow();
         }
+        self.push_tables(bytes);
         Ok(())
     }
 
@@ -216,6 +249,12 @@ impl StatsJob {
         if self.dtype != other.dtype || self.result.is_some() || other.result.is_some() {
             return Err(StatsError::WrongPhase);
         }
+        if let State::Small(bytes) = &other.state {
+            return self.push(bytes);
+        }
+        let mut other = other.clone();
+        self.grow();
+        other.grow();
         match (&mut self.state, &other.state) {
             (State::Pattern(a), State::Pattern(b)) => {
                 a.merge(b);
@@ -232,6 +271,7 @@ impl StatsJob {
             return false;
         }
         let finished = match &mut self.state {
+            State::Small(bytes) => Some(summarize_small(self.dtype, bytes)),
             State::Pattern(table) => Some(table.finish()),
             State::Wide(wide) => wide.end_pass(),
         };
@@ -294,6 +334,25 @@ impl PatternTable {
         finite.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(core::cmp::Ordering::Equal));
         summarize_sorted(&finite, nan, posinf, neginf)
     }
+}
+
+/// Exact statistics of a small tensor from its sorted decoded values.
+fn summarize_small(dtype: DType, bytes: &[u8]) -> StatsResult {
+    let mut values = Vec::new();
+    Decoder::new(dtype).decode_all(bytes, &mut values);
+    let nan = values.iter().filter(|v| v.is_nan()).count() as u64;
+    let posinf = values.iter().filter(|&&v| v == f64::INFINITY).count() as u64;
+    let neginf = values.iter().filter(|&&v| v == f64::NEG_INFINITY).count() as u64;
+    values.retain(|v| v.is_finite());
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(core::cmp::Ordering::Equal));
+    let mut finite: Vec<(f64, u64)> = Vec::new();
+    for v in values {
+        match finite.last_mut() {
+            Some((last, count)) if *last == v => *count += 1,
+            _ => finite.push((v, 1)),
+        }
+    }
+    summarize_sorted(&finite, nan, posinf, neginf)
 }
 
 /// Everything from the sorted (value, count) pairs of the finite values: two-pass exact moments.
@@ -735,16 +794,41 @@ mod tests {
             v.extend_from_slice(&r.display.tails);
             v
         };
-        fields(a).iter().zip(fields(b)).all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+        // Equal as numbers (so −0 and +0 are the same value), or both undefined.
+        fields(a).iter().zip(fields(b)).all(|(x, y)| x == &y || (x.is_nan() && y.is_nan()))
     }
+
+    /// Sizes that take the small (sorted) path and the table path.
+    const SIZES: [usize; 2] = [1000, SMALL_ELEMENTS + 3 * 4096 + 36];
 
     #[test]
     fn every_dtype_gives_bit_identical_results_whatever_the_chunking() {
         for &dtype in DType::all() {
-            let bytes = bytes_for(dtype, 3 * 4096 + 36);
-            let whole = run(dtype, &bytes, bytes.len());
-            for chunk in [1, 3, 24, 1000, 4096 * 3 + 8] {
-                assert!(same(&run(dtype, &bytes, chunk), &whole), "{:?} with chunks of {} bytes", dtype, chunk);
+            for elements in SIZES {
+                let bytes = bytes_for(dtype, elements);
+                let whole = run(dtype, &bytes, bytes.len());
+                for chunk in [1, 3, 24, 1000, 4096 * 3 + 8] {
+                    assert!(same(&run(dtype, &bytes, chunk), &whole), "{:?}, {} elements, chunks of {} bytes", dtype, elements, chunk);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn small_tensors_give_the_same_exact_statistics_as_the_tables() {
+        for &dtype in DType::all().iter().filter(|d| d.is_pattern()) {
+            let bytes = bytes_for(dtype, SMALL_ELEMENTS + 4096);
+            let mut tables = StatsJob::new(dtype);
+            tables.grow();
+            tables.push(&bytes).unwrap();
+            tables.end_pass();
+            let small = summarize_small(dtype, &bytes);
+            let t = tables.result().unwrap();
+            // The same values, grouped a little differently (−0 and +0 are one group here): sums agree to rounding.
+            let close = |a: f64, b: f64| a == b || (a - b).abs() <= 1e-12 * a.abs().max(1.0) || (a.is_nan() && b.is_nan());
+            assert_eq!((t.count, t.min, t.max, t.zeros, t.nan, t.quantiles), (small.count, small.min, small.max, small.zeros, small.nan, small.quantiles), "{:?}", dtype);
+            for (a, b) in [(t.mean, small.mean), (t.std, small.std), (t.l2, small.l2), (t.skewness, small.skewness), (t.kurtosis, small.kurtosis)] {
+                assert!(close(a, b), "{:?}: {} vs {}", dtype, a, b);
             }
         }
     }
@@ -752,7 +836,7 @@ mod tests {
     #[test]
     fn merging_partial_jobs_equals_one_pass_for_pattern_types_and_the_same_counts_for_wide_ones() {
         for &dtype in DType::all() {
-            let bytes = bytes_for(dtype, 2 * 4096 + 12);
+            let bytes = bytes_for(dtype, 2 * SMALL_ELEMENTS + 12);
             let cut = bytes.len() / 2 / dtype.group_bytes() * dtype.group_bytes();
             let mut left = StatsJob::new(dtype);
             left.push(&bytes[..cut]).unwrap();
@@ -771,7 +855,8 @@ mod tests {
             } else {
                 // Wide types fold blocks in another order after a merge: counts and extremes exact, moments close.
                 assert_eq!((merged.count, merged.zeros, merged.nan, merged.min, merged.max), (whole.count, whole.zeros, whole.nan, whole.min, whole.max), "{:?}", dtype);
-                assert!((merged.mean - whole.mean).abs() <= 1e-9 * (whole.mean.abs() + whole.std), "{:?}", dtype);
+                let close = (merged.mean - whole.mean).abs() <= 1e-9 * (whole.mean.abs() + whole.std);
+                assert!(close || (merged.mean.is_nan() && whole.mean.is_nan()), "{:?}", dtype);
                 assert_eq!(merged.quantiles, whole.quantiles, "{:?}", dtype);
             }
         }
