@@ -122,13 +122,14 @@ export const tests = [
       await runCommand(ctx.page, 'Weightscope: Merge Fine-tunes…');
       const frame = ctx.frame();
       await frame.locator('#app[data-view="merge"]').waitFor({ timeout: 30_000 });
-      assert.equal(await frame.locator('[data-testid="merge-base"]').innerText(), 'base/model.safetensors');
+      assert.match(await frame.locator('[data-testid="merge-base"]').getAttribute('title'), /\/base\/model\.safetensors$/);
       let folder;
       for (const model of ['finetune/model.safetensors', 'finetune-b/model.safetensors']) {
         await frame.locator('[data-testid="merge-add-models"]').click();
         folder = await answerDialog(ctx.page, model);
       }
-      await waitFor(async () => (await frame.locator('[data-testid="merge-models"]').innerText()).includes('2.'), 10_000, 'two fine-tunes');
+      await waitFor(async () => (await frame.locator('[data-testid="merge-models"]').innerText()).includes('2. finetune-b/model.safetensors'), 10_000, 'two fine-tunes');
+      assert.equal(await frame.locator('[data-testid="merge-base"]').innerText(), 'base/model.safetensors');
       await frame.locator('[data-testid="merge-param"][data-param="density"] input').fill('0.3');
       await frame.locator('[data-testid="merge-preview"]').click();
       await frame.locator('[data-testid="scan-status"][data-state="done"]').waitFor({ timeout: RUN_TIMEOUT });
