@@ -54,7 +54,9 @@ export class DiffSession {
   static async open(aPath: string, bPath: string, engine: () => ScanEngine, opener: SourceOpener): Promise<DiffSession> {
     const side = async (path: string): Promise<Side> => {
       const checkpoint = await openCheckpoint(path, opener);
-      return { path, checkpoint, loraPairs: findLoraPairs(checkpoint.tensors).pairs.length, adapterConfig: await findAdapterConfig(path, opener) };
+      const loraPairs = findLoraPairs(checkpoint.tensors).pairs.length;
+      // An adapter_config.json matters (and is read) only beside an adapter.
+      return { path, checkpoint, loraPairs, adapterConfig: loraPairs > 0 ? await findAdapterConfig(path, opener) : undefined };
     };
     const [a, b] = await Promise.all([side(aPath), side(bPath)]);
     return new DiffSession(a, b, engine);

@@ -35,13 +35,20 @@ async function answerDialog(page, relativePath) {
     await input.fill(target);
     return (await input.inputValue()).startsWith(target);
   }, 10_000, `the path ${target} in the dialog`);
-  await page.keyboard.press('Enter');
+  // Once the listing has caught up with the typed path (the file's row shows), accept: Enter, else the OK button.
+  const name = target.split('/').pop();
+  await widget.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 5_000 }).catch(() => {});
+  // waitFor polls every 200 ms: accept on every fifth poll while the dialog stays open, alternating the two ways.
+  let polls = 0;
   await waitFor(async () => {
     if (!(await widget.isVisible())) return true;
-    // An auto-completion may take the first Enter.
-    if ((await input.inputValue()).startsWith(target)) await page.keyboard.press('Enter');
+    const attempt = polls++;
+    if (attempt % 5 !== 0) return false;
+    if (!(await input.inputValue()).startsWith(target)) await input.fill(target);
+    if (attempt % 10 === 0) await page.keyboard.press('Enter');
+    else await widget.locator('.monaco-button').first().click({ timeout: 2_000 }).catch(() => {});
     return false;
-  }, 10_000, 'the dialog to close');
+  }, 20_000, 'the dialog to accept the path');
   return folder;
 }
 
