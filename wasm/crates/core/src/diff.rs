@@ -18,8 +18,7 @@ pub const DELTA_LOG2_HI: i32 = 24;
 pub const DELTA_BINS_PER_OCTAVE: usize = 4;
 /// Bins per sign.
 pub const DELTA_BINS: usize = (DELTA_LOG2_HI - DELTA_LOG2_LO) as usize * DELTA_BINS_PER_OCTAVE;
-/// Histogram slots: positive bins, negative bins, zero deltas, non-finite deltas.
-const SLOTS: usize = 2 * DELTA_BINS + 2;
+
 
 /// Why a diff refused input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +81,7 @@ pub struct DiffJob {
     nonfinite_a: bool,
     nonfinite_b: bool,
     identical: bool,
-    /// Two interleaved copies of: positive bins, negative bins, zero deltas, non-finite deltas.
+    /// Two copies of the raw histogram (RAW_SLOTS each), folded into bins at the end.
     slots: Vec<u64>,
     finished: bool,
 }
@@ -93,6 +92,8 @@ struct Counts {
     changed: u64,
     both_nonzero: u64,
     sign_flips: u64,
+    zeros_positive: u64,
+    zeros_negative: u64,
 }
 
 impl DiffJob {
@@ -110,7 +111,7 @@ impl DiffJob {
             nonfinite_a: false,
             nonfinite_b: false,
             identical: a == b,
-            slots: vec![0; 2 * SLOTS],
+            slots: vec![0; 2 * RAW_SLOTS],
             finished: false,
         }
     }
@@ -155,6 +156,8 @@ impl DiffJob {
         c.changed += b.changed;
         c.both_nonzero += b.both_nonzero;
         c.sign_flips += b.sign_flips;
+        c.zeros_positive += b.zeros_positive;
+        c.zeros_negative += b.zeros_negative;
         self.nonfinite_a |= block.nonfinite_a;
         self.nonfinite_b |= block.nonfinite_b;
         self.filled = 0;
@@ -171,7 +174,7 @@ impl DiffJob {
         let l2_a = if self.nonfinite_a { f64::NAN } else { aa.sqrt() };
         let l2_b = if self.nonfinite_b { f64::NAN } else { bb.sqrt() };
         let any_nonfinite = self.nonfinite_a || self.nonfinite_b;
-        let slot = |i: usize| self.slots[i] + self.slots[SLOTS + i];
+        let (positive, negative, nonfinite) = fold_histogram(&self.slots, c.zeros_positive, c.zeros_negative);
         let l2_delta = if any_nonfinite { f64::NAN } else { dd.sqrt() };
         let rel_delta = if l2_a > 0.0 { l2_delta / l2_a } else { f64::NAN };
         let cosine = if l2_a > 0.0 && l2_b > 0.0 && ab.is_finite() { (ab / (l2_a * l2_b)).clamp(-1.0, 1.0) } else { f64::NAN };
@@ -189,10 +192,10 @@ impl DiffJob {
             identical: self.identical,
             nonfinite_a: self.nonfinite_a,
             nonfinite_b: self.nonfinite_b,
-            delta_zeros: slot(2 * DELTA_BINS),
-            delta_nonfinite: slot(2 * DELTA_BINS + 1),
-            delta_positive: (0..DELTA_BINS).map(slot).collect(),
-            delta_negative: (DELTA_BINS..2 * DELTA_BINS).map(slot).collect(),
+            delta_zeros: c.zeros_positive + c.zeros_negative,
+            delta_nonfinite: nonfinite,
+            delta_positive: positive,
+            delta_negative: negative,
         }
     }
 }
@@ -204,6 +207,35 @@ fn finite_or_nan(x: f64) -> f64 {
     } else {
         f64::NAN
     }
+}
+
+/// Folds the raw histograms (two copies) into the positive and negative log2 bins and the non-finite count. Raw
+/// slots with a zero exponent hold the exact zeros (+0 and −0, counted apart in the main loop and taken out here)
+/// and the subnormal deltas, which belong to the first bin like every magnitude below its range.
+fn fold_histogram(raw: &[u64], zeros_positive: u64, zeros_negative: u64) -> (Vec<u64>, Vec<u64>, u64) {
+    let (mut positive, mut negative) = (vec![0; DELTA_BINS], vec![0; DELTA_BINS]);
+    let mut nonfinite = 0;
+    for slot in 0..RAW_SLOTS {
+        let count = raw[slot] + raw[RAW_SLOTS + slot];
+        if count == 0 {
+            continue;
+        }
+        let exponent = (slot >> 2) & 0x7ff;
+        if exponent == 0x7ff {
+            nonfinite += count;
+            continue;
+        }
+        // A magnitude with these top bits (any nonzero rest), binned as any delta is.
+        let bin = delta_bin(f64::from_bits(((slot as u64) << 50) | 1));
+        if slot >> 13 == 1 {
+            negative[bin] += count;
+        } else {
+            positive[bin] += count;
+        }
+    }
+    positive[0] -= zeros_positive;
+    negative[0] -= zeros_negative;
+    (positive, negative, nonfinite)
 }
 
 /// Elements in `len` bytes of `dtype`, or None when that is not a whole number of groups.
@@ -245,7 +277,7 @@ struct BlockResult {
 fn compare_block(a: &[f64], b: &[f64], slots: &mut [u64]) -> BlockResult {
     let mut sums = [[0.0f64; 2]; 6];
     let mut max = [0.0f64; 2];
-    let mut counts = [[0u64; 2]; 3];
+    let mut counts = [[0u64; 2]; 5];
     let pairs = a.len() / 2;
     for (xs, ys) in a[..2 * pairs].chunks_exact(2).zip(b[..2 * pairs].chunks_exact(2)) {
         for lane in 0..2 {
@@ -264,6 +296,8 @@ fn compare_block(a: &[f64], b: &[f64], slots: &mut [u64]) -> BlockResult {
             counts[0][lane] += ((x != y) & ((x == x) | (y == y))) as u64;
             counts[1][lane] += nonzero as u64;
             counts[2][lane] += (nonzero & ((x < 0.0) != (y < 0.0))) as u64;
+            counts[3][lane] += (d.to_bits() == 0) as u64;
+            counts[4][lane] += (d.to_bits() == 1 << 63) as u64;
         }
     }
     if a.len() % 2 == 1 {
@@ -279,11 +313,20 @@ fn compare_block(a: &[f64], b: &[f64], slots: &mut [u64]) -> BlockResult {
         counts[0][0] += (x != y && (x == x || y == y)) as u64;
         counts[1][0] += nonzero as u64;
         counts[2][0] += (nonzero && (x < 0.0) != (y < 0.0)) as u64;
+        counts[3][0] += (d.to_bits() == 0) as u64;
+        counts[4][0] += (d.to_bits() == 1 << 63) as u64;
     }
-    let (histogram0, histogram1) = slots.split_at_mut(SLOTS);
-    for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
-        let histogram = if i % 2 == 0 { &mut *histogram0 } else { &mut *histogram1 };
-        histogram[delta_slot(y - x)] += 1;
+    // Every delta's top 14 bits (sign, exponent, two fraction bits) index a raw histogram directly; two copies take
+    // alternate elements so that runs of equal bins do not wait on each other. Zeros and non-finite deltas are
+    // separated when the raw counts are folded into bins (`finish`).
+    let (histogram0, histogram1) = slots.split_at_mut(RAW_SLOTS);
+    let pairs = a.len() / 2;
+    for (xs, ys) in a[..2 * pairs].chunks_exact(2).zip(b[..2 * pairs].chunks_exact(2)) {
+        histogram0[raw_slot(ys[0] - xs[0])] += 1;
+        histogram1[raw_slot(ys[1] - xs[1])] += 1;
+    }
+    if a.len() % 2 == 1 {
+        histogram0[raw_slot(b[a.len() - 1] - a[a.len() - 1])] += 1;
     }
     let sum = |k: usize| sums[k][0] + sums[k][1];
     let count = |k: usize| counts[k][0] + counts[k][1];
@@ -292,19 +335,16 @@ fn compare_block(a: &[f64], b: &[f64], slots: &mut [u64]) -> BlockResult {
         max_abs: max[0].max(max[1]),
         nonfinite_a: sum(4).is_nan(),
         nonfinite_b: sum(5).is_nan(),
-        counts: Counts { n: a.len() as u64, changed: count(0), both_nonzero: count(1), sign_flips: count(2) },
+        counts: Counts { n: a.len() as u64, changed: count(0), both_nonzero: count(1), sign_flips: count(2), zeros_positive: count(3), zeros_negative: count(4) },
     }
 }
 
-/// A delta's histogram slot, branch-free: positive bins, negative bins, then zero, then non-finite.
+/// Raw histogram slots: the top 14 bits of an f64 (sign, exponent, two fraction bits).
+const RAW_SLOTS: usize = 1 << 14;
+
 #[inline(always)]
-fn delta_slot(d: f64) -> usize {
-    let bits = d.to_bits();
-    let exponent = ((bits >> 52) & 0x7ff) as i64;
-    let bin = ((exponent - 1023 - DELTA_LOG2_LO as i64) * DELTA_BINS_PER_OCTAVE as i64 + ((bits >> 50) & 3) as i64).max(0).min(DELTA_BINS as i64 - 1) as u64;
-    let zero = (d == 0.0) as u64;
-    let nonfinite = (exponent == 0x7ff) as u64;
-    ((1 - zero - nonfinite) * ((bits >> 63) * DELTA_BINS as u64 + bin) + zero * 2 * DELTA_BINS as u64 + nonfinite * (2 * DELTA_BINS as u64 + 1)) as usize
+fn raw_slot(d: f64) -> usize {
+    (d.to_bits() >> 50) as usize
 }
 
 /// The histogram bin of a finite nonzero delta: DELTA_BINS_PER_OCTAVE bins per binade, read from the f64 bits.
@@ -447,6 +487,19 @@ mod tests {
         let r = job.finish();
         assert_eq!(r.l2_a, 5f64.sqrt());
         assert!(r.l2_b.is_nan() && r.cosine.is_nan() && r.rel_delta.is_nan());
+    }
+
+    #[test]
+    fn zeros_of_either_sign_and_subnormal_deltas_are_told_apart() {
+        let tiny = f64::from_bits(3); // a subnormal
+        let a: Vec<u8> = [0.0f64, 0.0, 1.0, 0.0, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let b: Vec<u8> = [0.0f64, -0.0, 1.0, tiny, 1e300].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let mut job = DiffJob::new(DType::F64, DType::F64);
+        job.push(&a, &b).unwrap();
+        let r = job.finish();
+        assert_eq!(r.delta_zeros, 3, "+0, −0 and 1 − 1");
+        assert_eq!((r.delta_positive[0], r.delta_positive[DELTA_BINS - 1]), (1, 1));
+        assert_eq!(r.delta_positive.iter().sum::<u64>() + r.delta_negative.iter().sum::<u64>(), 2);
     }
 
     #[test]
