@@ -7,10 +7,12 @@ import { FormatError } from '../formats/formatError';
 import { UsageError } from './args';
 import type { Command } from './command';
 import { statsCommand } from './statsCommand';
+import { tileCommand } from './tileCommand';
 
 /** Every subcommand, by name. */
 const COMMANDS: Readonly<Record<string, Command>> = {
   stats: statsCommand,
+  tile: tileCommand,
 };
 
 const USAGE = `usage: weightscope <command> [options]

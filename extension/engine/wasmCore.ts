@@ -28,6 +28,8 @@ interface Exports {
   ws_error(): number;
   ws_stats_new(code: number): number;
   ws_stats_merge(into: number, from: number): number;
+  ws_tile_new(dtype: number, cols: number, rowBegin: number, rowEnd: number, colBegin: number, colEnd: number, outRows: number,
+    outCols: number, outFirst: number, outLast: number, reducer: number, segStart: number, segLen: number, skip: number): number;
 }
 
 export class WasmCoreError extends Error {
@@ -87,6 +89,52 @@ export class StatsJob extends WasmJob {
   }
 }
 
+/** A tile job's parameters (wasm/ABI.md, ws_tile_new). */
+export interface TileJobSpec {
+  cols: number;
+  rows: readonly [number, number];
+  columns: readonly [number, number];
+  size: readonly [number, number];
+  outRows: readonly [number, number];
+  reducer: TileReducer;
+  segment: readonly [number, number];
+  skip: number;
+}
+
+export type TileReducer = 'mean' | 'absmax' | 'min' | 'max';
+const REDUCER_CODES: Readonly<Record<TileReducer, number>> = { mean: 0, absmax: 1, min: 2, max: 3 };
+
+/** A finished tile part: `rows × cols` cells (NaN = null) and the marginal totals. */
+export interface TileCells {
+  rows: number;
+  cols: number;
+  values: Float64Array;
+  rowAbsmax: Float64Array;
+  rowSquares: Float64Array;
+  rowCount: Float64Array;
+  colAbsmax: Float64Array;
+  colSquares: Float64Array;
+  colCount: Float64Array;
+}
+
+export class TileJob extends WasmJob {
+  constructor(core: WasmCore, handle: number, private readonly rows: number, private readonly cols: number) {
+    super(core, handle);
+  }
+
+  result(): TileCells {
+    const r = this.record();
+    const { rows, cols } = this;
+    if (r.length !== rows * cols + 3 * rows + 3 * cols) throw new WasmCoreError('WASM_ERROR', `tile record of ${r.length} slots for ${rows} × ${cols}`);
+    let at = 0;
+    const take = (n: number): Float64Array => r.subarray(at, (at += n));
+    return {
+      rows, cols, values: take(rows * cols), rowAbsmax: take(rows), rowSquares: take(rows), rowCount: take(rows),
+      colAbsmax: take(cols), colSquares: take(cols), colCount: take(cols),
+    };
+  }
+}
+
 export class WasmCore {
   private constructor(readonly exports: Exports) {}
 
@@ -114,6 +162,12 @@ export class WasmCore {
 
   beginStats(dtype: string): StatsJob {
     return new StatsJob(this, this.create(this.exports.ws_stats_new(this.dtypeCode(dtype))));
+  }
+
+  beginTile(dtype: string, t: TileJobSpec): TileJob {
+    const handle = this.exports.ws_tile_new(this.dtypeCode(dtype), t.cols, t.rows[0], t.rows[1], t.columns[0], t.columns[1], t.size[0], t.size[1],
+      t.outRows[0], t.outRows[1], REDUCER_CODES[t.reducer], t.segment[0], t.segment[1], t.skip);
+    return new TileJob(this, this.create(handle), t.outRows[1] - t.outRows[0], t.size[1]);
   }
 
   /** The ABI code of a dtype; throws UNSUPPORTED_DTYPE for one the core cannot decode. */

@@ -8,6 +8,7 @@ import { WasmCore, WasmCoreError } from './wasmCore';
 import { FileTable, openTensorReader, TensorReadError } from './tensorReader';
 import { Cancelled, TaskFailure, type TaskContext } from './tasks/taskContext';
 import { runStats } from './tasks/stats';
+import { runTile } from './tasks/tile';
 import type { HostToWorker, TaskKind, TaskResult, TaskSpec, WorkerSetup, WorkerToHost } from './workerProtocol';
 
 type Runner<K extends TaskKind> = (spec: TaskSpec<K>, ctx: TaskContext) => Promise<TaskResult<K>>;
@@ -15,6 +16,7 @@ type Runner<K extends TaskKind> = (spec: TaskSpec<K>, ctx: TaskContext) => Promi
 /** Every task kind's runner. */
 const RUNNERS: { [K in TaskKind]: Runner<K> } = {
   stats: runStats,
+  tile: runTile,
 };
 
 const setup = workerData as WorkerSetup;

@@ -4,9 +4,11 @@
  * worker.ts.
  */
 import type { StatsSpec, StatsTaskResult } from './tasks/stats';
+import type { TileTaskResult, TileTaskSpec } from './tasks/tile';
 
 export interface TaskMap {
   stats: { spec: StatsSpec; result: StatsTaskResult };
+  tile: { spec: TileTaskSpec; result: TileTaskResult };
 }
 
 export type TaskKind = keyof TaskMap & string;

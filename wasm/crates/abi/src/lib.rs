@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 mod stats;
+mod tile;
 
 use std::cell::RefCell;
 

@@ -10,3 +10,7 @@ pub mod stats;
 
 pub use dtype::DType;
 pub use stats::{StatsJob, StatsResult, QUANTILE_PROBS};
+pub mod quantsim;
+pub mod ranks;
+pub mod rounding;
+pub mod tile;
