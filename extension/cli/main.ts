@@ -8,11 +8,15 @@ import { UsageError } from './args';
 import type { Command } from './command';
 import { statsCommand } from './statsCommand';
 import { tileCommand } from './tileCommand';
+import { outliersCommand } from './outliersCommand';
+import { quantCommand } from './quantCommand';
 
 /** Every subcommand, by name. */
 const COMMANDS: Readonly<Record<string, Command>> = {
   stats: statsCommand,
   tile: tileCommand,
+  outliers: outliersCommand,
+  quant: quantCommand,
 };
 
 const USAGE = `usage: weightscope <command> [options]

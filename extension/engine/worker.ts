@@ -9,6 +9,8 @@ import { FileTable, openTensorReader, TensorReadError } from './tensorReader';
 import { Cancelled, TaskFailure, type TaskContext } from './tasks/taskContext';
 import { runStats } from './tasks/stats';
 import { runTile } from './tasks/tile';
+import { runChannels } from './tasks/channels';
+import { runQuant } from './tasks/quant';
 import type { HostToWorker, TaskKind, TaskResult, TaskSpec, WorkerSetup, WorkerToHost } from './workerProtocol';
 
 type Runner<K extends TaskKind> = (spec: TaskSpec<K>, ctx: TaskContext) => Promise<TaskResult<K>>;
@@ -17,6 +19,8 @@ type Runner<K extends TaskKind> = (spec: TaskSpec<K>, ctx: TaskContext) => Promi
 const RUNNERS: { [K in TaskKind]: Runner<K> } = {
   stats: runStats,
   tile: runTile,
+  channels: runChannels,
+  quant: runQuant,
 };
 
 const setup = workerData as WorkerSetup;

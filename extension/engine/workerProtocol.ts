@@ -5,10 +5,15 @@
  */
 import type { StatsSpec, StatsTaskResult } from './tasks/stats';
 import type { TileTaskResult, TileTaskSpec } from './tasks/tile';
+import type { ChannelsSpec } from './tasks/channels';
+import type { QuantSpec } from './tasks/quant';
+import type { ChannelSummary, QuantSums } from './wasmCore';
 
 export interface TaskMap {
   stats: { spec: StatsSpec; result: StatsTaskResult };
   tile: { spec: TileTaskSpec; result: TileTaskResult };
+  channels: { spec: ChannelsSpec; result: ChannelSummary };
+  quant: { spec: QuantSpec; result: QuantSums };
 }
 
 export type TaskKind = keyof TaskMap & string;

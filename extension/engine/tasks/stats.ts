@@ -1,7 +1,7 @@
 /** Worker side of a statistics task: stream one tensor through a WASM statistics job, as many passes as it asks. */
 import type { TensorLocation } from '../../formats/checkpoint';
-import { lookupDType } from '../../formats/dtypes';
 import type { TensorAnalysis } from '../statsTypes';
+import { streamTensor } from './stream';
 import type { TaskContext } from './taskContext';
 
 export interface StatsSpec {
@@ -13,29 +13,12 @@ export interface StatsSpec {
 export type StatsTaskResult = TensorAnalysis;
 
 export async function runStats(spec: StatsSpec, ctx: TaskContext): Promise<StatsTaskResult> {
-  const { location } = spec;
-  const job = ctx.core.beginStats(location.dtype);
-  // Statistics do not depend on element order, so a transposed view is read straight through.
-  const reader = ctx.reader(location, { anyOrder: true });
-  const groupBytes = lookupDType(location.dtype)?.groupBytes ?? 1;
-  const chunk = Math.max(groupBytes, spec.chunkBytes - (spec.chunkBytes % groupBytes));
+  const job = ctx.core.beginStats(spec.location.dtype);
   try {
-    // Exact quantiles of wide integer types need more passes over the same bytes; progress counts the first only.
-    let firstPass = true;
-    do {
-      for (let done = 0; done < location.bytes; ) {
-        ctx.checkCancelled();
-        const len = Math.min(chunk, location.bytes - done);
-        await reader.read(done, ctx.core.input(len));
-        job.push();
-        done += len;
-        if (firstPass) ctx.progress(len);
-      }
-      firstPass = false;
-    } while (job.endPass());
+    // Statistics do not depend on element order, so a transposed view is read straight through.
+    await streamTensor(ctx, spec.location, job, spec.chunkBytes, { anyOrder: true });
     return job.result();
   } finally {
-    reader.close();
     job.dispose();
   }
 }

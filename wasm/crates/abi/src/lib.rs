@@ -8,6 +8,8 @@
 
 mod stats;
 mod tile;
+mod channels;
+mod quantsim;
 
 use std::cell::RefCell;
 

@@ -14,3 +14,4 @@ pub mod quantsim;
 pub mod ranks;
 pub mod rounding;
 pub mod tile;
+pub mod channels;
