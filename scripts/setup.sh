@@ -14,6 +14,12 @@ if command -v python3 >/dev/null && ! python3 -c 'import numpy' 2>/dev/null; the
   python3 -m pip install --quiet numpy || echo "setup: numpy could not be installed; golden tests will use checked-in references"
 fi
 
+# gguf-py's Q8_0/Q4_0 quantizers (ports of ggml's reference code) cross-check the quantization preview; without it
+# that one golden test skips.
+if command -v python3 >/dev/null && python3 -c 'import numpy' 2>/dev/null && ! python3 -c 'import gguf' 2>/dev/null; then
+  python3 -m pip install --quiet gguf || echo "setup: gguf could not be installed; the gguf-py cross-check will skip"
+fi
+
 if [ "${1:-}" != "--no-e2e" ]; then
   bash scripts/setup-e2e.sh
 fi
