@@ -186,10 +186,12 @@ export function defaultKeepThreshold(entries: readonly TensorEntry[], ranking: r
   return median - DEFAULT_KEEP_MARGIN_DB;
 }
 
-/** Matrices (≥ 2 dimensions: what quantizers touch) whose SQNR under the scheme is below `thresholdDb`. */
+/** Matrices (≥ 2 dimensions: what quantizers touch) whose SQNR under the scheme is below `thresholdDb`, in
+ *  checkpoint order. */
 export function keepList(entries: readonly TensorEntry[], ranking: readonly DamageRow[], thresholdDb: number): TensorEntry[] {
   return ranking
     .filter((r) => entries[r.index]!.shape.length >= 2 && r.metrics.sqnr_db !== null && r.metrics.sqnr_db < thresholdDb)
+    .sort((a, b) => a.index - b.index)
     .map((r) => entries[r.index]!);
 }
 
