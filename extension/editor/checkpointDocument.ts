@@ -7,7 +7,8 @@ import { openCheckpoint } from '../formats/openCheckpoint';
 import { nodeSourceOpener } from '../source/nodeFileSource';
 import type { ScanEngine, TensorOutcome } from '../engine/scanEngine';
 import { buildStatsReport, type StatsReport } from '../engine/statsReport';
-import type { CheckpointSummary, OpenResponse, ScanProgress, StatsRecord, TensorRow } from '../protocol/messages';
+import type { CheckpointSummary, HostEvent, OpenResponse, ScanProgress, StatsRecord, TensorRow } from '../protocol/messages';
+import { DocumentAnalyses } from './documentAnalyses';
 
 /** How often streamed records are forwarded to the webview: often enough to feel live, rarely enough to stay cheap. */
 const PROGRESS_INTERVAL_MS = 250;
@@ -24,6 +25,11 @@ export interface ScanUpdate {
 export class CheckpointDocument implements vscode.CustomDocument {
   private readonly updates = new vscode.EventEmitter<ScanUpdate>();
   readonly onDidUpdate = this.updates.event;
+  private readonly analysisEvents = new vscode.EventEmitter<HostEvent>();
+  /** Progress of the model-wide outlier and quantization runs. */
+  readonly onAnalysisEvent = this.analysisEvents.event;
+  /** Heatmap tiles, outliers and quantization previews of this checkpoint (empty when it could not be opened). */
+  readonly analyses: DocumentAnalyses;
   private readonly outcomes = new Map<number, TensorOutcome>();
   private pending: StatsRecord[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
@@ -36,6 +42,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
     private readonly engine: () => ScanEngine,
   ) {
     const tensors = 'checkpoint' in opened ? opened.checkpoint.tensors : [];
+    this.analyses = new DocumentAnalyses(tensors, engine, (event) => this.analysisEvents.fire(event));
     this.progress = {
       state: 'idle',
       doneTensors: 0,
@@ -153,8 +160,10 @@ export class CheckpointDocument implements vscode.CustomDocument {
 
   dispose(): void {
     this.cancel();
+    this.analyses.dispose();
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.updates.dispose();
+    this.analysisEvents.dispose();
   }
 }
 
@@ -189,6 +198,8 @@ function toRow(entry: Checkpoint['tensors'][number], id: number): TensorRow {
     file: entry.file,
     offset: entry.offset,
     problem: entry.problem ? { code: entry.problem.code, message: entry.problem.message } : null,
+    ...(entry.strides ? { strides: [...entry.strides] } : {}),
+    ...(entry.deflate ? { deflated: true } : {}),
   };
 }
 

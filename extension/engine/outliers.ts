@@ -115,6 +115,8 @@ export async function runOutliers(pool: ComputePool, entries: readonly TensorEnt
 }
 
 export interface SuperWeightCandidate {
+  /** Index of the tensor in the checkpoint, and its name. */
+  index: number;
   tensor: string;
   row: number;
   col: number;
@@ -125,17 +127,16 @@ export interface SuperWeightCandidate {
 /** Super-weight candidates (the rule above), ranked across the model by decreasing |value| (then checkpoint order,
  *  row, column). */
 export function superWeightCandidates(entries: readonly TensorEntry[], outcomes: ReadonlyMap<number, OutlierOutcome>): SuperWeightCandidate[] {
-  const found: (SuperWeightCandidate & { order: number })[] = [];
-  entries.forEach((entry, order) => {
-    const summary = outcomes.get(order)?.summary;
+  const found: SuperWeightCandidate[] = [];
+  entries.forEach((entry, index) => {
+    const summary = outcomes.get(index)?.summary;
     const reference = summary?.topScalars[SUPER_WEIGHT_REFERENCE - 1];
     if (!summary || !reference || entry.shape.length < 2 || !isDownProjection(entry.name)) return;
     for (const s of summary.topScalars.slice(0, SUPER_WEIGHT_TOP)) {
-      if (s.z >= SUPER_WEIGHT_MIN_Z && Math.abs(s.value) >= SUPER_WEIGHT_MIN_LEAD * Math.abs(reference.value)) found.push({ tensor: entry.name, row: s.row, col: s.col, value: s.value, z: s.z, order });
+      if (s.z >= SUPER_WEIGHT_MIN_Z && Math.abs(s.value) >= SUPER_WEIGHT_MIN_LEAD * Math.abs(reference.value)) found.push({ index, tensor: entry.name, row: s.row, col: s.col, value: s.value, z: s.z });
     }
   });
-  found.sort((a, b) => Math.abs(b.value) - Math.abs(a.value) || a.order - b.order || a.row - b.row || a.col - b.col);
-  return found.map(({ order: _order, ...candidate }) => candidate);
+  return found.sort((a, b) => Math.abs(b.value) - Math.abs(a.value) || a.index - b.index || a.row - b.row || a.col - b.col);
 }
 
 const finite = (value: number): number | null => (Number.isFinite(value) ? value : null);
@@ -162,7 +163,8 @@ export function outliersDocument(entries: readonly TensorEntry[], outcomes: Read
 
 /** One tensor in the cross-layer view: how far a channel index stands out there (absmax / median absmax). */
 export interface ChannelEcho {
-  tensor: string;
+  /** Index of the tensor in the checkpoint. */
+  tensor: number;
   /** 'col' for an input channel (a column, or an element of a 1-D tensor), 'row' for an output channel. */
   axis: 'row' | 'col';
   ratio: number;
@@ -199,7 +201,7 @@ export function crossLayerChannels(entries: readonly TensorEntry[], outcomes: Re
         const ratio = c.absmax / median;
         if (ratio < STANDOUT_FACTOR) continue;
         const echoes = byChannel.get(c.index) ?? [];
-        echoes.push({ tensor: entry.name, axis, ratio });
+        echoes.push({ tensor: index, axis, ratio });
         byChannel.set(c.index, echoes);
       }
     };
