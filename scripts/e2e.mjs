@@ -1,10 +1,9 @@
 // npm run test:e2e: the extension in code-server under headless Chromium; prints "N passed, M failed".
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { launchBrowser, openWorkbench, projectRoot, startCodeServer, webviewFrame } from '../test/e2e/codeServer.mjs';
-import { tests } from '../test/e2e/checkpointEditor.tests.mjs';
 
 const TEST_TIMEOUT_MS = 150_000;
 const results = join(projectRoot, 'test-results');
@@ -25,6 +24,12 @@ function cli(relativePath) {
   return cliCache.get(relativePath);
 }
 
+/** Any CLI command on a workspace file, parsed (`weightscope('quant', 'base/model.safetensors', '--scheme', …)`). */
+function weightscope(command, relativePath, ...args) {
+  const out = execFileSync(process.execPath, [join(projectRoot, 'dist/cli.js'), command, join(workspace, relativePath), ...args], { maxBuffer: 64 << 20 });
+  return JSON.parse(out.toString());
+}
+
 let passed = 0;
 let failed = 0;
 
@@ -42,6 +47,7 @@ async function runSuite(suite) {
         page,
         frame: () => webviewFrame(page),
         cli,
+        weightscope,
         shot: async (name) => {
           const file = join(results, `${name}.png`);
           await page.screenshot({ path: file });
@@ -71,6 +77,12 @@ async function runSuite(suite) {
   }
 }
 
+// Every test/e2e/*.tests.mjs suite (or those whose file name contains WEIGHTSCOPE_E2E_ONLY), in name order, in one
+// code-server session.
+const only = process.env.WEIGHTSCOPE_E2E_ONLY;
+const suites = readdirSync(join(projectRoot, 'test/e2e')).filter((f) => f.endsWith('.tests.mjs') && (!only || f.includes(only))).sort();
+const tests = [];
+for (const file of suites) tests.push(...(await import(join(projectRoot, 'test/e2e', file))).tests);
 await runSuite(tests);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);

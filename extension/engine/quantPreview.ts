@@ -6,6 +6,7 @@
 import { elementCount, matrixShape, type TensorEntry } from '../formats/checkpoint';
 import { lookupDType } from '../formats/dtypes';
 import { TaskError, type ComputePool } from './computePool';
+import { defaultKeepThresholdOf } from './keepRule';
 import { KEEP_FRACTIONS, QUANT_SCHEMES, type KeepFraction, type QuantScheme, type QuantSums } from './wasmCore';
 
 export { KEEP_FRACTIONS, QUANT_SCHEMES, type KeepFraction, type QuantScheme };
@@ -17,8 +18,6 @@ export const SCHEME_BITS: Readonly<Record<QuantScheme, number>> = {
   'int8-sym-row': 8, 'int8-sym-g128': 8, 'int4-sym-g32': 4, 'int4-asym-g128': 4, 'int4-asym-g64': 4, 'int3-asym-g64': 3,
   q8_0: 8, q4_0: 4, 'fp8-e4m3-tensor': 8, 'fp8-e4m3-row': 8, mxfp4: 4, nvfp4: 4,
 };
-/** Default export threshold: tensors whose SQNR falls this many dB below the median of the scheme. */
-export const DEFAULT_KEEP_MARGIN_DB = 6;
 
 export function isQuantScheme(name: string): name is QuantScheme {
   return (QUANT_SCHEMES as readonly string[]).includes(name);
@@ -177,13 +176,9 @@ export function damageRanking(entries: readonly TensorEntry[], outcomes: Readonl
   return rows.sort((a, b) => (b.metrics.damage ?? -1) - (a.metrics.damage ?? -1) || a.index - b.index);
 }
 
-/** SQNR below which a matrix joins the keep list by default: DEFAULT_KEEP_MARGIN_DB under the median of matrices. */
+/** SQNR below which a matrix joins the keep list by default (keepRule.ts). */
 export function defaultKeepThreshold(entries: readonly TensorEntry[], ranking: readonly DamageRow[]): number | null {
-  const values = ranking.filter((r) => entries[r.index]!.shape.length >= 2 && r.metrics.sqnr_db !== null).map((r) => r.metrics.sqnr_db!).sort((a, b) => a - b);
-  if (values.length === 0) return null;
-  const mid = values.length >> 1;
-  const median = values.length % 2 ? values[mid]! : (values[mid - 1]! + values[mid]!) / 2;
-  return median - DEFAULT_KEEP_MARGIN_DB;
+  return defaultKeepThresholdOf(ranking.filter((r) => entries[r.index]!.shape.length >= 2 && r.metrics.sqnr_db !== null).map((r) => r.metrics.sqnr_db!));
 }
 
 /** Matrices (≥ 2 dimensions: what quantizers touch) whose SQNR under the scheme is below `thresholdDb`, in

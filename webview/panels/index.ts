@@ -1,8 +1,11 @@
 /** Every detail tab and every model-wide view, in display order. */
 import type { CheckpointView, DetailPanel } from './panel';
+import { heatmapPanel } from './heatmapPanel';
+import { outliersPanel, outliersView } from './outliersPanel';
+import { quantPanel, quantView } from './quantPanel';
 import { statisticsPanel } from './statisticsPanel';
 
-export const DETAIL_PANELS: readonly DetailPanel[] = [statisticsPanel];
+export const DETAIL_PANELS: readonly DetailPanel[] = [statisticsPanel, heatmapPanel, outliersPanel, quantPanel];
 
 /** Model-wide views shown as tabs beside "Tensors". */
-export const CHECKPOINT_VIEWS: readonly CheckpointView[] = [];
+export const CHECKPOINT_VIEWS: readonly CheckpointView[] = [outliersView, quantView];
