@@ -248,24 +248,17 @@ impl Columns {
         let (main, absmax, squares, bad) =
             (&mut self.main[offset..end], &mut self.absmax[offset..end], &mut self.squares[offset..end], &mut self.bad[offset..end]);
         if all_finite(values) {
+            // One lane-wise pass per reducer; the first row of an output row overwrites instead of adding.
+            let mean = |m: f64, v: f64| m + v;
+            let min = |m: f64, v: f64| if v < m { v } else { m };
+            let max = |m: f64, v: f64| if v > m { v } else { m };
             match (reducer, first) {
-                (Reducer::Mean, false) => fold_row(values, main, |m, v| m + v),
-                (Reducer::Min, false) => fold_row(values, main, |m, v| if v < m { v } else { m }),
-                (Reducer::Max, false) => fold_row(values, main, |m, v| if v > m { v } else { m }),
-                (Reducer::AbsMax, _) => {}
-                (_, true) => main.copy_from_slice(values),
-            }
-            if first {
-                for ((&v, a), s) in values.iter().zip(absmax.iter_mut()).zip(squares.iter_mut()) {
-                    *a = v.abs();
-                    *s = v * v;
-                }
-            } else {
-                for ((&v, a), s) in values.iter().zip(absmax.iter_mut()).zip(squares.iter_mut()) {
-                    let magnitude = v.abs();
-                    *a = if magnitude > *a { magnitude } else { *a };
-                    *s += v * v;
-                }
+                (Reducer::Mean, false) => accumulate::<false>(values, main, absmax, squares, mean),
+                (Reducer::Min, false) => accumulate::<false>(values, main, absmax, squares, min),
+                (Reducer::Max, false) => accumulate::<false>(values, main, absmax, squares, max),
+                (Reducer::AbsMax, false) => magnitudes::<false>(values, absmax, squares),
+                (Reducer::AbsMax, true) => magnitudes::<true>(values, absmax, squares),
+                (_, true) => accumulate::<true>(values, main, absmax, squares, mean),
             }
             return;
         }
@@ -353,24 +346,61 @@ fn sum_lanes(values: &[f64]) -> f64 {
     fold_lanes(values, 0.0, |a, b| a + b)
 }
 
-/// Σ values as a Neumaier-compensated (sum, compensation) pair, in four lanes.
+/// Σ values as a Neumaier-compensated (sum, compensation) pair, in four interleaved lanes (vectorizes).
 fn compensated_sum(values: &[f64]) -> (f64, f64) {
-    let mut lanes = [EMPTY_CELL; 4];
-    for (k, &v) in values.iter().enumerate() {
-        lanes[k % 4].add_sum(v);
+    let mut sum = [0.0f64; 4];
+    let mut compensation = [0.0f64; 4];
+    let step = |s: &mut f64, c: &mut f64, x: f64| {
+        let t = *s + x;
+        *c += if s.abs() >= x.abs() { (*s - t) + x } else { (x - t) + *s };
+        *s = t;
+    };
+    let quads = values.chunks_exact(4);
+    let rest = quads.remainder();
+    for quad in quads {
+        for l in 0..4 {
+            step(&mut sum[l], &mut compensation[l], quad[l]);
+        }
     }
-    let mut total = lanes[0];
-    for lane in &lanes[1..] {
-        total.add_sum(lane.sum);
-        total.compensation += lane.compensation;
+    for (l, &x) in rest.iter().enumerate() {
+        step(&mut sum[l], &mut compensation[l], x);
+    }
+    let mut total = EMPTY_CELL;
+    for l in 0..4 {
+        total.add_sum(sum[l]);
+        total.compensation += compensation[l];
     }
     (total.sum, total.compensation)
 }
 
-/// One lane-wise pass folding a row into the reducer's per-column values (vectorizes).
-fn fold_row(values: &[f64], main: &mut [f64], reduce: impl Fn(f64, f64) -> f64) {
-    for (&v, m) in values.iter().zip(main.iter_mut()) {
-        *m = reduce(*m, v);
+/// One lane-wise pass folding a row into the reducer's per-column values, absmax and Σx² (vectorizes). FIRST:
+/// the row starts the totals.
+fn accumulate<const FIRST: bool>(values: &[f64], main: &mut [f64], absmax: &mut [f64], squares: &mut [f64], reduce: impl Fn(f64, f64) -> f64) {
+    for (((&v, m), a), s) in values.iter().zip(main.iter_mut()).zip(absmax.iter_mut()).zip(squares.iter_mut()) {
+        let magnitude = v.abs();
+        if FIRST {
+            *m = v;
+            *a = magnitude;
+            *s = v * v;
+        } else {
+            *m = reduce(*m, v);
+            *a = if magnitude > *a { magnitude } else { *a };
+            *s += v * v;
+        }
+    }
+}
+
+/// The absmax reducer's pass: absmax and Σx² per column only.
+fn magnitudes<const FIRST: bool>(values: &[f64], absmax: &mut [f64], squares: &mut [f64]) {
+    for ((&v, a), s) in values.iter().zip(absmax.iter_mut()).zip(squares.iter_mut()) {
+        let magnitude = v.abs();
+        if FIRST {
+            *a = magnitude;
+            *s = v * v;
+        } else {
+            *a = if magnitude > *a { magnitude } else { *a };
+            *s += v * v;
+        }
     }
 }
 
