@@ -1,17 +1,24 @@
 // End-to-end tests of the heatmap, outlier and quantization panels in real VS Code, on the demo model: planted
 // outlier input channels 37 and 190, and a super weight at model.layers.1.mlp.down_proj.weight [42, 400] = -12.5.
 import assert from 'node:assert/strict';
-import { closeAllEditors, quickOpen, waitFor } from './codeServer.mjs';
+import { closeAllEditors, waitFor } from './codeServer.mjs';
 
 const DOWN = 'model.layers.1.mlp.down_proj.weight';
 const SUPER = { row: 42, col: 400, value: -12.5 };
 const DOWN_SHAPE = [256, 704];
 
+/** Opens base/model.safetensors: picked by its folder in Quick Open, since recently opened files of the same name
+ *  (the sharded copy, the fine-tune) may rank first. */
 async function openDemo(ctx) {
-  await closeAllEditors(ctx.page);
-  await quickOpen(ctx.page, 'base/model.safetensors');
+  const { page } = ctx;
+  await closeAllEditors(page);
+  await page.keyboard.press('Control+P');
+  await page.locator('.quick-input-widget .quick-input-box input').fill('base/model.safetensors');
+  const row = page.locator('.quick-input-list .monaco-list-row').filter({ hasText: 'model.safetensors' }).filter({ hasText: 'base' }).filter({ hasNotText: 'index' });
+  await row.first().click({ timeout: 20_000 });
   const frame = ctx.frame();
   await frame.locator('#app[data-view="checkpoint"]').waitFor({ timeout: 30_000 });
+  assert.match(await frame.locator('[data-testid="summary"] .files summary').innerText(), /base\/model\.safetensors$/);
   return frame;
 }
 

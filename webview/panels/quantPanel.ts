@@ -80,7 +80,7 @@ function renderQuantView(body: HTMLElement, ctx: PanelContext, view: QuantView, 
   const kept = threshold === null ? [] : matrices.filter((r) => r.result.metrics.sqnrDb! < threshold);
   const keptIds = new Set(kept.map((r) => r.id));
 
-  const input = el('vscode-textfield', { type: 'number', step: 'any', 'data-testid': 'keep-threshold', value: threshold === null ? '' : threshold.toFixed(1), 'aria-label': 'SQNR threshold in dB' }) as HTMLElement & { value: string };
+  const input = el('vscode-textfield', { 'data-testid': 'keep-threshold', inputmode: 'decimal', value: threshold === null ? '' : threshold.toFixed(1), 'aria-label': 'SQNR threshold in dB' }) as HTMLElement & { value: string };
   input.addEventListener('change', () => {
     const value = Number(input.value);
     save({ ...settings, threshold: input.value.trim() === '' || !Number.isFinite(value) ? null : value });
@@ -94,10 +94,12 @@ function renderQuantView(body: HTMLElement, ctx: PanelContext, view: QuantView, 
     return button;
   };
   const keepBar = el('div', { class: 'keep-bar' },
-    el('span', {}, 'Keep in higher precision the matrices with SQNR below'), input, el('span', {}, 'dB'),
-    el('span', { class: 'muted', 'data-testid': 'keep-count', 'data-count': String(kept.length) },
-      `${kept.length} tensor(s)${suggested !== null ? ` · suggested ${suggested.toFixed(1)} dB (median − 6 dB)` : ''}`),
-    exportButton('llm-compressor', 'Export llm-compressor ignore list'), exportButton('llama-quantize', 'Export llama-quantize overrides'));
+    el('div', { class: 'keep-row' },
+      el('span', {}, 'Keep in higher precision the matrices with SQNR below'), input, el('span', {}, 'dB:'),
+      el('span', { 'data-testid': 'keep-count', 'data-count': String(kept.length) }, `${kept.length} tensor(s)`),
+      el('span', { class: 'muted' }, suggested !== null ? `(suggested ${suggested.toFixed(1)} dB: the median − 6 dB)` : '')),
+    el('div', { class: 'keep-row' },
+      exportButton('llm-compressor', 'Export llm-compressor ignore list'), exportButton('llama-quantize', 'Export llama-quantize overrides')));
   const table = dataTable('quant-ranking', `Expected damage under ${scheme}: relative error energy Σ(w − ŵ)² / Σw², largest first`,
     ['#', 'tensor', 'shape', ...METRIC_HEADERS],
     ranked.map((r, i) => el('tr', { 'data-name': rows[r.id]!.name, 'data-sqnr': String(r.result.metrics.sqnrDb), class: keptIds.has(r.id) ? 'kept' : '' },
