@@ -43,7 +43,7 @@ export function activate(context: vscode.ExtensionContext): void {
           await vscode.window.showOpenDialog({
             canSelectMany: false,
             openLabel: vscode.l10n.t('Open Checkpoint'),
-            filters: { Checkpoints: ['safetensors', 'json'] },
+            filters: { Checkpoints: ['safetensors', 'gguf', 'onnx', 'json'] },
           })
         )?.[0];
       if (!target) return;

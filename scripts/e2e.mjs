@@ -1,4 +1,5 @@
-// npm run test:e2e: the extension in code-server under headless Chromium; prints "N passed, M failed".
+// npm run test:e2e [NAME…]: every test/e2e/*.tests.mjs suite (or those whose file name contains a NAME), each in a
+// fresh code-server under headless Chromium; prints "N passed, M failed".
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,9 @@ execFileSync('bash', [join(projectRoot, 'scripts/setup-e2e.sh')], { stdio: 'inhe
 if (!existsSync(join(projectRoot, 'dist/extension.js'))) execFileSync('npm', ['run', 'build'], { cwd: projectRoot, stdio: 'inherit' });
 
 const workspace = mkdtempSync(join(tmpdir(), 'weightscope-e2e-'));
-execFileSync(process.execPath, ['--import', 'tsx', join(projectRoot, 'test/fixtures/makeDemo.ts'), workspace], { cwd: projectRoot, stdio: 'inherit' });
+for (const fixture of ['makeDemo.ts', 'onnxDemo.ts']) {
+  execFileSync(process.execPath, ['--import', 'tsx', join(projectRoot, 'test/fixtures', fixture), workspace], { cwd: projectRoot, stdio: 'inherit' });
+}
 
 const cliCache = new Map();
 function cli(relativePath) {
@@ -22,12 +25,6 @@ function cli(relativePath) {
     cliCache.set(relativePath, JSON.parse(out.toString()));
   }
   return cliCache.get(relativePath);
-}
-
-/** Any CLI command on a workspace file, parsed (`weightscope('quant', 'base/model.safetensors', '--scheme', …)`). */
-function weightscope(command, relativePath, ...args) {
-  const out = execFileSync(process.execPath, [join(projectRoot, 'dist/cli.js'), command, join(workspace, relativePath), ...args], { maxBuffer: 64 << 20 });
-  return JSON.parse(out.toString());
 }
 
 let passed = 0;
@@ -47,7 +44,7 @@ async function runSuite(suite) {
         page,
         frame: () => webviewFrame(page),
         cli,
-        weightscope,
+        workspace,
         shot: async (name) => {
           const file = join(results, `${name}.png`);
           await page.screenshot({ path: file });
@@ -77,12 +74,13 @@ async function runSuite(suite) {
   }
 }
 
-// Every test/e2e/*.tests.mjs suite (or those whose file name contains WEIGHTSCOPE_E2E_ONLY), in name order, in one
-// code-server session.
-const only = process.env.WEIGHTSCOPE_E2E_ONLY;
-const suites = readdirSync(join(projectRoot, 'test/e2e')).filter((f) => f.endsWith('.tests.mjs') && (!only || f.includes(only))).sort();
-const tests = [];
-for (const file of suites) tests.push(...(await import(join(projectRoot, 'test/e2e', file))).tests);
-await runSuite(tests);
+const names = process.argv.slice(2);
+const suiteFiles = readdirSync(join(projectRoot, 'test/e2e'))
+  .filter((f) => f.endsWith('.tests.mjs') && (names.length === 0 || names.some((n) => f.includes(n))))
+  .sort();
+for (const file of suiteFiles) {
+  console.log(`suite ${file}`);
+  await runSuite((await import(join(projectRoot, 'test/e2e', file))).tests);
+}
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);

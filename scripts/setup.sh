@@ -14,10 +14,15 @@ if command -v python3 >/dev/null && ! python3 -c 'import numpy' 2>/dev/null; the
   python3 -m pip install --quiet numpy || echo "setup: numpy could not be installed; golden tests will use checked-in references"
 fi
 
-# gguf-py's Q8_0/Q4_0 quantizers (ports of ggml's reference code) cross-check the quantization preview; without it
-# that one golden test skips.
-if command -v python3 >/dev/null && python3 -c 'import numpy' 2>/dev/null && ! python3 -c 'import gguf' 2>/dev/null; then
-  python3 -m pip install --quiet gguf || echo "setup: gguf could not be installed; the gguf-py cross-check will skip"
+# gguf-py is the independent reference for GGUF (header reader, dequantization); without it those tests skip.
+if command -v python3 >/dev/null && ! python3 -c 'import gguf' 2>/dev/null; then
+  python3 -m pip install --quiet "gguf==0.19.0" || echo "setup: the gguf Python package could not be installed; GGUF golden tests will skip"
+fi
+
+# The onnx package (its own protobuf parser and numpy_helper) is the independent reference for ONNX models; without
+# it the ONNX golden tests skip.
+if command -v python3 >/dev/null && ! python3 -c 'import onnx' 2>/dev/null; then
+  python3 -m pip install --quiet onnx || echo "setup: onnx could not be installed; the ONNX golden tests will skip"
 fi
 
 if [ "${1:-}" != "--no-e2e" ]; then

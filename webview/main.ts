@@ -119,7 +119,7 @@ function showCheckpoint(data: CheckpointData): void {
     updateView({ filter: filter.value, scrollTop: 0 });
     table.refresh();
   });
-  const split = el('vscode-split-layout', { class: 'workspace', 'initial-handle-position': '58%', 'min-start': '280px', 'min-end': '320px' });
+  const split = el('vscode-split-layout', { class: 'workspace', 'initial-handle-position': '66%', 'min-start': '300px', 'min-end': '340px' });
   table.element.setAttribute('slot', 'start');
   detailBox.setAttribute('slot', 'end');
   split.append(table.element, detailBox);

@@ -5,6 +5,7 @@
  */
 import { FormatError } from '../formats/formatError';
 import { UsageError } from './args';
+import { blocksCommand } from './blocksCommand';
 import type { Command } from './command';
 import { statsCommand } from './statsCommand';
 import { tileCommand } from './tileCommand';
@@ -17,6 +18,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   tile: tileCommand,
   outliers: outliersCommand,
   quant: quantCommand,
+  blocks: blocksCommand,
 };
 
 const USAGE = `usage: weightscope <command> [options]

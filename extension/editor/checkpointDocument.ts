@@ -5,13 +5,16 @@ import { elementCount } from '../formats/checkpoint';
 import { FormatError } from '../formats/formatError';
 import { openCheckpoint } from '../formats/openCheckpoint';
 import { nodeSourceOpener } from '../source/nodeFileSource';
+import { analyseBlocks, isBlockQuantized, type BlockOutcome } from '../engine/blockDiagnostics';
 import type { ScanEngine, TensorOutcome } from '../engine/scanEngine';
-import { buildStatsReport, type StatsReport } from '../engine/statsReport';
+import { buildStatsReport, filesOf, type StatsReport } from '../engine/statsReport';
 import type { CheckpointSummary, HostEvent, OpenResponse, ScanProgress, StatsRecord, TensorRow } from '../protocol/messages';
 import { DocumentAnalyses } from './documentAnalyses';
 
 /** How often streamed records are forwarded to the webview: often enough to feel live, rarely enough to stay cheap. */
 const PROGRESS_INTERVAL_MS = 250;
+/** Cells down and across of the block-scale grid the Blocks tab draws. */
+const BLOCK_GRID = 256;
 
 export interface ScanUpdate {
   records: StatsRecord[];
@@ -31,6 +34,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
   /** Heatmap tiles, outliers and quantization previews of this checkpoint (empty when it could not be opened). */
   readonly analyses: DocumentAnalyses;
   private readonly outcomes = new Map<number, TensorOutcome>();
+  private readonly blockOutcomes = new Map<number, Promise<BlockOutcome>>();
   private pending: StatsRecord[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private scanAbort: AbortController | undefined;
@@ -87,6 +91,18 @@ export class CheckpointDocument implements vscode.CustomDocument {
 
   histogram(id: number) {
     return this.outcomes.get(id)?.analysis?.histogram ?? null;
+  }
+
+  /** Block diagnostics of tensor `id`, computed on first request. */
+  blocks(id: number): Promise<BlockOutcome> {
+    const tensor = this.checkpoint?.tensors[id];
+    if (!tensor) return Promise.resolve({ analysis: null, error: { code: 'INVALID_ARGUMENT', message: `no tensor ${id}` } });
+    let outcome = this.blockOutcomes.get(id);
+    if (!outcome) {
+      outcome = analyseBlocks(this.engine(), tensor, BLOCK_GRID);
+      this.blockOutcomes.set(id, outcome);
+    }
+    return outcome;
   }
 
   report(): StatsReport | undefined {
@@ -178,7 +194,7 @@ function summarize(checkpoint: Checkpoint, title: string): CheckpointSummary {
   return {
     format: checkpoint.format,
     title,
-    files: checkpoint.files.map((f) => ({ path: f.path, bytes: f.bytes })),
+    files: filesOf(checkpoint),
     metadata: { ...checkpoint.metadata },
     tensorCount: checkpoint.tensors.length,
     totalBytes: checkpoint.tensors.reduce((sum, t) => sum + t.bytes, 0),
@@ -197,6 +213,7 @@ function toRow(entry: Checkpoint['tensors'][number], id: number): TensorRow {
     bytes: entry.bytes,
     file: entry.file,
     offset: entry.offset,
+    quantized: isBlockQuantized(entry.dtype),
     problem: entry.problem ? { code: entry.problem.code, message: entry.problem.message } : null,
     ...(entry.strides ? { strides: [...entry.strides] } : {}),
     ...(entry.deflate ? { deflated: true } : {}),

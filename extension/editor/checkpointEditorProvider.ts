@@ -8,6 +8,8 @@ import { renderWebviewHtml } from './webviewHtml';
 
 export const CHECKPOINT_VIEW_TYPE = 'weightscope.checkpoint';
 export const INDEX_VIEW_TYPE = 'weightscope.checkpointIndex';
+/** Formats whose file extensions other tools also claim (.onnx): offered through "Open With…", never the default. */
+export const BY_CHOICE_VIEW_TYPE = 'weightscope.checkpointByChoice';
 
 type Handlers = { [M in HostMethod]: (params: HostApi[M]['req']) => HostApi[M]['res'] | Promise<HostApi[M]['res']> };
 
@@ -17,7 +19,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
 
   static register(context: vscode.ExtensionContext, engine: () => ScanEngine): CheckpointEditorProvider {
     const provider = new CheckpointEditorProvider(context.extensionUri, engine);
-    for (const viewType of [CHECKPOINT_VIEW_TYPE, INDEX_VIEW_TYPE]) {
+    for (const viewType of [CHECKPOINT_VIEW_TYPE, INDEX_VIEW_TYPE, BY_CHOICE_VIEW_TYPE]) {
       context.subscriptions.push(
         vscode.window.registerCustomEditorProvider(viewType, provider, { supportsMultipleEditorsPerDocument: true }),
       );
@@ -72,6 +74,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
         return null;
       },
       histogram: ({ id }) => document.histogram(id),
+      blocks: ({ id }) => document.blocks(id),
       copyText: async ({ text }) => {
         await vscode.env.clipboard.writeText(text);
         return null;
@@ -143,7 +146,7 @@ export async function exportStatistics(document: CheckpointDocument, format?: 'j
     return;
   }
   const target = await vscode.window.showSaveDialog({
-    defaultUri: vscode.Uri.file(`${document.uri.fsPath.replace(/(\.safetensors)?(\.index\.json)?$/, '')}.stats.${format ?? 'json'}`),
+    defaultUri: vscode.Uri.file(`${document.uri.fsPath.replace(/(\.safetensors|\.gguf)?(\.index\.json)?$/, '')}.stats.${format ?? 'json'}`),
     filters: format === 'csv' ? { CSV: ['csv'] } : format === 'json' ? { JSON: ['json'] } : { JSON: ['json'], CSV: ['csv'] },
   });
   if (!target) return;

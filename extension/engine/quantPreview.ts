@@ -5,6 +5,7 @@
  */
 import { elementCount, matrixShape, type TensorEntry } from '../formats/checkpoint';
 import { lookupDType } from '../formats/dtypes';
+import { hfToGgufName } from '../formats/ggufNames';
 import { TaskError, type ComputePool } from './computePool';
 import { defaultKeepThresholdOf } from './keepRule';
 import { KEEP_FRACTIONS, QUANT_SCHEMES, type KeepFraction, type QuantScheme, type QuantSums } from './wasmCore';
@@ -216,9 +217,10 @@ export function higherPrecisionType(entry: TensorEntry, scheme: QuantScheme): st
 /**
  * llama-quantize per-tensor overrides, one `--tensor-type` argument per line, each an anchored, escaped regular
  * expression (llama-quantize matches with std::regex_search) in single quotes for the shell. `ggufName` maps a
- * checkpoint name to its GGUF name; names it cannot map are written as they are.
+ * checkpoint name to its GGUF name (by default the llama-family HF → llama.cpp table); names it cannot map (GGUF
+ * names already, or architectures outside the table) are written as they are.
  */
-export function llamaQuantizeOverrides(tensors: readonly TensorEntry[], scheme: QuantScheme, thresholdDb: number, ggufName: (name: string) => string | undefined = () => undefined): string {
+export function llamaQuantizeOverrides(tensors: readonly TensorEntry[], scheme: QuantScheme, thresholdDb: number, ggufName: (name: string) => string | undefined = hfToGgufName): string {
   const lines = tensors.map((t) => {
     const name = ggufName(t.name) ?? t.name;
     const pattern = `^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`;

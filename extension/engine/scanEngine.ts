@@ -27,6 +27,34 @@ export interface ScanCallbacks {
 
 export type ScanEnd = 'done' | 'cancelled';
 
+/** Tensors below this size share a task with others; above it each gets its own. */
+const SMALL_TENSOR_BYTES = 1 << 20;
+const BATCH_BYTES = 8 << 20;
+const BATCH_TENSORS = 256;
+
+/** Largest first (the pool finishes together); small tensors grouped into batches of bounded size. */
+function batchesOf<T extends { entry: TensorEntry; index: number }>(items: T[]): T[][] {
+  const order = [...items].sort((a, b) => b.entry.bytes - a.entry.bytes || a.index - b.index);
+  const batches: T[][] = [];
+  let current: T[] = [];
+  let currentBytes = 0;
+  for (const item of order) {
+    if (item.entry.bytes >= SMALL_TENSOR_BYTES) {
+      batches.push([item]);
+      continue;
+    }
+    if (current.length === BATCH_TENSORS || currentBytes + item.entry.bytes > BATCH_BYTES) {
+      batches.push(current);
+      current = [];
+      currentBytes = 0;
+    }
+    current.push(item);
+    currentBytes += item.entry.bytes;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
 export class ScanEngine {
   /** The pool the scans run on; other analyses (tiles, diffs, …) share it. */
   readonly pool: ComputePool;
@@ -46,27 +74,31 @@ export class ScanEngine {
    * aborts (running jobs stop between chunks; no outcome is reported after that).
    */
   async scan(entries: readonly TensorEntry[], callbacks: ScanCallbacks = {}, signal?: AbortSignal): Promise<ScanEnd> {
-    const order = entries.map((entry, index) => ({ entry, index })).sort((a, b) => b.entry.bytes - a.entry.bytes || a.index - b.index);
     let doneBytes = 0;
     const report = (outcome: TensorOutcome): void => {
       if (!signal?.aborted) callbacks.onTensor?.(outcome);
     };
+    entries.forEach((entry, index) => entry.problem && report({ index, problem: entry.problem }));
+    const batches = batchesOf(entries.map((entry, index) => ({ entry, index })).filter(({ entry }) => !entry.problem));
     await Promise.all(
-      order.map(async ({ entry, index }) => {
-        if (entry.problem) return report({ index, problem: entry.problem });
+      batches.map(async (batch) => {
         try {
-          const analysis = await this.pool.run('stats', { location: entry, chunkBytes: this.chunkBytes }, {
+          const results = await this.pool.run('statsBatch', { locations: batch.map((b) => b.entry), chunkBytes: this.chunkBytes }, {
             signal,
             onProgress: (bytes) => {
               doneBytes += bytes;
               if (!signal?.aborted) callbacks.onProgress?.(doneBytes);
             },
           });
-          report({ index, analysis });
+          results.forEach((result, i) => {
+            const index = batch[i]!.index;
+            if ('analysis' in result) report({ index, analysis: result.analysis });
+            else report({ index, problem: { code: result.problem.code as ErrorCode, message: result.problem.message } });
+          });
         } catch (error) {
           if (error instanceof TaskError && error.code === 'CANCELLED') return;
           const problem = error instanceof TaskError ? error : new TaskError('READ_ERROR', String(error));
-          report({ index, problem: { code: problem.code as ErrorCode, message: problem.message } });
+          for (const { index } of batch) report({ index, problem: { code: problem.code as ErrorCode, message: problem.message } });
         }
       }),
     );

@@ -1,15 +1,27 @@
 /** The statistics document shared by `weightscope stats --json`, the editor's export and the tests. */
-import type { Checkpoint } from '../formats/checkpoint';
+import type { Checkpoint, TensorEntry } from '../formats/checkpoint';
 import { QUANTILE_KEYS, type TensorStats } from './statsTypes';
 import type { TensorOutcome } from './scanEngine';
 
-export interface TensorReport {
+/** Where a tensor is, as every per-tensor JSON report starts. */
+export interface TensorPlace {
   name: string;
   dtype: string;
   shape: number[];
   file: string;
   offset: number;
   bytes: number;
+}
+
+export function placeOf(entry: TensorEntry): TensorPlace {
+  return { name: entry.name, dtype: entry.dtype, shape: [...entry.shape], file: entry.file, offset: entry.offset, bytes: entry.bytes };
+}
+
+export function filesOf(checkpoint: Checkpoint): { path: string; bytes: number }[] {
+  return checkpoint.files.map((f) => ({ path: f.path, bytes: f.bytes }));
+}
+
+export interface TensorReport extends TensorPlace {
   stats: TensorStats | null;
   error: { code: string; message: string } | null;
 }
@@ -26,18 +38,13 @@ export function buildStatsReport(checkpoint: Checkpoint, outcomes: ReadonlyMap<n
   const selected = indices ?? checkpoint.tensors.map((_, i) => i);
   return {
     format: checkpoint.format,
-    files: checkpoint.files.map((f) => ({ path: f.path, bytes: f.bytes })),
+    files: filesOf(checkpoint),
     metadata: { ...checkpoint.metadata },
     tensors: selected.map((index) => {
       const entry = checkpoint.tensors[index]!;
       const outcome = outcomes.get(index);
       return {
-        name: entry.name,
-        dtype: entry.dtype,
-        shape: [...entry.shape],
-        file: entry.file,
-        offset: entry.offset,
-        bytes: entry.bytes,
+        ...placeOf(entry),
         stats: outcome?.analysis ? orderedStats(outcome.analysis.stats) : null,
         error: outcome?.problem ? { code: outcome.problem.code, message: outcome.problem.message } : null,
       };

@@ -1,12 +1,15 @@
 /**
  * Worker side: the bytes of one tensor's elements in logical (row-major) order, whatever the layout on disk —
- * contiguous, strided (PyTorch views, Fortran-order arrays), big-endian, or inside a deflated zip entry. Callers ask
+ * contiguous, strided (PyTorch views, Fortran-order arrays), big-endian, inside a deflated zip entry, or encoded as
+ * the values of a protobuf field (ONNX varints). Callers ask
  * for logical byte ranges and get them written into their buffer (usually WASM memory), never a whole tensor.
  */
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { createInflateRaw } from 'node:zlib';
 import type { TensorLocation } from '../formats/checkpoint';
 import { elementBytes, lookupDType } from '../formats/dtypes';
+import { decodeVarint, ProtoReader, valueCursor, writeVarintBytes, type ValueCursor } from '../formats/protobuf';
+import type { ByteSource } from '../source/byteSource';
 
 /** Largest storage window a strided read holds at once. */
 const GATHER_WINDOW_BYTES = 16 << 20;
@@ -58,6 +61,7 @@ export interface ReaderOptions {
 }
 
 export function openTensorReader(location: TensorLocation, files: FileTable, options: ReaderOptions = {}): TensorReader {
+  if (location.protobufField) return new ProtobufFieldReader(location, files);
   const raw: RawBytes = location.deflate ? new DeflatedBytes(location.file, location.deflate) : new FileBytes(files, location.file);
   const info = lookupDType(location.dtype);
   const size = info && elementBytes(info);
@@ -79,6 +83,7 @@ export function isPlainLayout(location: TensorLocation): boolean {
   const size = info && elementBytes(info);
   return (
     !location.deflate &&
+    !location.protobufField &&
     (!location.bigEndian || size === 1) &&
     (location.strides === undefined || isContiguous(location.shape, location.strides))
   );
@@ -156,6 +161,82 @@ class DeflatedBytes implements RawBytes {
     this.streams = [];
     this.iterator = undefined;
   }
+}
+
+/**
+ * Elements stored as the values of a repeated protobuf field (ONNX int64_data, value_ints, unpacked floats), each
+ * value giving one element group: decoded in order through the protobuf reader's bounded window. Reads go forward
+ * from where the last one ended; going back restarts from the message's start.
+ */
+class ProtobufFieldReader implements TensorReader {
+  private readonly proto: ProtoReader;
+  private readonly valueBytes: number;
+  private cursor!: ValueCursor;
+  private position = 0;
+
+  constructor(
+    private readonly location: TensorLocation,
+    files: FileTable,
+  ) {
+    this.proto = new ProtoReader(fileSource(files, location.file));
+    this.valueBytes = lookupDType(location.dtype)?.groupBytes ?? 1;
+    this.restart();
+  }
+
+  async read(start: number, target: Uint8Array): Promise<void> {
+    const size = this.valueBytes;
+    if (start % size !== 0 || target.length % size !== 0) {
+      throw new TensorReadError('READ_ERROR', 'a read of protobuf-encoded values must cover whole values');
+    }
+    if (start < this.position) this.restart();
+    if (start > this.position) await this.values((start - this.position) / size, () => {});
+    const { encoding } = this.location.protobufField!;
+    let filled = 0;
+    await this.values(target.length / size, (bytes, at, length) => {
+      if (encoding === 'varint') writeVarintBytes(decodeVarint(bytes, at, at + length), size, target, filled);
+      else target.set(bytes.subarray(at, at + size), filled);
+      filled += size;
+    });
+    if (this.position === this.location.bytes && (await this.proto.nextValues(this.cursor, 1, () => {})) > 0) {
+      throw new TensorReadError('READ_ERROR', `the field holds more values than the shape needs (${this.location.bytes / size})`);
+    }
+  }
+
+  /** Walks `count` more values; the field must have them. */
+  private async values(count: number, each: (bytes: Uint8Array, at: number, length: number) => void): Promise<void> {
+    const found = await this.proto.nextValues(this.cursor, count, each);
+    this.position += found * this.valueBytes;
+    if (found < count) {
+      throw new TensorReadError('READ_ERROR', `the field holds ${this.position / this.valueBytes} values, fewer than the shape needs (${this.location.bytes / this.valueBytes})`);
+    }
+  }
+
+  private restart(): void {
+    const { offset, protobufField } = this.location;
+    this.cursor = valueCursor(offset, offset + protobufField!.messageBytes, protobufField!.field, protobufField!.encoding);
+    this.position = 0;
+  }
+
+  close(): void {}
+}
+
+/** A worker's open file as a ByteSource, for readers written against that interface. */
+function fileSource(files: FileTable, path: string): ByteSource {
+  const fd = files.fd(path);
+  return {
+    name: path,
+    size: fstatSync(fd).size,
+    read: async (offset, target) => {
+      let filled = 0;
+      while (filled < target.length) {
+        const n = readSync(fd, target, filled, target.length - filled, offset + filled);
+        if (n === 0) break;
+        filled += n;
+      }
+      return filled;
+    },
+    close: async () => {},
+  };
 }
 
 /** Gathers the elements of a strided view in logical order through bounded windows of its storage. */

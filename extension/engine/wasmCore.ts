@@ -2,15 +2,19 @@
  * The one TypeScript file that knows the WASM ABI (wasm/ABI.md): export names, dtype codes, status codes and the
  * layout of every result record. Everything else uses the typed API below.
  */
+import type { BlockAnalysis, ScaleDistribution } from './blocksTypes';
 import { QUANTILE_KEYS, type HistogramSummary, type TensorStats } from './statsTypes';
 
-const ABI_VERSION = 2;
+const ABI_VERSION = 3;
 const INPUT_SLOTS = 16;
 
 /** ABI dtype codes: position in the core's list, from 1. */
 const DTYPE_CODES: Readonly<Record<string, number>> = Object.fromEntries(
   ['F64', 'F32', 'F16', 'BF16', 'F8_E4M3', 'F8_E5M2', 'F8_E8M0', 'F8_E4M3FNUZ', 'F8_E5M2FNUZ', 'F6_E2M3', 'F6_E3M2', 'F4',
-    'I64', 'I32', 'I16', 'I8', 'U64', 'U32', 'U16', 'U8', 'BOOL'].map((name, i) => [name, i + 1]),
+    'I64', 'I32', 'I16', 'I8', 'U64', 'U32', 'U16', 'U8', 'BOOL',
+    'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'Q8_K', 'IQ2_XXS', 'IQ2_XS', 'IQ3_XXS',
+    'IQ1_S', 'IQ4_NL', 'IQ3_S', 'IQ2_S', 'IQ4_XS', 'IQ1_M', 'TQ1_0', 'TQ2_0', 'MXFP4', 'NVFP4', 'Q1_0', 'Q2_0',
+  ].map((name, i) => [name, i + 1]),
 );
 
 interface Exports {
@@ -32,6 +36,8 @@ interface Exports {
     outCols: number, outFirst: number, outLast: number, reducer: number, segStart: number, segLen: number, skip: number): number;
   ws_channels_new(dtype: number, rows: number, cols: number, k: number): number;
   ws_quant_new(dtype: number, rows: number, cols: number, schemes: number, keep: number): number;
+  ws_blocks_new(code: number, rows: number, rowBlocks: number, gridRows: number, gridCols: number): number;
+  ws_decode_new(code: number): number;
 }
 
 export class WasmCoreError extends Error {
@@ -230,6 +236,22 @@ export class QuantJob extends WasmJob {
   }
 }
 
+/** Block diagnostics of a quantized tensor (wasm/crates/abi/src/blocks.rs). */
+export class BlocksJob extends WasmJob {
+  result(): Omit<BlockAnalysis, 'blockBytes'> {
+    return decodeBlocksRecord(this.record());
+  }
+}
+
+export class DecodeJob extends WasmJob {
+  /** Decodes the staged input slot 0 and returns a copy of its values. */
+  decode(): Float64Array {
+    this.push();
+    const bytes = this.output();
+    return new Float64Array(bytes.slice().buffer);
+  }
+}
+
 export class WasmCore {
   private constructor(readonly exports: Exports) {}
 
@@ -277,6 +299,16 @@ export class WasmCore {
     const ordered = QUANT_SCHEMES.filter((s) => schemes.includes(s));
     const kept = [0 as const, ...KEEP_FRACTIONS.filter((k) => keep.includes(k))];
     return new QuantJob(this, this.create(this.exports.ws_quant_new(this.dtypeCode(dtype), rows, cols, schemeMask, keepMask)), ordered, kept);
+  }
+
+  /** Block diagnostics of a `rows` × `rowBlocks` blocks tensor, pooled into at most `gridRows` × `gridCols` cells. */
+  beginBlocks(dtype: string, rows: number, rowBlocks: number, gridRows: number, gridCols: number): BlocksJob {
+    return new BlocksJob(this, this.create(this.exports.ws_blocks_new(this.dtypeCode(dtype), rows, rowBlocks, gridRows, gridCols)));
+  }
+
+  /** A job whose every push decodes input slot 0 into f64 values (`decode`). */
+  beginDecode(dtype: string): DecodeJob {
+    return new DecodeJob(this, this.create(this.exports.ws_decode_new(this.dtypeCode(dtype))));
   }
 
   /** The ABI code of a dtype; throws UNSUPPORTED_DTYPE for one the core cannot decode. */
@@ -329,4 +361,41 @@ function decodeStatsRecord(r: Float64Array): { stats: TensorStats; histogram: Hi
     tails: TAIL_KS.map((k, i) => ({ k, below: at(TAILS_AT + 2 * i), above: at(TAILS_AT + 2 * i + 1) })),
   };
   return { stats, histogram };
+}
+
+/** Block diagnostics record offsets (wasm/crates/abi/src/blocks.rs): a header, three statistics records, the grid. */
+const BLOCKS_HEADER_LEN = 18;
+
+function decodeBlocksRecord(r: Float64Array): Omit<BlockAnalysis, 'blockBytes'> {
+  const statsAt = (i: number): ScaleDistribution | null => {
+    const slice = r.subarray(BLOCKS_HEADER_LEN + i * STATS_RECORD_LEN, BLOCKS_HEADER_LEN + (i + 1) * STATS_RECORD_LEN);
+    return slice.every(Number.isNaN) ? null : decodeStatsRecord(slice);
+  };
+  const at = (i: number): number => r[i]!;
+  const [gridRows, gridCols] = [at(14), at(15)];
+  const gridAt = BLOCKS_HEADER_LEN + 3 * STATS_RECORD_LEN;
+  if (r.length !== gridAt + gridRows * gridCols) throw new WasmCoreError('WASM_ERROR', `block record of ${r.length} slots does not fit its grid`);
+  const blocks = at(0);
+  const elements = blocks * at(1);
+  const saturated = !Number.isNaN(at(10));
+  return {
+    blockElements: at(1),
+    subBlocks: at(2),
+    blocks,
+    rows: at(3),
+    blocksPerRow: at(4),
+    scales: { d: statsAt(0), dmin: statsAt(1), subBlock: statsAt(2) },
+    scaleEdges: { zero: at(7), subnormal: at(8), nonFinite: at(9) },
+    saturation: saturated
+      ? { lowestCode: at(12), highestCode: at(13), blocks: at(10), blockFraction: blocks > 0 ? at(10) / blocks : 0, elements: at(11), elementFraction: elements > 0 ? at(11) / elements : 0 }
+      : null,
+    grid: {
+      rows: gridRows,
+      cols: gridCols,
+      rowsPerCell: at(16),
+      blocksPerCell: at(17),
+      cells: Array.from({ length: gridRows }, (_, row) =>
+        Array.from(r.subarray(gridAt + row * gridCols, gridAt + (row + 1) * gridCols), (v) => (Number.isNaN(v) ? null : v))),
+    },
+  };
 }

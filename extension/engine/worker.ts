@@ -4,10 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { WasmCore, WasmCoreError } from './wasmCore';
-import { FileTable, openTensorReader, TensorReadError } from './tensorReader';
-import { Cancelled, TaskFailure, type TaskContext } from './tasks/taskContext';
-import { runStats } from './tasks/stats';
+import { WasmCore } from './wasmCore';
+import { FileTable, openTensorReader } from './tensorReader';
+import { Cancelled, describeFailure, type TaskContext } from './tasks/taskContext';
+import { runBlocks } from './tasks/blocks';
+import { runStats, runStatsBatch } from './tasks/stats';
 import { runTile } from './tasks/tile';
 import { runChannels } from './tasks/channels';
 import { runQuant } from './tasks/quant';
@@ -18,6 +19,8 @@ type Runner<K extends TaskKind> = (spec: TaskSpec<K>, ctx: TaskContext) => Promi
 /** Every task kind's runner. */
 const RUNNERS: { [K in TaskKind]: Runner<K> } = {
   stats: runStats,
+  statsBatch: runStatsBatch,
+  blocks: runBlocks,
   tile: runTile,
   channels: runChannels,
   quant: runQuant,
@@ -57,16 +60,8 @@ async function run(taskId: number, kind: TaskKind, spec: unknown): Promise<void>
     post({ type: 'done', taskId, result });
   } catch (error) {
     if (error instanceof Cancelled) post({ type: 'cancelled', taskId });
-    else post({ type: 'failed', taskId, ...describe(error) });
+    else post({ type: 'failed', taskId, ...describeFailure(error) });
   }
-}
-
-function describe(error: unknown): { code: string; message: string } {
-  if (error instanceof TaskFailure || error instanceof WasmCoreError || error instanceof TensorReadError) {
-    return { code: error.code, message: error.message };
-  }
-  const errno = (error as NodeJS.ErrnoException).code;
-  return { code: errno === 'ENOENT' ? 'FILE_NOT_FOUND' : 'READ_ERROR', message: (error as Error).message ?? String(error) };
 }
 
 // Tasks arrive one at a time (the pool waits for each to settle), so they never interleave.

@@ -3,7 +3,8 @@
  * spec (what the worker is asked) and its result. A new analysis adds one line to `TaskMap` and one runner in
  * worker.ts.
  */
-import type { StatsSpec, StatsTaskResult } from './tasks/stats';
+import type { BlocksSpec, BlocksTaskResult } from './tasks/blocks';
+import type { StatsBatchResult, StatsBatchSpec, StatsSpec, StatsTaskResult } from './tasks/stats';
 import type { TileTaskResult, TileTaskSpec } from './tasks/tile';
 import type { ChannelsSpec } from './tasks/channels';
 import type { QuantSpec } from './tasks/quant';
@@ -11,6 +12,8 @@ import type { ChannelSummary, QuantSums } from './wasmCore';
 
 export interface TaskMap {
   stats: { spec: StatsSpec; result: StatsTaskResult };
+  statsBatch: { spec: StatsBatchSpec; result: StatsBatchResult };
+  blocks: { spec: BlocksSpec; result: BlocksTaskResult };
   tile: { spec: TileTaskSpec; result: TileTaskResult };
   channels: { spec: ChannelsSpec; result: ChannelSummary };
   quant: { spec: QuantSpec; result: QuantSums };

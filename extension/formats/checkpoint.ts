@@ -17,7 +17,8 @@ export interface TensorLocation {
   readonly shape: readonly number[];
   /** Path of the file that holds the bytes. */
   readonly file: string;
-  /** Absolute byte offset of element 0 in `file` (within the decompressed entry when `deflate` is set). */
+  /** Absolute byte offset of element 0 in `file` (within the decompressed entry when `deflate` is set; where the
+   *  message starts when `protobufField` is set). */
   readonly offset: number;
   /** Bytes of the tensor's elements: element count × element size. */
   readonly bytes: number;
@@ -28,6 +29,11 @@ export interface TensorLocation {
   readonly bigEndian?: boolean;
   /** The bytes sit in a deflate-compressed zip entry starting at `dataOffset` in `file`. */
   readonly deflate?: { readonly dataOffset: number; readonly compressedBytes: number };
+  /** The elements are the values of repeated scalar field `field` of the protobuf message of `messageBytes` bytes
+   *  at `offset` (an ONNX TensorProto's int64_data, a Constant node's value_ints, unpacked floats…), packed or not:
+   *  each value, decoded in order, gives the low bytes of one element group, little-endian. `bytes` counts the
+   *  decoded bytes. */
+  readonly protobufField?: { readonly messageBytes: number; readonly field: number; readonly encoding: 'varint' | 'fixed32' | 'fixed64' };
 }
 
 /** One tensor as a reader found it: where its bytes are and how to read them. No values. */

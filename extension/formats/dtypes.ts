@@ -16,6 +16,10 @@ function plain(name: string, bits: number, kind: DTypeInfo['kind']): DTypeInfo {
   return { name, kind, groupElements, groupBytes: (groupElements * bits) / 8 };
 }
 
+function quant(name: string, groupElements: number, groupBytes: number): DTypeInfo {
+  return { name, kind: 'quant', groupElements, groupBytes };
+}
+
 const TABLE: readonly DTypeInfo[] = [
   plain('F64', 64, 'float'),
   plain('F32', 32, 'float'),
@@ -39,6 +43,34 @@ const TABLE: readonly DTypeInfo[] = [
   plain('U8', 8, 'uint'),
   plain('BOOL', 8, 'bool'),
   plain('C64', 64, 'complex'),
+  // GGUF block-quantized types (ggml-common.h block structs; gguf-py GGML_QUANT_SIZES).
+  quant('Q4_0', 32, 18),
+  quant('Q4_1', 32, 20),
+  quant('Q5_0', 32, 22),
+  quant('Q5_1', 32, 24),
+  quant('Q8_0', 32, 34),
+  quant('Q8_1', 32, 36),
+  quant('Q2_K', 256, 84),
+  quant('Q3_K', 256, 110),
+  quant('Q4_K', 256, 144),
+  quant('Q5_K', 256, 176),
+  quant('Q6_K', 256, 210),
+  quant('Q8_K', 256, 292),
+  quant('IQ2_XXS', 256, 66),
+  quant('IQ2_XS', 256, 74),
+  quant('IQ3_XXS', 256, 98),
+  quant('IQ1_S', 256, 50),
+  quant('IQ4_NL', 32, 18),
+  quant('IQ3_S', 256, 110),
+  quant('IQ2_S', 256, 82),
+  quant('IQ4_XS', 256, 136),
+  quant('IQ1_M', 256, 56),
+  quant('TQ1_0', 256, 54),
+  quant('TQ2_0', 256, 66),
+  quant('MXFP4', 32, 17),
+  quant('NVFP4', 64, 36),
+  quant('Q1_0', 128, 18),
+  quant('Q2_0', 64, 18),
 ];
 
 /** Other spellings in the wild (the Hugging Face Hub's TypeScript union). */

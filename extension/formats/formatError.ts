@@ -25,9 +25,32 @@ export type ErrorCode =
   | 'INVALID_INDEX'
   | 'MISSING_SHARD'
   | 'MISSING_TENSOR'
-  | 'FILE_CHANGED'
+  // Protocol Buffers (ONNX)
+  | 'TRUNCATED_MESSAGE'
+  | 'INVALID_VARINT'
+  | 'INVALID_FIELD_TAG'
+  | 'NESTING_TOO_DEEP'
+  // ONNX
+  | 'INVALID_MODEL'
+  | 'TOO_MANY_TENSORS'
+  | 'INVALID_EXTERNAL_DATA'
+  | 'UNSAFE_EXTERNAL_PATH'
+  | 'MISSING_EXTERNAL_DATA'
+  | 'EXTERNAL_DATA_OUT_OF_RANGE'
   | 'CANCELLED'
-  | 'WASM_ERROR';
+  | 'WASM_ERROR'
+  // GGUF
+  | 'INVALID_MAGIC'
+  | 'UNSUPPORTED_VERSION'
+  | 'TRUNCATED_HEADER'
+  | 'COUNT_TOO_LARGE'
+  | 'INVALID_KEY'
+  | 'DUPLICATE_KEY'
+  | 'UNKNOWN_VALUE_TYPE'
+  | 'INVALID_ALIGNMENT'
+  | 'INVALID_TENSOR_INFO'
+  | 'TRUNCATED_FILE'
+  | 'INVALID_SPLIT';
 
 /** A malformed or unreadable input. `file` is always set; `tensor` when one tensor is at fault. */
 export class FormatError extends Error {

@@ -22,4 +22,6 @@ export interface FormatReader {
   sniff(head: Uint8Array): boolean;
   /** Reads the headers of `path`; a reader of split formats opens the sibling files too. */
   open(path: string, opener: SourceOpener): Promise<CheckpointPart>;
+  /** For split formats: of a folder's files, those to `open` so that each set opens once (default: all). */
+  primaryFiles?(paths: readonly string[]): string[];
 }

@@ -9,10 +9,12 @@ import type { ByteSource, SourceOpener } from '../source/byteSource';
 import type { Checkpoint, CheckpointFile, CheckpointFormat, Finding, TensorEntry } from './checkpoint';
 import { FormatError } from './formatError';
 import type { CheckpointPart, FormatReader } from './formatReader';
+import { ggufReader } from './gguf';
+import { onnxReader } from './onnx';
 import { safetensorsReader } from './safetensors';
 
 /** Every format reader, in the order ties are resolved. */
-export const FORMAT_READERS: readonly FormatReader[] = [safetensorsReader];
+export const FORMAT_READERS: readonly FormatReader[] = [safetensorsReader, ggufReader, onnxReader];
 
 const MAX_INDEX_BYTES = 100_000_000;
 const PARALLEL_SHARD_READS = 8;
@@ -62,7 +64,8 @@ async function openDirectory(path: string, opener: SourceOpener): Promise<Checkp
     throw new FormatError('UNSUPPORTED_FORMAT', `the folder mixes checkpoint formats (${formats}): open one file`, path);
   }
   const [reader, files] = [...byFormat][0]!;
-  return joinParts(reader.format, await openEach(files, (file) => reader.open(file, opener)));
+  const toOpen = reader.primaryFiles?.(files) ?? files;
+  return joinParts(reader.format, await openEach(toOpen, (file) => reader.open(file, opener)));
 }
 
 async function openIndex(indexPath: string, opener: SourceOpener): Promise<Checkpoint> {

@@ -2,8 +2,11 @@
  * The one protocol between the extension host and the webview. Both sides import only this file (and the
  * plain data types it re-exports), so the compiler ties every request to its reply.
  */
+import type { BlockOutcome } from '../engine/blockDiagnostics';
 import type { HistogramSummary, TensorStats } from '../engine/statsTypes';
 export type { HistogramSummary, TensorStats, QuantileKey } from '../engine/statsTypes';
+export type { BlockAnalysis, ScaleDistribution } from '../engine/blocksTypes';
+export type { BlockOutcome } from '../engine/blockDiagnostics';
 export { QUANTILE_KEYS } from '../engine/statsTypes';
 
 export interface ProblemInfo {
@@ -32,6 +35,8 @@ export interface TensorRow {
   bytes: number;
   file: string;
   offset: number;
+  /** A block-quantized (GGUF) dtype: the Blocks tab applies. */
+  quantized: boolean;
   problem: ProblemInfo | null;
   /** Element strides when the tensor is not stored row-major and contiguous (byte offsets of elements need them). */
   strides?: number[];
@@ -178,6 +183,8 @@ export interface HostApi {
   rescan: { req: Record<string, never>; res: null };
   cancel: { req: Record<string, never>; res: null };
   histogram: { req: { id: number }; res: HistogramSummary | null };
+  /** Block diagnostics of a quantized tensor (computed once per document). */
+  blocks: { req: { id: number }; res: BlockOutcome };
   copyText: { req: { text: string }; res: null };
   exportStats: { req: { format: 'json' | 'csv' }; res: null };
   /** A heatmap tile of tensor `id`; a newer request on the same `channel` cancels this one. */

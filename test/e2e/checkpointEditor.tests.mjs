@@ -4,19 +4,21 @@ import { closeAllEditors, quickOpen, runCommand, waitFor } from './codeServer.mj
 
 const SCAN_TIMEOUT = 60_000;
 
-async function openCheckpoint(ctx, relativePath) {
+/** Opens a file of the demo folder in our editor and waits until that file (not another tab) is on screen. */
+export async function openCheckpoint(ctx, relativePath) {
   await closeAllEditors(ctx.page);
   await quickOpen(ctx.page, relativePath);
   const frame = ctx.frame();
-  await frame.locator('#app[data-view="checkpoint"], #app[data-view="error"]').waitFor({ timeout: 30_000 });
+  const file = relativePath.split('/').pop();
+  await frame.locator(`[data-testid="summary"] h1:text-is("${file}"), [data-testid="error-file"]:text-matches("${file.replace(/\./g, '\\.')}$")`).waitFor({ timeout: 30_000 });
   return frame;
 }
 
-async function waitForScan(frame) {
+export async function waitForScan(frame) {
   await frame.locator('[data-testid="scan-status"][data-state="done"]').waitFor({ timeout: SCAN_TIMEOUT });
 }
 
-async function filterTo(frame, text) {
+export async function filterTo(frame, text) {
   const input = frame.locator('[data-testid="filter"] input');
   await input.fill(text);
 }
@@ -144,6 +146,60 @@ export const tests = [
     },
   },
   {
+    name: 'the view state (filter, selection, detail tab) comes back with the tab',
+    async run(ctx) {
+      let frame = await openCheckpoint(ctx, 'base/model.safetensors');
+      await waitForScan(frame);
+      const name = 'model.layers.2.self_attn.v_proj.weight';
+      await filterTo(frame, 'layers.2.self_attn.v');
+      await frame.locator(`[data-testid="tensor-row"][data-name="${name}"]`).click();
+      await frame.locator(`[data-testid="tensor-detail"][data-name="${name}"]`).waitFor();
+      // Another checkpoint in front hides this webview (it is not retained); coming back restores its state.
+      await quickOpen(ctx.page, 'anomalies.safetensors');
+      await ctx.frame().locator('[data-testid="summary"] h1:text-is("anomalies.safetensors")').waitFor({ timeout: 30_000 });
+      await quickOpen(ctx.page, 'base/model.safetensors');
+      frame = ctx.frame();
+      await frame.locator(`[data-testid="tensor-detail"][data-name="${name}"]`).waitFor({ timeout: 30_000 });
+      assert.equal(await frame.locator('[data-testid="filter"]').evaluate((f) => f.value), 'layers.2.self_attn.v');
+      await frame.locator(`[data-testid="tensor-row"][data-name="${name}"][aria-selected="true"]`).waitFor();
+    },
+  },
+  {
+    name: 'keyboard: arrows move the cursor, Right and Left open and close layer groups, Enter selects',
+    async run(ctx) {
+      const frame = await openCheckpoint(ctx, 'base/model.safetensors');
+      await waitForScan(frame);
+      await filterTo(frame, '');
+      const group = frame.locator('[data-testid="group-row"][data-group="model.layers.0"]');
+      await group.click(); // opens it and puts the cursor there
+      await frame.locator('[data-testid="group-row"][data-group="model.layers.0"][aria-expanded="true"]').waitFor();
+      await ctx.page.keyboard.press('ArrowLeft');
+      await frame.locator('[data-testid="group-row"][data-group="model.layers.0"][aria-expanded="false"]').waitFor();
+      await ctx.page.keyboard.press('ArrowRight');
+      await frame.locator('[data-testid="group-row"][data-group="model.layers.0"][aria-expanded="true"]').waitFor();
+      await ctx.page.keyboard.press('ArrowDown');
+      const first = 'model.layers.0.input_layernorm.weight';
+      await frame.locator(`[data-testid="tensor-row"][data-name="${first}"][aria-selected="true"]`).waitFor();
+      await frame.locator(`[data-testid="tensor-detail"][data-name="${first}"]`).waitFor();
+      await ctx.page.keyboard.press('ArrowDown');
+      await frame.locator('[data-testid="group-row"][data-group="model.layers.0.self_attn"][aria-selected="true"]').waitFor();
+      await ctx.page.keyboard.press('Enter'); // a group: Enter toggles it
+      await frame.locator('[data-testid="group-row"][data-group="model.layers.0.self_attn"][aria-expanded="false"]').waitFor();
+    },
+  },
+  {
+    name: 'rescan computes the statistics again',
+    async run(ctx) {
+      const frame = await openCheckpoint(ctx, 'anomalies.safetensors');
+      await waitForScan(frame);
+      await frame.locator('[data-testid="rescan"]').click();
+      await waitForScan(frame);
+      const status = frame.locator('[data-testid="scan-status"]');
+      assert.equal(await status.getAttribute('data-done-tensors'), '5');
+      await frame.locator('[data-testid="tensor-row"][data-name="diverged.weight"] [data-testid="badge"][data-kind="nan"]').waitFor();
+    },
+  },
+  {
     name: 'the dark theme renders the tree and the detail',
     async run(ctx) {
       await runCommand(ctx.page, 'Preferences: Toggle between Light/Dark Themes');
@@ -157,6 +213,22 @@ export const tests = [
       const [r, g, bl] = background.match(/\d+/g).map(Number);
       assert.ok(r + g + bl < 200, `dark background expected, got ${background}`);
       await ctx.shot('dark-theme');
+    },
+  },
+  {
+    name: 'a high-contrast theme keeps the tree and the histogram legible',
+    async run(ctx) {
+      await runCommand(ctx.page, 'Preferences: Color Theme');
+      const input = ctx.page.locator('.quick-input-widget .quick-input-box input');
+      await input.fill('Dark High Contrast');
+      await ctx.page.locator('.quick-input-list .monaco-list-row', { hasText: 'Dark High Contrast' }).first().click();
+      await ctx.page.locator('.monaco-workbench.hc-black').waitFor({ timeout: 20_000 });
+      const frame = await openCheckpoint(ctx, 'base/model.safetensors');
+      await waitForScan(frame);
+      await filterTo(frame, 'layers.1.mlp.down');
+      await frame.locator('[data-testid="tensor-row"][data-name="model.layers.1.mlp.down_proj.weight"]').click();
+      await frame.locator('svg[data-testid="histogram"] rect.bar').first().waitFor();
+      await ctx.shot('high-contrast');
     },
   },
 ];

@@ -124,21 +124,36 @@ export async function openWorkbench(browser, url) {
   return page;
 }
 
-async function runCommandPaletteQuery(page, text, submit) {
-  await page.keyboard.press('F1');
+/**
+ * Opens Quick Open with `text` typed in (a leading ">" makes it the command palette). It clicks the title bar's
+ * command center rather than pressing Ctrl+P or F1, because keys pressed while a webview has focus stay there.
+ */
+async function openQuickInput(page, text) {
   const input = page.locator('.quick-input-widget .quick-input-box input');
-  await input.waitFor({ timeout: 10_000 });
-  await input.fill(text);
+  if (await input.isVisible()) await page.keyboard.press('Escape'); // a widget left open covers the command center
+  await page.locator('.command-center .command-center-center').first().click();
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  // The widget may reset its text just after it shows: type until the text stays put across two looks.
+  let settled = 0;
+  await waitFor(async () => {
+    if ((await input.inputValue()) !== text) {
+      await input.fill(text);
+      settled = 0;
+      return false;
+    }
+    return ++settled >= 2;
+  }, 10_000, `the quick input to hold "${text}"`);
+}
+
+async function runCommandPaletteQuery(page, text, submit) {
+  await openQuickInput(page, text);
   await page.locator('.quick-input-list .monaco-list-row').first().waitFor({ timeout: 10_000 }).catch(() => {});
   if (submit) await page.keyboard.press('Enter');
 }
 
 /** Quick Open (Ctrl+P) a file of the workspace by its relative path; .safetensors opens in our editor. */
 export async function quickOpen(page, relativePath) {
-  await page.keyboard.press('Control+P');
-  const input = page.locator('.quick-input-widget .quick-input-box input');
-  await input.waitFor({ timeout: 10_000 });
-  await input.fill(relativePath);
+  await openQuickInput(page, relativePath);
   await page.locator('.quick-input-list .monaco-list-row', { hasText: relativePath.split('/').pop() }).first().waitFor({ timeout: 20_000 });
   await page.keyboard.press('Enter');
 }
@@ -151,9 +166,9 @@ export async function runCommand(page, title) {
   await row.first().click({ timeout: 10_000 });
 }
 
-/** The active webview's content frame. */
+/** The content frame of the webview on screen (hidden editors keep their iframes in the DOM). */
 export function webviewFrame(page) {
-  return page.frameLocator('iframe.webview.ready').last().frameLocator('#active-frame');
+  return page.frameLocator('iframe.webview.ready >> visible=true').last().frameLocator('#active-frame');
 }
 
 export async function closeAllEditors(page) {

@@ -1,11 +1,19 @@
 // End-to-end tests of the heatmap, outlier and quantization panels in real VS Code, on the demo model: planted
 // outlier input channels 37 and 190, and a super weight at model.layers.1.mlp.down_proj.weight [42, 400] = -12.5.
 import assert from 'node:assert/strict';
-import { closeAllEditors, waitFor } from './codeServer.mjs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { closeAllEditors, projectRoot, waitFor } from './codeServer.mjs';
 
 const DOWN = 'model.layers.1.mlp.down_proj.weight';
 const SUPER = { row: 42, col: 400, value: -12.5 };
 const DOWN_SHAPE = [256, 704];
+
+/** Any CLI command on a workspace file, parsed. */
+function weightscope(ctx, command, relativePath, ...args) {
+  const out = execFileSync(process.execPath, [join(projectRoot, 'dist/cli.js'), command, join(ctx.workspace, relativePath), ...args], { maxBuffer: 64 << 20 });
+  return JSON.parse(out.toString());
+}
 
 /** Opens base/model.safetensors: picked by its folder in Quick Open, since recently opened files of the same name
  *  (the sharded copy, the fine-tune) may rank first. */
@@ -139,7 +147,7 @@ export const tests = [
       assert.ok(sqnr.length >= 30, `${sqnr.length} ranked tensors`);
       for (let i = 1; i < sqnr.length; i++) assert.ok(sqnr[i - 1] <= sqnr[i] + 1e-9, `rank ${i}: ${sqnr[i - 1]} then ${sqnr[i]}`);
       const scheme = await frame.locator('[data-testid="quant-ranking"]').getAttribute('data-scheme');
-      const cli = ctx.weightscope('quant', 'base/model.safetensors', '--scheme', scheme, '--json');
+      const cli = weightscope(ctx, 'quant', 'base/model.safetensors', '--scheme', scheme, '--json');
       const name = await rows.first().getAttribute('data-name');
       const expected = cli.tensors.find((t) => t.name === name).sqnr_db;
       assert.ok(Math.abs(sqnr[0] - expected) <= 1e-9 * Math.abs(expected), `${name}: webview ${sqnr[0]} dB, CLI ${expected} dB`);

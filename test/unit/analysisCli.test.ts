@@ -99,7 +99,9 @@ test('quant exports an llm-compressor ignore list and llama-quantize overrides',
   const { status } = weightscope('quant', file, '--scheme', 'int4-sym-g32', '--keep-below', '100', '--export-ignore', ignore, '--export-llama-quantize', overrides);
   assert.equal(status, 0);
   assert.match(readFileSync(ignore, 'utf8'), /^ignore:\n {2}- "model\.layers\.0\.mlp\.down_proj"\n {2}- "conv"\n$/m);
-  assert.match(readFileSync(overrides, 'utf8'), /^--tensor-type '\^model\\\.layers\\\.0\\\.mlp\\\.down_proj\\\.weight\$=q8_0'$/m);
+  // Llama-family HF names are written as their GGUF names; others as they are.
+  assert.match(readFileSync(overrides, 'utf8'), /^--tensor-type '\^blk\\\.0\\\.ffn_down\\\.weight\$=q8_0'$/m);
+  assert.match(readFileSync(overrides, 'utf8'), /^--tensor-type '\^conv\\\.weight\$=q8_0'$/m);
   weightscope('quant', file, '--scheme', 'int4-sym-g32', '--keep-below', '100', '--export-ignore', ignoreJson);
   assert.deepEqual(JSON.parse(readFileSync(ignoreJson, 'utf8')), { ignore: ['model.layers.0.mlp.down_proj', 'conv'] });
 });

@@ -15,6 +15,7 @@ import { ScanEngine } from '../../extension/engine/scanEngine';
 import { tileReadPlan } from '../../extension/engine/tasks/tile';
 import { ArgumentError, computeTile, joinTileParts, resolveTileRequest } from '../../extension/engine/tiles';
 import type { ChannelSummary, TileCells } from '../../extension/engine/wasmCore';
+import { ggufToHfName, hfToGgufName } from '../../extension/formats/ggufNames';
 import { buildSafetensors } from '../fixtures/safetensorsWriter';
 
 const entry = (name: string, shape: number[], dtype = 'F32'): TensorEntry => ({ name, dtype, shape, file: 'f', offset: 0, bytes: 4 * shape.reduce((a, b) => a * b, 1) });
@@ -148,6 +149,15 @@ test('keep-list exports: module names, anchored escaped patterns, the higher-pre
   assert.equal(lines[1], "--tensor-type '^blk\\.1\\.ffn_down\\.weight$=bf16'");
   assert.equal(lines[2], "--tensor-type '^odd'\\''name$=f16'");
   assert.equal(higherPrecisionType(kept[0]!, 'q4_0'), 'q8_0');
+});
+
+test('HF names map to llama.cpp names and back', () => {
+  for (const [hf, gguf] of [['model.layers.12.mlp.down_proj.weight', 'blk.12.ffn_down.weight'], ['lm_head.weight', 'output.weight'], ['model.layers.0.self_attn.q_proj.bias', 'blk.0.attn_q.bias']]) {
+    assert.equal(hfToGgufName(hf!), gguf);
+    assert.equal(ggufToHfName(gguf!), hf);
+  }
+  assert.equal(hfToGgufName('transformer.h.0.mlp.c_proj.weight'), undefined);
+  assert.equal(hfToGgufName('blk.0.ffn_down.weight'), undefined);
 });
 
 test('the default keep threshold is 6 dB under the median', () => {

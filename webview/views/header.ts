@@ -15,6 +15,9 @@ export function renderSummary(summary: CheckpointSummary): HTMLElement {
     .sort((a, b) => b[1] - a[1])
     .map(([dtype, n]) => el('span', { class: 'chip' }, `${dtype} ${formatCount(n)}`));
   const metadata = Object.entries(summary.metadata);
+  // GGUF files name their model family; show it beside the format.
+  const architecture = summary.metadata['general.architecture'];
+  if (architecture !== undefined) facts.splice(1, 0, ['architecture', architecture]);
   const files = el('details', { class: 'files' }, el('summary', {}, summary.files.length === 1 ? summary.files[0]!.path : `${summary.files.length} files`),
     el('ul', {}, ...summary.files.map((f) => el('li', {}, `${f.path} — ${formatBytes(f.bytes)}`))));
   return el(
@@ -28,9 +31,19 @@ export function renderSummary(summary: CheckpointSummary): HTMLElement {
       'details',
       { class: 'metadata', 'data-testid': 'metadata' },
       el('summary', {}, `metadata (${metadata.length})`),
-      el('table', {}, ...metadata.map(([k, v]) => el('tr', {}, el('th', {}, k), el('td', {}, v)))),
+      el('table', {}, ...metadata.map(([k, v]) => el('tr', {}, el('th', {}, k), el('td', {}, metadataValue(v))))),
     ),
   );
+}
+
+/** Characters of a metadata value shown at once; longer ones (chat templates, licences) unfold on demand. */
+const SHOWN_VALUE_CHARS = 300;
+
+function metadataValue(value: string): Node {
+  if (value.length <= SHOWN_VALUE_CHARS) return document.createTextNode(value);
+  return el('details', { class: 'long-value' },
+    el('summary', {}, `${value.slice(0, SHOWN_VALUE_CHARS)}… (${value.length.toLocaleString('en-US')} characters)`),
+    el('pre', {}, value));
 }
 
 export function updateProgress(container: HTMLElement, p: ScanProgress, actions: { cancel(): void; rescan(): void }): void {

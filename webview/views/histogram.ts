@@ -41,7 +41,10 @@ export function renderHistogram(container: HTMLElement, h: HistogramSummary, sta
     .append('title')
     .text((b) => `${formatValue(x === 'log' ? 10 ** b.x0 : b.x0)} … ${formatValue(x === 'log' ? 10 ** b.x1 : b.x1)}: ${b.count}`);
 
-  const xAxis = axisBottom(xScale).ticks(6).tickFormat((d) => (x === 'log' ? `1e${Math.round(Number(d))}` : formatValue(Number(d))));
+  const xAxis =
+    x === 'log'
+      ? axisBottom(xScale).tickValues(decades(lo, hi, 7)).tickFormat((d) => `1e${Number(d)}`)
+      : axisBottom(xScale).ticks(6).tickFormat((d) => formatValue(Number(d)));
   svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${bottom})`).call(xAxis);
   const yAxis = axisLeft(yScale).ticks(4, y === 'log' ? '~s' : '~s');
   svg.append('g').attr('class', 'axis').attr('transform', `translate(${MARGIN.left},0)`).call(yAxis);
@@ -50,17 +53,33 @@ export function renderHistogram(container: HTMLElement, h: HistogramSummary, sta
     ['marker-min', stats.min, 'min'],
     ['marker-max', stats.max, 'max'],
   ];
+  let previousPx: number | null = null;
   for (const [testId, value, label] of markers) {
     const at = axisPosition(value, x);
     if (at === null) continue;
     const px = xScale(at);
+    // Labels point inward so they never leave the plot; a second label close to the first drops one line.
+    const anchor = px > (MARGIN.left + WIDTH - MARGIN.right) / 2 ? 'end' : 'start';
+    const y = previousPx !== null && Math.abs(previousPx - px) < 90 ? MARGIN.top + 7 : MARGIN.top - 5;
+    previousPx = px;
     const marker = svg.append('g').attr('class', `marker ${label}`).attr('data-testid', testId);
     marker.append('line').attr('x1', px).attr('x2', px).attr('y1', MARGIN.top - 4).attr('y2', bottom);
     marker
       .append('text')
-      .attr('x', px)
-      .attr('y', MARGIN.top - 5)
-      .attr('text-anchor', label === 'min' ? 'start' : 'end')
+      .attr('x', anchor === 'end' ? px - 3 : px + 3)
+      .attr('y', y)
+      .attr('text-anchor', anchor)
       .text(`${label} ${formatValue(value)}`);
   }
+}
+
+/** Whole powers of ten (as exponents) inside [lo, hi], thinned to at most `most` ticks. */
+export function decades(lo: number, hi: number, most: number): number[] {
+  const first = Math.ceil(lo);
+  const last = Math.floor(hi);
+  if (last < first) return [Math.round((lo + hi) / 2)];
+  const step = Math.max(1, Math.ceil((last - first + 1) / most));
+  const ticks: number[] = [];
+  for (let e = first; e <= last; e += step) ticks.push(e);
+  return ticks;
 }

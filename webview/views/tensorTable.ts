@@ -148,7 +148,7 @@ export class TensorTable {
       bytes += t.bytes;
       if (anomaliesOf(t, this.records.get(id)).length > 0) flagged++;
     }
-    const name = el('div', { class: 'cell col-name' }, el('span', { class: `twisty ${expanded ? 'open' : ''}` }, '›'), el('span', { class: 'group-label' }, group.label), el('span', { class: 'count' }, `${group.tensorIds.length}`));
+    const name = el('div', { class: 'cell col-name' }, el('span', { class: `twisty ${expanded ? 'open' : ''}` }, '›'), el('span', { class: 'group-label' }, group.label), ...(group.run ? [el('span', { class: 'run' }, group.run)] : []), el('span', { class: 'count' }, `${group.tensorIds.length}`));
     name.style.paddingLeft = `${6 + group.depth * 14}px`;
     if (flagged > 0) name.append(el('span', { class: 'flag', title: `${flagged} tensor(s) stand out` }, `⚠ ${flagged}`));
     return el(

@@ -1,7 +1,7 @@
 /** Worker side of the outlier analysis of one tensor: its matrix view streamed through a WASM channel job. */
 import { matrixShape, type TensorLocation } from '../../formats/checkpoint';
 import type { ChannelSummary } from '../wasmCore';
-import { streamTensor } from './stream';
+import { streamPasses } from './passes';
 import type { TaskContext } from './taskContext';
 
 export interface ChannelsSpec {
@@ -15,7 +15,7 @@ export async function runChannels(spec: ChannelsSpec, ctx: TaskContext): Promise
   const { rows, cols } = matrixShape(spec.location.shape);
   const job = ctx.core.beginChannels(spec.location.dtype, rows, cols, spec.top);
   try {
-    await streamTensor(ctx, spec.location, job, spec.chunkBytes);
+    await streamPasses(spec.location, job, ctx, spec.chunkBytes);
     return job.result();
   } finally {
     job.dispose();

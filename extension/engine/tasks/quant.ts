@@ -1,7 +1,7 @@
 /** Worker side of the quantization-error preview of one tensor under several schemes. */
 import { matrixShape, type TensorLocation } from '../../formats/checkpoint';
 import type { KeepFraction, QuantScheme, QuantSums } from '../wasmCore';
-import { streamTensor } from './stream';
+import { streamPasses } from './passes';
 import type { TaskContext } from './taskContext';
 
 export interface QuantSpec {
@@ -15,7 +15,7 @@ export async function runQuant(spec: QuantSpec, ctx: TaskContext): Promise<Quant
   const { rows, cols } = matrixShape(spec.location.shape);
   const job = ctx.core.beginQuant(spec.location.dtype, rows, cols, spec.schemes, spec.keep);
   try {
-    await streamTensor(ctx, spec.location, job, spec.chunkBytes);
+    await streamPasses(spec.location, job, ctx, spec.chunkBytes);
     return job.result();
   } finally {
     job.dispose();

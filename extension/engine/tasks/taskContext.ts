@@ -1,7 +1,8 @@
 /** What a worker-side task runner gets: the WASM core, file access, cancellation and progress. */
 import type { TensorLocation } from '../../formats/checkpoint';
-import type { WasmCore } from '../wasmCore';
-import type { FileTable, ReaderOptions, TensorReader } from '../tensorReader';
+import { FormatError } from '../../formats/formatError';
+import { WasmCoreError, type WasmCore } from '../wasmCore';
+import { TensorReadError, type FileTable, type ReaderOptions, type TensorReader } from '../tensorReader';
 
 /** Thrown by `checkCancelled` when the host asked the running task to stop. */
 export class Cancelled extends Error {}
@@ -14,6 +15,15 @@ export class TaskFailure extends Error {
   ) {
     super(message);
   }
+}
+
+/** A stable code and a message for any failure of a task, as the host reports it. */
+export function describeFailure(error: unknown): { code: string; message: string } {
+  if (error instanceof TaskFailure || error instanceof WasmCoreError || error instanceof TensorReadError || error instanceof FormatError) {
+    return { code: error.code, message: error.message };
+  }
+  const errno = (error as NodeJS.ErrnoException).code;
+  return { code: errno === 'ENOENT' ? 'FILE_NOT_FOUND' : 'READ_ERROR', message: (error as Error).message ?? String(error) };
 }
 
 export interface TaskContext {

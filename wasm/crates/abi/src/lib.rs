@@ -6,6 +6,8 @@
 //! Adding an analysis means one module here with its constructor and record layout; nothing else changes.
 #![deny(missing_docs)]
 
+mod blocks;
+mod decode;
 mod stats;
 mod tile;
 mod channels;
@@ -14,7 +16,7 @@ mod quantsim;
 use std::cell::RefCell;
 
 /// Bumped whenever an export or a record layout changes; the host refuses a mismatched module.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 /// Input slots: enough for a merge of a base and fifteen fine-tunes.
 pub const INPUT_SLOTS: usize = 16;
 

@@ -1,5 +1,7 @@
-//! Bit-exact decoding of small float formats and of any element pattern to f64.
+//! Bit-exact decoding of small float formats, of any element pattern, and of GGUF blocks to f64.
 use crate::dtype::DType;
+use crate::quant;
+use crate::simd;
 
 /// IEEE binary16 → f64 (exact).
 pub fn f16_to_f64(h: u16) -> f64 {
@@ -187,26 +189,18 @@ fn to4(b: &[u8]) -> [u8; 4] {
 }
 
 /// Decodes whole element groups of `dtype` into `out` (one f64 per element; `out.len()` must equal the element
-/// count of `bytes`). Exact for every dtype; the 16- and 32-bit float paths are written as plain lane-wise loops so
+/// count of `bytes`). Exact for every dtype (block-quantized types: bit-identical to ggml's f32 dequantization,
+/// widened); the 16- and 32-bit float paths are written as plain lane-wise loops so
 /// that the wasm32 build (SIMD128) vectorizes them.
 pub fn decode_f64(dtype: DType, bytes: &[u8], out: &mut [f64]) {
     debug_assert_eq!(out.len() * dtype.group_bytes(), bytes.len() * dtype.group_elements());
+    if let Some(format) = quant::format(dtype) {
+        return quant::dequantize(format, bytes, out);
+    }
     match dtype {
-        DType::BF16 => {
-            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-                *o = f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16) as f64;
-            }
-        }
-        DType::F16 => {
-            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-                *o = f16_bits_to_f32(u16::from_le_bytes([b[0], b[1]])) as f64;
-            }
-        }
-        DType::F32 => {
-            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-                *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64;
-            }
-        }
+        DType::BF16 => widen_fours(bytes, out, 2, simd::widen_bf16, |b| bf16_to_f64(u16::from_le_bytes([b[0], b[1]]))),
+        DType::F16 => widen_fours(bytes, out, 2, simd::widen_f16, |b| f16_bits_to_f32(u16::from_le_bytes([b[0], b[1]])) as f64),
+        DType::F32 => widen_fours(bytes, out, 4, simd::widen_f32, |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64),
         DType::F64 | DType::I64 | DType::U64 | DType::I32 | DType::U32 => {
             let size = (dtype.bits() / 8) as usize;
             for (o, e) in out.iter_mut().zip(bytes.chunks_exact(size)) {
@@ -240,6 +234,18 @@ pub fn decode_f64(dtype: DType, bytes: &[u8], out: &mut [f64]) {
                 *o = table[b as usize];
             }
         }
+    }
+}
+
+/// Decodes four elements at a time with a SIMD widening kernel, the last few one by one.
+fn widen_fours(bytes: &[u8], out: &mut [f64], size: usize, four: fn(&[u8], &mut [f64]), one: fn(&[u8]) -> f64) {
+    let mut groups = bytes.chunks_exact(4 * size);
+    let mut outs = out.chunks_exact_mut(4);
+    for (b, o) in (&mut groups).zip(&mut outs) {
+        four(b, o);
+    }
+    for (b, o) in groups.remainder().chunks_exact(size).zip(outs.into_remainder()) {
+        *o = one(b);
     }
 }
 

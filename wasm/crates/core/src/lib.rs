@@ -3,10 +3,15 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod blocks;
+pub mod counts;
 pub mod decode;
 pub mod dtype;
 pub mod moments;
+pub mod quant;
+pub mod simd;
 pub mod stats;
+pub mod summary;
 
 pub use dtype::DType;
 pub use stats::{StatsJob, StatsResult, QUANTILE_PROBS};

@@ -2,12 +2,15 @@
 //!
 //! Types of at most 16 bits ("pattern" types) only count raw bit patterns while streaming; every result is derived
 //! exactly from that table at the end, so results are identical whatever the chunking or merge order. Wide types
-//! (32/64-bit) accumulate mergeable moments and a table of the top 16 bits of an order-preserving key; exact
-//! quantiles of integers (and finer ones of F64) come from extra passes that resolve the next key bits of each
-//! quantile's bucket.
-use crate::decode::{key_is_subnormal_or_zero, key_value, pattern_value, wide_key, wide_value};
+//! (32/64-bit) count the top 16 bits of each element and fold decoded values into mergeable block moments
+//! (`FiniteSummary`); exact quantiles of integers (and finer ones of F64) come from extra passes that resolve the
+//! next key bits of each quantile's bucket.
+use crate::counts::PatternCounts;
+use crate::decode::{key_is_subnormal_or_zero, key_value, pattern_value, wide_key, Decoder};
 use crate::dtype::DType;
 use crate::moments::Moments;
+use crate::quant;
+use crate::summary::FiniteSummary;
 
 /// Probabilities of the reported quantiles.
 pub const QUANTILE_PROBS: [f64; 9] = [0.001, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 0.999];
@@ -15,10 +18,6 @@ pub const QUANTILE_PROBS: [f64; 9] = [0.001, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 
 pub const HIST_BINS: usize = 128;
 /// The k of the mean ± k·std tail counts.
 pub const TAIL_KS: [f64; 4] = [3.0, 4.0, 5.0, 6.0];
-/// Finite values per moments block: blocks are consecutive elements, so chunk boundaries never change them.
-const BLOCK: usize = 4096;
-/// Flush the u32 pattern counters well before they could overflow.
-const FLUSH_AFTER: u64 = 1 << 31;
 
 /// Why a job refused input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,8 +175,14 @@ pub struct StatsJob {
     result: Option<StatsResult>,
 }
 
+/// Tensors of at most this many elements are summarized exactly from their sorted values: far cheaper than building
+/// pattern or key tables (hundreds of KiB each) for the thousands of small biases, norms and constants of a model.
+const SMALL_ELEMENTS: usize = 16384;
+
 #[derive(Clone)]
 enum State {
+    /// The raw bytes so far, while the tensor is small.
+    Small(Vec<u8>),
     Pattern(PatternTable),
     Wide(Box<WideState>),
 }
@@ -185,12 +190,33 @@ enum State {
 impl StatsJob {
     /// A job for one tensor of `dtype`.
     pub fn new(dtype: DType) -> StatsJob {
-        let state = if dtype.is_pattern() {
-            State::Pattern(PatternTable::new(dtype))
-        } else {
-            State::Wide(Box::new(WideState::new(dtype)))
-        };
-        StatsJob { dtype, state, result: None }
+        StatsJob { dtype, state: State::Small(Vec::new()), result: None }
+    }
+
+    /// Leaves the small state: builds the tables and feeds them the bytes kept so far.
+    fn grow(&mut self) {
+        if let State::Small(kept) = &mut self.state {
+            let kept = core::mem::take(kept);
+            // A block-quantized tensor's statistics are those of its dequantized f32 values.
+            let values = if self.dtype.is_quantized() { DType::F32 } else { self.dtype };
+            self.state = if values.is_pattern() {
+                State::Pattern(PatternTable::new(values))
+            } else {
+                State::Wide(Box::new(WideState::new(values)))
+            };
+            self.push_tables(&kept);
+        }
+    }
+
+    fn push_tables(&mut self, bytes: &[u8]) {
+        match &mut self.state {
+            State::Small(_) => unreachable!("tables are built before they are fed"),
+            State::Pattern(table) => table.push(bytes),
+            State::Wide(wide) => match quant::format(self.dtype) {
+                Some(format) => quant::dequantize_f32_le(format, bytes, |values| wide.push(values)),
+                None => wide.push(bytes),
+            },
+        }
     }
 
     /// The dtype this job decodes.
@@ -206,10 +232,15 @@ impl StatsJob {
         if self.result.is_some() {
             return Err(StatsError::WrongPhase);
         }
-        match &mut self.state {
-            State::Pattern(table) => table.push(bytes),
-            State::Wide(wide) => wide.push(bytes),
+        let (group_bytes, group_elements) = (self.dtype.group_bytes(), self.dtype.group_elements());
+        if let State::Small(kept) = &mut self.state {
+            if (kept.len() + bytes.len()) / group_bytes * group_elements <= SMALL_ELEMENTS {
+                kept.extend_from_slice(bytes);
+                return Ok(());
+            }
+            self.grow();
         }
+        self.push_tables(bytes);
         Ok(())
     }
 
@@ -218,6 +249,12 @@ impl StatsJob {
         if self.dtype != other.dtype || self.result.is_some() || other.result.is_some() {
             return Err(StatsError::WrongPhase);
         }
+        if let State::Small(bytes) = &other.state {
+            return self.push(bytes);
+        }
+        let mut other = other.clone();
+        self.grow();
+        other.grow();
         match (&mut self.state, &other.state) {
             (State::Pattern(a), State::Pattern(b)) => {
                 a.merge(b);
@@ -234,6 +271,7 @@ impl StatsJob {
             return false;
         }
         let finished = match &mut self.state {
+            State::Small(bytes) => Some(summarize_small(self.dtype, bytes)),
             State::Pattern(table) => Some(table.finish()),
             State::Wide(wide) => wide.end_pass(),
         };
@@ -252,75 +290,33 @@ impl StatsJob {
 #[derive(Clone)]
 struct PatternTable {
     dtype: DType,
-    patterns: usize,
-    /// Interleaved sub-tables, so repeated patterns in a row do not serialize on one counter.
-    lanes: Vec<u32>,
-    totals: Vec<u64>,
-    since_flush: u64,
+    counts: PatternCounts,
 }
-
-const LANES: usize = 2;
 
 impl PatternTable {
     fn new(dtype: DType) -> PatternTable {
-        let patterns = 1usize << dtype.bits().max(1);
-        let patterns = if dtype == DType::Bool { 256 } else { patterns };
-        PatternTable { dtype, patterns, lanes: vec![0; patterns * LANES], totals: vec![0; patterns], since_flush: 0 }
-    }
-
-    fn flush(&mut self) {
-        for (i, total) in self.totals.iter_mut().enumerate() {
-            for lane in 0..LANES {
-                *total += self.lanes[lane * self.patterns + i] as u64;
-            }
-        }
-        for c in self.lanes.iter_mut() {
-            *c = 0;
-        }
-        self.since_flush = 0;
+        // BOOL is a byte: any nonzero byte is 1, so count all 256.
+        let bits = if dtype == DType::Bool { 8 } else { dtype.bits() };
+        PatternTable { dtype, counts: PatternCounts::new(bits) }
     }
 
     fn push(&mut self, bytes: &[u8]) {
-        let elements = (bytes.len() * 8 / self.dtype.bits() as usize) as u64;
-        if self.since_flush + elements >= FLUSH_AFTER {
-            self.flush();
-        }
-        self.since_flush += elements;
-        let (lane0, lane1) = self.lanes.split_at_mut(self.patterns);
-        match self.dtype.bits() {
-            16 => count16(bytes, lane0, lane1),
-            8 => count8(bytes, lane0, lane1),
-            6 => {
-                for g in bytes.chunks_exact(3) {
-                    let w = g[0] as u32 | (g[1] as u32) << 8 | (g[2] as u32) << 16;
-                    for i in 0..4 {
-                        lane0[((w >> (6 * i)) & 63) as usize] += 1;
-                    }
-                }
-            }
-            _ => {
-                for &b in bytes {
-                    lane0[(b & 15) as usize] += 1;
-                    lane1[(b >> 4) as usize] += 1;
-                }
-            }
+        match self.counts.patterns() {
+            65536 => self.counts.count16(bytes),
+            256 => self.counts.count8(bytes),
+            64 => self.counts.count6(bytes),
+            _ => self.counts.count4(bytes),
         }
     }
 
     fn merge(&mut self, other: &PatternTable) {
-        let mut other = other.clone();
-        other.flush();
-        self.flush();
-        for (a, b) in self.totals.iter_mut().zip(&other.totals) {
-            *a += *b;
-        }
+        self.counts.merge(&other.counts);
     }
 
     fn finish(&mut self) -> StatsResult {
-        self.flush();
         let mut finite: Vec<(f64, u64)> = Vec::new();
         let (mut nan, mut posinf, mut neginf) = (0u64, 0u64, 0u64);
-        for (p, &c) in self.totals.iter().enumerate() {
+        for (p, &c) in self.counts.totals().iter().enumerate() {
             if c == 0 {
                 continue;
             }
@@ -338,6 +334,25 @@ impl PatternTable {
         finite.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(core::cmp::Ordering::Equal));
         summarize_sorted(&finite, nan, posinf, neginf)
     }
+}
+
+/// Exact statistics of a small tensor from its sorted decoded values.
+fn summarize_small(dtype: DType, bytes: &[u8]) -> StatsResult {
+    let mut values = Vec::new();
+    Decoder::new(dtype).decode_all(bytes, &mut values);
+    let nan = values.iter().filter(|v| v.is_nan()).count() as u64;
+    let posinf = values.iter().filter(|&&v| v == f64::INFINITY).count() as u64;
+    let neginf = values.iter().filter(|&&v| v == f64::NEG_INFINITY).count() as u64;
+    values.retain(|v| v.is_finite());
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(core::cmp::Ordering::Equal));
+    let mut finite: Vec<(f64, u64)> = Vec::new();
+    for v in values {
+        match finite.last_mut() {
+            Some((last, count)) if *last == v => *count += 1,
+            _ => finite.push((v, 1)),
+        }
+    }
+    summarize_sorted(&finite, nan, posinf, neginf)
 }
 
 /// Everything from the sorted (value, count) pairs of the finite values: two-pass exact moments.
@@ -422,29 +437,6 @@ fn fill_moments(r: &mut StatsResult, m: &Moments, min: f64, max: f64, absmax: f6
     r.kurtosis = m.kurtosis();
 }
 
-fn count16(bytes: &[u8], lane0: &mut [u32], lane1: &mut [u32]) {
-    let mut pairs = bytes.chunks_exact(4);
-    for p in &mut pairs {
-        lane0[(p[0] as usize) | (p[1] as usize) << 8] += 1;
-        lane1[(p[2] as usize) | (p[3] as usize) << 8] += 1;
-    }
-    let rest = pairs.remainder();
-    if rest.len() == 2 {
-        lane0[(rest[0] as usize) | (rest[1] as usize) << 8] += 1;
-    }
-}
-
-fn count8(bytes: &[u8], lane0: &mut [u32], lane1: &mut [u32]) {
-    let mut pairs = bytes.chunks_exact(2);
-    for p in &mut pairs {
-        lane0[p[0] as usize] += 1;
-        lane1[p[1] as usize] += 1;
-    }
-    for &b in pairs.remainder() {
-        lane0[b as usize] += 1;
-    }
-}
-
 /// 32- and 64-bit types.
 #[derive(Clone)]
 struct WideState {
@@ -452,19 +444,18 @@ struct WideState {
     /// Key bits that make a quantile exact (integers) or precise enough (floats).
     needed_bits: u32,
     phase: WidePhase,
-    moments: Moments,
-    block: Vec<f64>,
-    sumsq: f64,
-    zeros: u64,
-    nan: u64,
-    posinf: u64,
-    neginf: u64,
+    /// Counts of each element's top 16 bits (raw, not yet in key order).
+    high: PatternCounts,
+    summary: FiniteSummary,
+    decoder: Decoder,
+    scratch: Vec<f64>,
+    /// Finite nonzero floats with a zero exponent (their top bits say too little of their value).
+    subnormals: u64,
+    /// Exact extreme keys of 64-bit integers, whose values f64 cannot hold exactly.
+    int_keys: (u64, u64),
     min_key: u64,
     max_key: u64,
-    min_abs_nonzero: f64,
-    absmax: f64,
-    /// Finite nonzero floats with a zero exponent: their top key bits say too little of their value.
-    subnormals: u64,
+    /// Counts of the top 16 key bits of the finite values, in key order (after the first pass).
     top: Vec<u64>,
     /// Exact display histogram, built during the first refinement pass when there is one.
     display: Option<Display>,
@@ -498,84 +489,60 @@ impl WideState {
             dtype,
             needed_bits,
             phase: WidePhase::Accumulate,
-            moments: Moments::default(),
-            block: Vec::with_capacity(BLOCK),
-            sumsq: 0.0,
-            zeros: 0,
-            nan: 0,
-            posinf: 0,
-            neginf: 0,
+            high: PatternCounts::new(16),
+            summary: FiniteSummary::new(),
+            subnormals: 0,
+            decoder: Decoder::new(dtype),
+            scratch: Vec::new(),
+            int_keys: (u64::MAX, 0),
             min_key: u64::MAX,
             max_key: 0,
-            min_abs_nonzero: f64::INFINITY,
-            absmax: 0.0,
-            subnormals: 0,
-            top: vec![0; 1 << 16],
+            top: Vec::new(),
             display: None,
         }
     }
 
-    fn count(&self) -> u64 {
-        self.moments.n as u64 + self.block.len() as u64
+    fn size(&self) -> usize {
+        (self.dtype.bits() / 8) as usize
     }
 
     fn push(&mut self, bytes: &[u8]) {
-        let size = (self.dtype.bits() / 8) as usize;
+        let size = self.size();
         match &mut self.phase {
             WidePhase::Accumulate => {
-                for e in bytes.chunks_exact(size) {
-                    let v = wide_value(self.dtype, e);
-                    if !v.is_finite() {
-                        if v.is_nan() {
-                            self.nan += 1;
-                        } else if v > 0.0 {
-                            self.posinf += 1;
-                        } else {
-                            self.neginf += 1;
-                        }
-                        continue;
-                    }
-                    let key = wide_key(self.dtype, e);
-                    self.min_key = self.min_key.min(key);
-                    self.max_key = self.max_key.max(key);
-                    self.top[(key >> 48) as usize] += 1;
-                    self.sumsq += v * v;
-                    let a = v.abs();
-                    if a == 0.0 {
-                        self.zeros += 1;
-                    } else {
-                        if a < self.min_abs_nonzero {
-                            self.min_abs_nonzero = a;
-                        }
-                        if key_is_subnormal_or_zero(self.dtype, key) {
-                            self.subnormals += 1;
-                        }
-                    }
-                    if a > self.absmax {
-                        self.absmax = a;
-                    }
-                    self.block.push(v);
-                    if self.block.len() == BLOCK {
-                        self.moments.merge(&Moments::of_block(&self.block));
-                        self.block.clear();
+                self.high.count_high16(bytes, size);
+                if self.dtype == DType::F32 {
+                    self.summary.push_f32(bytes, &mut self.scratch);
+                } else {
+                    let summary = &mut self.summary;
+                    self.decoder.for_each_block(bytes, |values| summary.push(values));
+                }
+                if matches!(self.dtype, DType::I64 | DType::U64) {
+                    for e in bytes.chunks_exact(size) {
+                        let key = wide_key(self.dtype, e);
+                        self.int_keys = (self.int_keys.0.min(key), self.int_keys.1.max(key));
                     }
                 }
             }
             WidePhase::Refine(targets) => {
                 let mut display = self.display.take().map(|d| DisplayBuilder {
                     out: d,
-                    mean: self.moments.mean,
-                    std: self.moments.std(),
+                    mean: self.summary.moments.mean,
+                    std: self.summary.moments.std(),
+                });
+                let dtype = self.dtype;
+                self.decoder.for_each_block(bytes, |values| {
+                    if let Some(d) = display.as_mut() {
+                        for &v in values.iter().filter(|v| v.is_finite()) {
+                            d.add(v, 1.0);
+                        }
+                    }
                 });
                 for e in bytes.chunks_exact(size) {
-                    let v = wide_value(self.dtype, e);
-                    if !v.is_finite() {
+                    let key = wide_key(dtype, e);
+                    if is_non_finite_key(dtype, key) {
                         continue;
                     }
-                    if let Some(d) = display.as_mut() {
-                        d.add(v, 1.0);
-                    }
-                    let key = wide_key(self.dtype, e);
                     for t in targets.iter_mut() {
                         if t.known >= t.needed || key & high_mask(t.known) != t.prefix {
                             continue;
@@ -589,42 +556,58 @@ impl WideState {
         }
     }
 
-    fn flush_block(&mut self) {
-        self.moments.merge(&Moments::of_block(&self.block));
-        self.block.clear();
-    }
-
     fn merge(&mut self, other: &WideState) -> Result<(), StatsError> {
         if !matches!(self.phase, WidePhase::Accumulate) || !matches!(other.phase, WidePhase::Accumulate) {
             return Err(StatsError::WrongPhase);
         }
-        self.flush_block();
-        let mut other_moments = other.moments;
-        other_moments.merge(&Moments::of_block(&other.block));
-        self.moments.merge(&other_moments);
-        self.sumsq += other.sumsq;
-        self.zeros += other.zeros;
-        self.nan += other.nan;
-        self.posinf += other.posinf;
-        self.neginf += other.neginf;
-        self.min_key = self.min_key.min(other.min_key);
-        self.max_key = self.max_key.max(other.max_key);
-        self.min_abs_nonzero = self.min_abs_nonzero.min(other.min_abs_nonzero);
-        self.absmax = self.absmax.max(other.absmax);
-        for (a, b) in self.top.iter_mut().zip(&other.top) {
-            *a += *b;
-        }
+        self.high.merge(&other.high);
+        self.summary.merge(&other.summary);
+        self.int_keys = (self.int_keys.0.min(other.int_keys.0), self.int_keys.1.max(other.int_keys.1));
         Ok(())
+    }
+
+    /// The exact keys of the extreme finite values, and the key-ordered table of top 16 bits.
+    fn index_keys(&mut self) {
+        let s = &self.summary;
+        let key_of = |v: f64| -> u64 {
+            match self.dtype {
+                DType::F32 => wide_key(DType::F32, &(v as f32).to_le_bytes()),
+                DType::F64 => wide_key(DType::F64, &v.to_le_bytes()),
+                DType::I32 => wide_key(DType::I32, &(v as i32).to_le_bytes()),
+                DType::U32 => wide_key(DType::U32, &(v as u32).to_le_bytes()),
+                _ => 0,
+            }
+        };
+        let (min_key, max_key) = match self.dtype {
+            DType::I64 | DType::U64 => self.int_keys,
+            _ => (key_of(s.min), key_of(s.max)),
+        };
+        self.min_key = min_key;
+        self.max_key = max_key;
+        let mut top = vec![0u64; 1 << 16];
+        let mut zero_exponent = 0u64;
+        for (pattern, &c) in self.high.totals().iter().enumerate() {
+            let key = key16_of_pattern(self.dtype, pattern as u64) << 48;
+            if c > 0 && !is_non_finite_key(self.dtype, key) {
+                top[(key >> 48) as usize] += c;
+                if key_is_subnormal_or_zero(self.dtype, key) {
+                    zero_exponent += c;
+                }
+            }
+        }
+        self.top = top;
+        self.subnormals = zero_exponent.saturating_sub(self.summary.zeros);
     }
 
     fn end_pass(&mut self) -> Option<StatsResult> {
         match &mut self.phase {
             WidePhase::Accumulate => {
-                self.flush_block();
-                let n = self.count();
+                self.summary.flush();
+                let n = self.summary.count();
                 if n == 0 {
-                    return Some(empty_result(self.nan, self.posinf, self.neginf));
+                    return Some(empty_result(self.summary.nan, self.summary.posinf, self.summary.neginf));
                 }
+                self.index_keys();
                 let shared = (self.min_key ^ self.max_key).leading_zeros();
                 let targets: Vec<Target> = QUANTILE_PROBS
                     .iter()
@@ -683,10 +666,17 @@ impl WideState {
         }
     }
 
-    fn new_display(&self) -> DisplayBuilder {
+    /// Exact extremes: from the keys (64-bit integers are exact there, not in f64).
+    fn extremes(&self) -> (f64, f64, f64) {
         let min = key_value(self.dtype, self.min_key, 64);
         let max = key_value(self.dtype, self.max_key, 64);
-        Display::new(min, max, self.min_abs_nonzero, self.absmax, self.moments.mean, self.moments.std())
+        (min, max, min.abs().max(max.abs()))
+    }
+
+    fn new_display(&self) -> DisplayBuilder {
+        let (min, max, absmax) = self.extremes();
+        let m = &self.summary.moments;
+        Display::new(min, max, self.summary.min_abs_nonzero, absmax, m.mean, m.std())
     }
 
     /// Display histogram from the top-16-bit buckets (no second pass: F32).
@@ -703,15 +693,35 @@ impl WideState {
     }
 
     fn finish(&self, targets: &[Target], display: Display) -> StatsResult {
-        let mut result = empty_result(self.nan, self.posinf, self.neginf);
-        let min = key_value(self.dtype, self.min_key, 64);
-        let max = key_value(self.dtype, self.max_key, 64);
-        fill_moments(&mut result, &self.moments, min, max, self.absmax, self.sumsq, self.zeros);
+        let s = &self.summary;
+        let mut result = empty_result(s.nan, s.posinf, s.neginf);
+        let (min, max, absmax) = self.extremes();
+        fill_moments(&mut result, &s.moments, min, max, absmax, s.sumsq, s.zeros);
         for (slot, t) in result.quantiles.iter_mut().zip(targets) {
             *slot = key_value(self.dtype, t.prefix, t.known).max(min).min(max);
         }
         result.display = display;
         result
+    }
+}
+
+/// The top 16 bits of a key, from the top 16 bits of an element as stored.
+fn key16_of_pattern(dtype: DType, pattern: u64) -> u64 {
+    match dtype {
+        DType::F32 | DType::F64 if pattern & 0x8000 != 0 => !pattern & 0xffff,
+        DType::F32 | DType::F64 => pattern | 0x8000,
+        DType::I32 | DType::I64 => pattern ^ 0x8000,
+        _ => pattern,
+    }
+}
+
+/// Keys of NaN and ±Inf (all-ones exponent), which the top 16 bits of a float already reveal.
+fn is_non_finite_key(dtype: DType, key: u64) -> bool {
+    let bits = if key >> 63 == 1 { key & !(1 << 63) } else { !key };
+    match dtype {
+        DType::F32 => (bits >> 55) & 0xff == 0xff,
+        DType::F64 => (bits >> 52) & 0x7ff == 0x7ff,
+        _ => false,
     }
 }
 
@@ -735,4 +745,144 @@ fn locate(counts: &[u64], rank: u64) -> (usize, u64) {
         before += c;
     }
     (counts.len() - 1, before)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic bytes with runs, zeros and (for floats) a few NaN/Inf patterns mixed in.
+    fn bytes_for(dtype: DType, elements: usize) -> Vec<u8> {
+        let mut s = 0x2545_f491_4f6c_dd1du64;
+        let mut out = Vec::new();
+        let groups = elements / dtype.group_elements();
+        for i in 0..groups * dtype.group_bytes() {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            out.push(if (i / 40) % 5 == 0 { 0 } else { (s >> 32) as u8 });
+        }
+        if dtype == DType::F32 {
+            // Keep most values in a realistic range: exponent bytes near 0x3c.
+            for e in out.chunks_exact_mut(4) {
+                e[3] = (e[3] & 0x80) | 0x3c | (e[3] & 1);
+            }
+        }
+        out
+    }
+
+    fn run(dtype: DType, bytes: &[u8], chunk: usize) -> StatsResult {
+        let mut job = StatsJob::new(dtype);
+        let step = (chunk / dtype.group_bytes()).max(1) * dtype.group_bytes();
+        loop {
+            for c in bytes.chunks(step) {
+                job.push(c).expect("whole groups");
+            }
+            if !job.end_pass() {
+                break;
+            }
+        }
+        job.result().expect("final").clone()
+    }
+
+    fn same(a: &StatsResult, b: &StatsResult) -> bool {
+        let fields = |r: &StatsResult| {
+            let mut v = vec![r.count, r.mean, r.std, r.min, r.max, r.absmax, r.l2, r.zeros, r.nan, r.posinf, r.neginf, r.skewness, r.kurtosis];
+            v.extend_from_slice(&r.quantiles);
+            v.extend_from_slice(&r.display.linear);
+            v.extend_from_slice(&r.display.log);
+            v.extend_from_slice(&r.display.tails);
+            v
+        };
+        // Equal as numbers (so −0 and +0 are the same value), or both undefined.
+        fields(a).iter().zip(fields(b)).all(|(x, y)| x == &y || (x.is_nan() && y.is_nan()))
+    }
+
+    /// Sizes that take the small (sorted) path and the table path.
+    const SIZES: [usize; 2] = [1000, SMALL_ELEMENTS + 3 * 4096 + 36];
+
+    #[test]
+    fn every_dtype_gives_bit_identical_results_whatever_the_chunking() {
+        for &dtype in DType::all() {
+            for elements in SIZES {
+                let bytes = bytes_for(dtype, elements);
+                let whole = run(dtype, &bytes, bytes.len());
+                for chunk in [1, 3, 24, 1000, 4096 * 3 + 8] {
+                    assert!(same(&run(dtype, &bytes, chunk), &whole), "{:?}, {} elements, chunks of {} bytes", dtype, elements, chunk);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn small_tensors_give_the_same_exact_statistics_as_the_tables() {
+        for &dtype in DType::all().iter().filter(|d| d.is_pattern()) {
+            let bytes = bytes_for(dtype, SMALL_ELEMENTS + 4096);
+            let mut tables = StatsJob::new(dtype);
+            tables.grow();
+            tables.push(&bytes).unwrap();
+            tables.end_pass();
+            let small = summarize_small(dtype, &bytes);
+            let t = tables.result().unwrap();
+            // The same values, grouped a little differently (−0 and +0 are one group here): sums agree to rounding.
+            let close = |a: f64, b: f64| a == b || (a - b).abs() <= 1e-12 * a.abs().max(1.0) || (a.is_nan() && b.is_nan());
+            assert_eq!((t.count, t.min, t.max, t.zeros, t.nan, t.quantiles), (small.count, small.min, small.max, small.zeros, small.nan, small.quantiles), "{:?}", dtype);
+            for (a, b) in [(t.mean, small.mean), (t.std, small.std), (t.l2, small.l2), (t.skewness, small.skewness), (t.kurtosis, small.kurtosis)] {
+                assert!(close(a, b), "{:?}: {} vs {}", dtype, a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn merging_partial_jobs_equals_one_pass_for_pattern_types_and_the_same_counts_for_wide_ones() {
+        for &dtype in DType::all() {
+            let bytes = bytes_for(dtype, 2 * SMALL_ELEMENTS + 12);
+            let cut = bytes.len() / 2 / dtype.group_bytes() * dtype.group_bytes();
+            let mut left = StatsJob::new(dtype);
+            left.push(&bytes[..cut]).unwrap();
+            let mut right = StatsJob::new(dtype);
+            right.push(&bytes[cut..]).unwrap();
+            left.merge(&right).unwrap();
+            let merged = loop {
+                if !left.end_pass() {
+                    break left.result().unwrap().clone();
+                }
+                left.push(&bytes).unwrap();
+            };
+            let whole = run(dtype, &bytes, bytes.len());
+            if dtype.is_pattern() {
+                assert!(same(&merged, &whole), "{:?}", dtype);
+            } else {
+                // Wide types fold blocks in another order after a merge: counts and extremes exact, moments close.
+                assert_eq!((merged.count, merged.zeros, merged.nan, merged.min, merged.max), (whole.count, whole.zeros, whole.nan, whole.min, whole.max), "{:?}", dtype);
+                let close = (merged.mean - whole.mean).abs() <= 1e-9 * (whole.mean.abs() + whole.std);
+                assert!(close || (merged.mean.is_nan() && whole.mean.is_nan()), "{:?}", dtype);
+                assert_eq!(merged.quantiles, whole.quantiles, "{:?}", dtype);
+            }
+        }
+    }
+
+    #[test]
+    fn float32_statistics_match_a_float64_reference() {
+        let bytes = bytes_for(DType::F32, 20_000);
+        let values: Vec<f64> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64).collect();
+        let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        let n = finite.len() as f64;
+        let mean = finite.iter().sum::<f64>() / n;
+        let var = finite.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+        let kurt = finite.iter().map(|v| (v - mean).powi(4)).sum::<f64>() / n / (var * var) - 3.0;
+        let r = run(DType::F32, &bytes, 1 << 20);
+        assert_eq!(r.count, n);
+        assert!((r.mean - mean).abs() <= 1e-9 * (mean.abs() + var.sqrt()));
+        assert!((r.std - var.sqrt()).abs() <= 1e-9 * var.sqrt());
+        assert!((r.kurtosis - kurt).abs() <= 1e-6);
+        let mut sorted = finite.clone();
+        sorted.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        assert_eq!(r.min, sorted[0]);
+        assert_eq!(r.max, sorted[sorted.len() - 1]);
+        for (q, &p) in r.quantiles.iter().zip(QUANTILE_PROBS.iter()) {
+            let exact = sorted[inverted_cdf_rank(sorted.len() as u64, p) as usize];
+            assert!((q - exact).abs() <= exact.abs() * 2f64.powi(-7), "q{} {} vs {}", p, q, exact);
+        }
+    }
 }

@@ -1,0 +1,257 @@
+//! Two f64 lanes: WebAssembly SIMD128 in the wasm32 build, a plain pair natively, with the same operations, so the
+//! hot loops are written once and the native tests exercise exactly the algorithm the wasm build runs. The wasm32
+//! intrinsics used here are safe functions (only loads through pointers are unsafe, and lanes are built from
+//! slices instead, which LLVM turns into one `v128.load`).
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod lanes {
+    use core::arch::wasm32::*;
+
+    /// Two f64 lanes.
+    #[derive(Clone, Copy, Debug)]
+    pub struct F64x2(v128);
+
+    impl F64x2 {
+        /// Both lanes `x`.
+        #[inline(always)]
+        pub fn splat(x: f64) -> F64x2 {
+            F64x2(f64x2_splat(x))
+        }
+        /// The first two values of `s`.
+        #[inline(always)]
+        pub fn load(s: &[f64]) -> F64x2 {
+            F64x2(f64x2(s[0], s[1]))
+        }
+        /// Four little-endian f32 (the first 16 bytes of `b`), widened into two pairs.
+        #[inline(always)]
+        pub fn load_f32x4(b: &[u8]) -> (F64x2, F64x2) {
+            let f = |i: usize| f32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+            let v = f32x4(f(0), f(4), f(8), f(12));
+            (F64x2(f64x2_promote_low_f32x4(v)), F64x2(f64x2_promote_low_f32x4(i32x4_shuffle::<2, 3, 0, 1>(v, v))))
+        }
+        /// Lane-wise sum.
+        #[inline(always)]
+        pub fn add(self, o: F64x2) -> F64x2 {
+            F64x2(f64x2_add(self.0, o.0))
+        }
+        /// Lane-wise difference.
+        #[inline(always)]
+        pub fn sub(self, o: F64x2) -> F64x2 {
+            F64x2(f64x2_sub(self.0, o.0))
+        }
+        /// Lane-wise product.
+        #[inline(always)]
+        pub fn mul(self, o: F64x2) -> F64x2 {
+            F64x2(f64x2_mul(self.0, o.0))
+        }
+        /// Lane-wise `if o < self { o } else { self }`.
+        #[inline(always)]
+        pub fn min(self, o: F64x2) -> F64x2 {
+            F64x2(f64x2_pmin(self.0, o.0))
+        }
+        /// Lane-wise `if self < o { o } else { self }`.
+        #[inline(always)]
+        pub fn max(self, o: F64x2) -> F64x2 {
+            F64x2(f64x2_pmax(self.0, o.0))
+        }
+        /// 1.0 in lanes equal to zero, 0.0 elsewhere.
+        #[inline(always)]
+        pub fn is_zero(self) -> F64x2 {
+            F64x2(v128_and(f64x2_eq(self.0, f64x2_splat(0.0)), f64x2_splat(1.0)))
+        }
+        /// Lane-wise |x|.
+        #[inline(always)]
+        pub fn abs(self) -> F64x2 {
+            F64x2(f64x2_abs(self.0))
+        }
+        /// `x`, with lanes equal to zero replaced by `y`.
+        #[inline(always)]
+        pub fn zero_to(self, y: F64x2) -> F64x2 {
+            F64x2(v128_bitselect(y.0, self.0, f64x2_eq(self.0, f64x2_splat(0.0))))
+        }
+        /// The two lanes.
+        #[inline(always)]
+        pub fn lanes(self) -> [f64; 2] {
+            [f64x2_extract_lane::<0>(self.0), f64x2_extract_lane::<1>(self.0)]
+        }
+    }
+    /// Four little-endian f32 (16 bytes) widened into `out[..4]`.
+    #[inline(always)]
+    pub fn widen_f32(b: &[u8], out: &mut [f64]) {
+        let f = |i: usize| f32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let v = f32x4(f(0), f(4), f(8), f(12));
+        store_f32x4(v, out);
+    }
+
+    /// Four little-endian bf16 (8 bytes) widened into `out[..4]`: each is the top half of an f32.
+    #[inline(always)]
+    pub fn widen_bf16(b: &[u8], out: &mut [f64]) {
+        let v = i64x2(i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]), 0);
+        store_f32x4(i32x4_shl(u32x4_extend_low_u16x8(v), 16), out);
+    }
+
+    /// Four little-endian IEEE f16 (8 bytes) widened into `out[..4]` (the bit rule of `decode::f16_bits_to_f32`).
+    #[inline(always)]
+    pub fn widen_f16(b: &[u8], out: &mut [f64]) {
+        let h = u32x4_extend_low_u16x8(i64x2(i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]), 0));
+        let sign = i32x4_shl(v128_and(h, u32x4_splat(0x8000)), 16);
+        let magnitude = v128_and(h, u32x4_splat(0x7fff));
+        let shifted = i32x4_shl(magnitude, 13);
+        let finite = f32x4_mul(shifted, u32x4_splat(0x7780_0000)); // × 2^112
+        let special = v128_or(shifted, u32x4_splat(0x7f80_0000));
+        let is_special = u32x4_ge(magnitude, u32x4_splat(0x7c00));
+        store_f32x4(v128_or(sign, v128_bitselect(special, finite, is_special)), out);
+    }
+
+    #[inline(always)]
+    fn store_f32x4(v: v128, out: &mut [f64]) {
+        let lo = f64x2_promote_low_f32x4(v);
+        let hi = f64x2_promote_low_f32x4(i32x4_shuffle::<2, 3, 0, 1>(v, v));
+        out[0] = f64x2_extract_lane::<0>(lo);
+        out[1] = f64x2_extract_lane::<1>(lo);
+        out[2] = f64x2_extract_lane::<0>(hi);
+        out[3] = f64x2_extract_lane::<1>(hi);
+    }
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+mod lanes {
+    /// Two f64 lanes.
+    #[derive(Clone, Copy, Debug)]
+    pub struct F64x2([f64; 2]);
+
+    impl F64x2 {
+        /// Both lanes `x`.
+        #[inline(always)]
+        pub fn splat(x: f64) -> F64x2 {
+            F64x2([x, x])
+        }
+        /// The first two values of `s`.
+        #[inline(always)]
+        pub fn load(s: &[f64]) -> F64x2 {
+            F64x2([s[0], s[1]])
+        }
+        /// Four little-endian f32 (the first 16 bytes of `b`), widened into two pairs.
+        #[inline(always)]
+        pub fn load_f32x4(b: &[u8]) -> (F64x2, F64x2) {
+            let f = |i: usize| f32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]) as f64;
+            (F64x2([f(0), f(4)]), F64x2([f(8), f(12)]))
+        }
+        /// Lane-wise sum.
+        #[inline(always)]
+        pub fn add(self, o: F64x2) -> F64x2 {
+            F64x2([self.0[0] + o.0[0], self.0[1] + o.0[1]])
+        }
+        /// Lane-wise difference.
+        #[inline(always)]
+        pub fn sub(self, o: F64x2) -> F64x2 {
+            F64x2([self.0[0] - o.0[0], self.0[1] - o.0[1]])
+        }
+        /// Lane-wise product.
+        #[inline(always)]
+        pub fn mul(self, o: F64x2) -> F64x2 {
+            F64x2([self.0[0] * o.0[0], self.0[1] * o.0[1]])
+        }
+        /// Lane-wise `if o < self { o } else { self }`.
+        #[inline(always)]
+        pub fn min(self, o: F64x2) -> F64x2 {
+            F64x2([pick_less(o.0[0], self.0[0], false), pick_less(o.0[1], self.0[1], false)])
+        }
+        /// Lane-wise `if self < o { o } else { self }`.
+        #[inline(always)]
+        pub fn max(self, o: F64x2) -> F64x2 {
+            F64x2([pick_less(o.0[0], self.0[0], true), pick_less(o.0[1], self.0[1], true)])
+        }
+        /// 1.0 in lanes equal to zero, 0.0 elsewhere.
+        #[inline(always)]
+        pub fn is_zero(self) -> F64x2 {
+            F64x2([(self.0[0] == 0.0) as u8 as f64, (self.0[1] == 0.0) as u8 as f64])
+        }
+        /// Lane-wise |x|.
+        #[inline(always)]
+        pub fn abs(self) -> F64x2 {
+            F64x2([self.0[0].abs(), self.0[1].abs()])
+        }
+        /// `x`, with lanes equal to zero replaced by `y`.
+        #[inline(always)]
+        pub fn zero_to(self, y: F64x2) -> F64x2 {
+            F64x2([if self.0[0] == 0.0 { y.0[0] } else { self.0[0] }, if self.0[1] == 0.0 { y.0[1] } else { self.0[1] }])
+        }
+        /// The two lanes.
+        #[inline(always)]
+        pub fn lanes(self) -> [f64; 2] {
+            self.0
+        }
+    }
+
+    /// `o` when it is below `s` (or above, for a max), else `s`: the wasm pmin/pmax rule.
+    fn pick_less(o: f64, s: f64, above: bool) -> f64 {
+        if (above && s < o) || (!above && o < s) {
+            o
+        } else {
+            s
+        }
+    }
+    /// Four little-endian f32 (16 bytes) widened into `out[..4]`.
+    #[inline(always)]
+    pub fn widen_f32(b: &[u8], out: &mut [f64]) {
+        for i in 0..4 {
+            out[i] = f32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]) as f64;
+        }
+    }
+
+    /// Four little-endian bf16 (8 bytes) widened into `out[..4]`: each is the top half of an f32.
+    #[inline(always)]
+    pub fn widen_bf16(b: &[u8], out: &mut [f64]) {
+        for i in 0..4 {
+            out[i] = f32::from_bits((u16::from_le_bytes([b[2 * i], b[2 * i + 1]]) as u32) << 16) as f64;
+        }
+    }
+
+    /// Four little-endian IEEE f16 (8 bytes) widened into `out[..4]`.
+    #[inline(always)]
+    pub fn widen_f16(b: &[u8], out: &mut [f64]) {
+        for i in 0..4 {
+            out[i] = crate::decode::f16_bits_to_f32(u16::from_le_bytes([b[2 * i], b[2 * i + 1]])) as f64;
+        }
+    }
+}
+
+pub use lanes::{widen_bf16, widen_f16, widen_f32, F64x2};
+
+#[cfg(test)]
+mod tests {
+    use super::F64x2;
+
+    #[test]
+    fn lane_operations() {
+        let a = F64x2::load(&[1.0, -2.0]);
+        let b = F64x2::load(&[0.5, 3.0]);
+        assert_eq!(a.add(b).lanes(), [1.5, 1.0]);
+        assert_eq!(a.sub(b).lanes(), [0.5, -5.0]);
+        assert_eq!(a.mul(b).lanes(), [0.5, -6.0]);
+        assert_eq!(a.min(b).lanes(), [0.5, -2.0]);
+        assert_eq!(a.max(b).lanes(), [1.0, 3.0]);
+        assert_eq!(F64x2::load(&[0.0, -0.0]).is_zero().lanes(), [1.0, 1.0]);
+        assert_eq!(F64x2::splat(4.0).is_zero().lanes(), [0.0, 0.0]);
+        assert_eq!(F64x2::load(&[-3.0, 0.0]).abs().zero_to(F64x2::splat(9.0)).lanes(), [3.0, 9.0]);
+    }
+
+    #[test]
+    fn widening_matches_the_scalar_decoders() {
+        let mut out = [0.0; 4];
+        let f: Vec<u8> = [1.5f32, -0.0, f32::MAX, 1e-45].iter().flat_map(|v| v.to_le_bytes()).collect();
+        super::widen_f32(&f, &mut out);
+        assert_eq!(out, [1.5, -0.0, f32::MAX as f64, 1e-45f32 as f64]);
+        super::widen_bf16(&[0x80, 0x3f, 0x00, 0xc0, 0x80, 0x7f, 0x01, 0x00], &mut out);
+        assert_eq!(out, [1.0, -2.0, f64::INFINITY, f32::from_bits(0x10000) as f64]);
+        for chunk in (0..=u16::MAX).collect::<Vec<u16>>().chunks(4) {
+            let bytes: Vec<u8> = chunk.iter().flat_map(|h| h.to_le_bytes()).collect();
+            super::widen_f16(&bytes, &mut out);
+            for (h, v) in chunk.iter().zip(out) {
+                let want = crate::decode::f16_to_f64(*h);
+                assert!(v == want || (v.is_nan() && want.is_nan()), "{:#06x}", h);
+            }
+        }
+    }
+}
