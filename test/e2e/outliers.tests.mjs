@@ -43,10 +43,14 @@ async function showView(frame, view) {
   await frame.locator(`[data-testid="view-${view}"]`).waitFor();
 }
 
-/** Pixel position of the centre of element (row, col) on the heatmap canvas, at zoom `k` around the origin. */
+/** Page position of the centre of element (row, col) on the heatmap canvas under its current zoom. */
 async function pointOf(canvas, row, col) {
   const box = await canvas.boundingBox();
-  return { x: box.x + ((col + 0.5) / DOWN_SHAPE[1]) * box.width, y: box.y + ((row + 0.5) / DOWN_SHAPE[0]) * box.height, box };
+  const [k, x, y] = ((await canvas.getAttribute('data-zoom')) ?? '1 0 0').split(' ').map(Number);
+  // The canvas has a 1 px border; its drawing area is the box less the border.
+  const width = box.width - 2;
+  const height = box.height - 2;
+  return { x: box.x + 1 + k * ((col + 0.5) / DOWN_SHAPE[1]) * width + x, y: box.y + 1 + k * ((row + 0.5) / DOWN_SHAPE[0]) * height + y };
 }
 
 export const tests = [
@@ -86,15 +90,19 @@ export const tests = [
       assert.match(await readout.innerText(), /absmax 12\.5 over rows/);
       await ctx.shot('heatmap');
       // Zoom in on the super weight until cells are elements: the readout gives the exact value and its byte offset.
+      // Each double-click zooms ×2 around the pointer (an animated transition): wait for its tile before the next.
       for (let i = 0; i < 3; i++) {
-        const p = await pointOf(canvas, SUPER.row, SUPER.col);
-        await ctx.page.mouse.dblclick(p.x, p.y);
+        const before = await status.innerText();
+        await ctx.page.mouse.dblclick(at.x, at.y);
+        await waitFor(async () => (await status.getAttribute('data-state')) === 'ready' && ((await status.innerText()) !== before || /Full resolution/.test(before)), 30_000, `zoom step ${i + 1}`);
       }
       await waitFor(async () => /Full resolution/.test(await status.innerText()), 30_000, 'a full-resolution tile');
-      // Zooming keeps the point under the pointer fixed: the super weight is still near it, now one cell per element.
-      await waitFor(() => near(async () => (await readout.getAttribute('data-exact')) === 'true'
-        && (await readout.getAttribute('data-col')) === String(SUPER.col) && (await readout.getAttribute('data-row')) === String(SUPER.row)),
-      30_000, 'the super weight under the pointer at full resolution');
+      // At full resolution the cell under the super weight's position is the element itself.
+      const exactly = await pointOf(canvas, SUPER.row, SUPER.col);
+      await ctx.page.mouse.move(exactly.x, exactly.y);
+      await waitFor(async () => (await readout.getAttribute('data-exact')) === 'true'
+        && (await readout.getAttribute('data-col')) === String(SUPER.col) && (await readout.getAttribute('data-row')) === String(SUPER.row),
+      10_000, 'the super weight under the pointer at full resolution');
       assert.equal(Number(await readout.getAttribute('data-value')), SUPER.value);
       const tensor = ctx.cli('base/model.safetensors').tensors.find((t) => t.name === DOWN);
       const offset = tensor.offset + (SUPER.row * DOWN_SHAPE[1] + SUPER.col) * 2;

@@ -2,6 +2,7 @@
 import { lookupDType } from '../../extension/formats/dtypes';
 import type { ChannelInfo, OutlierRecord, OutlierSummary, OutlierView, TensorRow } from '../../extension/protocol/messages';
 import { formatShape, formatValue } from '../lib/format';
+import { matrixOf } from '../lib/heatmapGeometry';
 import { renderAnalysisProgress } from '../views/analysisProgress';
 import { dataTable } from '../views/dataTable';
 import { el } from '../views/dom';
@@ -77,15 +78,21 @@ function renderOutlierView(container: HTMLElement, ctx: PanelContext, view: Outl
       el('td', {}, formatValue(w.value)), el('td', {}, formatValue(w.z)))),
   ]);
   const cross = view.crossLayer;
+  // Channels echoed in several tensors are the story; those standing out in one tensor only are counted.
+  const shared = cross.channels.filter((c) => c.echoes.length > 1);
+  const lone = cross.channels.length - shared.length;
+  const shown = (shared.length > 0 ? shared : cross.channels).slice(0, 16);
+  const strip = crossLayerStrip(rows, cross.width);
   const crossTable = dataTable('cross-layer', `The same channel index standing out across tensors of width ${cross.width.toLocaleString('en-US')} (absmax ≥ 3 × the median channel)`,
-    ['channel', 'tensors', 'largest × median', 'where'],
-    cross.channels.slice(0, 16).map((c) => {
+    ['channel', 'tensors', 'largest × median', 'across the model', 'where'],
+    shown.map((c) => {
       const top = Math.max(...c.echoes.map((e) => e.ratio));
       const kinds = [...new Set(c.echoes.map((e) => shortKind(rows[e.id]!.name)))];
       return el('tr', { 'data-channel': String(c.index), 'data-count': String(c.echoes.length) },
-        el('td', {}, String(c.index)), el('td', {}, String(c.echoes.length)), el('td', {}, ratio(top)),
+        el('td', {}, String(c.index)), el('td', {}, String(c.echoes.length)), el('td', {}, ratio(top)), el('td', {}, strip(c.echoes)),
         el('td', { class: 'wrap', title: c.echoes.map((e) => `${rows[e.id]!.name} (${e.axis}) ${formatValue(e.ratio)}×`).join('\n') }, kinds.join(', ')));
     }));
+  if (shared.length > 0 && lone > 0) crossTable.append(el('p', { class: 'muted' }, `${lone} more channel(s) stand out in a single tensor.`));
   const ranking = dataTable('outlier-ranking', 'Matrices ranked by input-channel outlier ratio (max / median channel absmax)',
     ['tensor', 'shape', 'input ×', 'output ×', 'top input channels', 'largest scalar'],
     summaries.map((r) => {
@@ -100,6 +107,37 @@ function renderOutlierView(container: HTMLElement, ctx: PanelContext, view: Outl
   container.replaceChildren(superWeights, crossTable, ranking,
     ...(skipped.length ? [el('details', { class: 'skipped' }, el('summary', {}, `${skipped.length} tensor(s) not analysed`),
       el('ul', {}, ...skipped.map((r) => el('li', {}, `${rows[r.id]!.name}: ${r.error!.code} ${r.error!.message}`))))] : []));
+}
+
+/**
+ * A strip with one square per tensor of the model width, in checkpoint order (embeddings, then layer by layer): the
+ * squares where the channel stands out are filled, more strongly the further it stands out.
+ */
+function crossLayerStrip(rows: readonly TensorRow[], width: number): (echoes: { id: number; ratio: number }[]) => SVGSVGElement {
+  const columns = rows.filter((r) => r.params > 0 && (matrixOf(r.shape).cols === width || (r.shape.length >= 2 && r.shape[0] === width)));
+  const size = Math.max(3, Math.min(8, Math.floor(320 / Math.max(1, columns.length))));
+  return (echoes) => {
+    const byId = new Map(echoes.map((e) => [e.id, e.ratio]));
+    const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+    svg.setAttribute('class', 'echo-strip');
+    svg.setAttribute('width', String(columns.length * size));
+    svg.setAttribute('height', String(size + 2));
+    columns.forEach((r, k) => {
+      const square = document.createElementNS('http://www.w3.org/2000/svg', 'rect');
+      const found = byId.get(r.id);
+      square.setAttribute('x', String(k * size));
+      square.setAttribute('y', '1');
+      square.setAttribute('width', String(size - 1));
+      square.setAttribute('height', String(size));
+      square.setAttribute('class', found === undefined ? 'echo none' : 'echo');
+      if (found !== undefined) square.setAttribute('fill-opacity', String(Math.min(1, 0.35 + Math.log10(found) / 2)));
+      const title = document.createElementNS('http://www.w3.org/2000/svg', 'title');
+      title.textContent = found === undefined ? r.name : `${r.name}: ${formatValue(found)}×`;
+      square.append(title);
+      svg.append(square);
+    });
+    return svg;
+  };
 }
 
 /** "layers.3.mlp.down_proj" → "mlp.down_proj": what kind of tensor, without the layer number. */

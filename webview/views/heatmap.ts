@@ -112,13 +112,16 @@ export class Heatmap {
       el('div', { class: 'heatmap-toolbar' },
         this.toggle('heatmap-reducer', 'cell reducer', REDUCERS.map((r) => [r, r]), () => this.settings.reduce, (v) => this.change({ reduce: v as TileReducer })),
         this.toggle('heatmap-scale', 'colour scale', [['linear', 'linear'], ['symlog', 'symlog']], () => this.settings.scale, (v) => this.change({ scale: v as ScaleKind })),
-        reset, this.status),
+        reset),
+      // On its own line: its text changes with every tile, and the canvas below must not move with it.
+      this.status,
       this.legend,
       el('div', { class: 'heatmap-grid' }, this.rowStrip, this.rowAxis, this.plot, key, el('div', {}), this.colAxis, el('div', {}), this.colStrip),
       this.readout);
 
     this.zoomBehavior = zoom<HTMLCanvasElement, unknown>().on('zoom', (event: D3ZoomEvent<HTMLCanvasElement, unknown>) => {
       this.transform = { k: event.transform.k, x: event.transform.x, y: event.transform.y };
+      this.plot.setAttribute('data-zoom', `${this.transform.k} ${this.transform.x} ${this.transform.y}`);
       this.draw();
       this.scheduleRequest();
     });
@@ -171,7 +174,8 @@ export class Heatmap {
 
   /** Sizes the canvases to the space available, then (re)starts from the overview. */
   private layout(): void {
-    const width = Math.max(120, Math.floor(this.element.clientWidth - MARGIN_STRIP - AXIS_LEFT));
+    // Less the plot's 1 px border on each side.
+    const width = Math.max(120, Math.floor(this.element.clientWidth - MARGIN_STRIP - AXIS_LEFT - 2));
     const height = Math.round(Math.max(240, Math.min(560, width * 0.75)));
     if (width === this.view.width && height === this.view.height) return;
     this.view = { width, height };
@@ -212,6 +216,13 @@ export class Heatmap {
   private request(rect: SourceRect, isOverview: boolean): void {
     if (this.view.width === 0) return;
     const size = tileSizeFor(rect, this.options.matrix, this.view, isOverview ? { k: 1, x: 0, y: 0 } : this.transform, window.devicePixelRatio || 1);
+    // A held tile covering the rectangle at least as finely (zooming further into a full-resolution tile) will do.
+    const wanted = (size[0] * size[1]) / ((rect.rows[1] - rect.rows[0]) * (rect.cols[1] - rect.cols[0]));
+    const cover = this.finestCovering(rect);
+    if (!isOverview && cover && cover !== this.overview && density(cover) >= wanted) {
+      this.showStatus();
+      return;
+    }
     // At full resolution a cell is one element: ask for its value itself (the mean of one), whatever the reducer.
     const exact = size[0] === rect.rows[1] - rect.rows[0] && size[1] === rect.cols[1] - rect.cols[0];
     const reduce = exact ? 'mean' : this.settings.reduce;
@@ -288,15 +299,10 @@ export class Heatmap {
   /** The tile the marginals and the readout use at a point: the finest one holding it. */
   private finestAt(row: number, col: number): HeldTile | undefined {
     let best: HeldTile | undefined;
-    let density = -1;
     for (const t of this.tiles) {
       const r = t.reply;
       if (row < r.rows[0] || row >= r.rows[1] || col < r.cols[0] || col >= r.cols[1]) continue;
-      const d = (r.size[0] * r.size[1]) / ((r.rows[1] - r.rows[0]) * (r.cols[1] - r.cols[0]));
-      if (d > density) {
-        best = t;
-        density = d;
-      }
+      if (!best || density(t) > density(best)) best = t;
     }
     return best;
   }
@@ -304,7 +310,6 @@ export class Heatmap {
   /** The tile whose rectangle covers the view most finely (for the marginals). */
   private finestCovering(rect: SourceRect): HeldTile | undefined {
     const covering = this.tiles.filter((t) => t.reply.rows[0] <= rect.rows[0] && t.reply.rows[1] >= rect.rows[1] && t.reply.cols[0] <= rect.cols[0] && t.reply.cols[1] >= rect.cols[1]);
-    const density = (t: HeldTile): number => (t.reply.size[0] * t.reply.size[1]) / ((t.reply.rows[1] - t.reply.rows[0]) * (t.reply.cols[1] - t.reply.cols[0]));
     return covering.sort((a, b) => density(b) - density(a))[0] ?? this.overview;
   }
 
@@ -315,7 +320,6 @@ export class Heatmap {
     context.setTransform(ratio, 0, 0, ratio, 0, 0);
     context.clearRect(0, 0, this.view.width, this.view.height);
     context.imageSmoothingEnabled = false;
-    const density = (t: HeldTile): number => t.reply.size[0] * t.reply.size[1] / ((t.reply.rows[1] - t.reply.rows[0]) * (t.reply.cols[1] - t.reply.cols[0]));
     for (const tile of [...this.tiles].sort((a, b) => density(a) - density(b))) {
       const s = screenRect(tile.reply, this.options.matrix, this.view, this.transform);
       if (s.x > this.view.width || s.y > this.view.height || s.x + s.width < 0 || s.y + s.height < 0) continue;
@@ -439,6 +443,12 @@ export class Heatmap {
     this.status.setAttribute('data-state', state);
     this.status.textContent = text;
   }
+}
+
+/** Cells per source element of a tile. */
+function density(t: HeldTile): number {
+  const r = t.reply;
+  return (r.size[0] * r.size[1]) / ((r.rows[1] - r.rows[0]) * (r.cols[1] - r.cols[0]));
 }
 
 function queryOf(r: TileQuery): TileQuery {
