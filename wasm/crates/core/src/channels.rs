@@ -10,6 +10,7 @@
 //! and O(k) for the rankings. Rows and columns accumulate in a fixed order (columns row by row, rows in four lanes
 //! by column index), so results never depend on chunking.
 use crate::decode::Decoder;
+use crate::finite::all_finite;
 use crate::dtype::DType;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -83,6 +84,71 @@ impl PowerSums {
     fn variance(&self) -> f64 {
         let m = self.s1 / self.count;
         (self.s2 / self.count - m * m).max(0.0)
+    }
+}
+
+/// The per-column PowerSums of a matrix, one vector per field so that whole rows update lane-wise (vectorized).
+/// Each column's shift is its first finite value.
+struct ColumnSums {
+    shift: Vec<f64>,
+    s1: Vec<f64>,
+    s2: Vec<f64>,
+    s3: Vec<f64>,
+    s4: Vec<f64>,
+    squares: Vec<f64>,
+    absmax: Vec<f64>,
+    count: Vec<f64>,
+    /// Columns without a finite value yet (so without a shift).
+    unshifted: usize,
+}
+
+impl ColumnSums {
+    fn new(cols: usize) -> ColumnSums {
+        let zeros = || vec![0.0; cols];
+        ColumnSums { shift: zeros(), s1: zeros(), s2: zeros(), s3: zeros(), s4: zeros(), squares: zeros(), absmax: zeros(), count: zeros(), unshifted: cols }
+    }
+
+    /// Adds finite `x` to column `c` (PowerSums::add, field by field).
+    fn add(&mut self, c: usize, x: f64) {
+        if self.count[c] == 0.0 {
+            self.shift[c] = x;
+            self.unshifted -= 1;
+        }
+        let d = x - self.shift[c];
+        let d2 = d * d;
+        self.s1[c] += d;
+        self.s2[c] += d2;
+        self.s3[c] += d2 * d;
+        self.s4[c] += d2 * d2;
+        self.squares[c] += x * x;
+        self.absmax[c] = if x.abs() > self.absmax[c] { x.abs() } else { self.absmax[c] };
+        self.count[c] += 1.0;
+    }
+
+    /// Adds finite values to consecutive columns from `from`, every one already shifted: the same arithmetic as
+    /// `add`, as one lane-wise loop.
+    fn add_run(&mut self, from: usize, values: &[f64]) {
+        let to = from + values.len();
+        let (shift, s1, s2, s3, s4) = (&self.shift[from..to], &mut self.s1[from..to], &mut self.s2[from..to], &mut self.s3[from..to], &mut self.s4[from..to]);
+        let (squares, absmax, count) = (&mut self.squares[from..to], &mut self.absmax[from..to], &mut self.count[from..to]);
+        for k in 0..values.len() {
+            let x = values[k];
+            let d = x - shift[k];
+            let d2 = d * d;
+            s1[k] += d;
+            s2[k] += d2;
+            s3[k] += d2 * d;
+            s4[k] += d2 * d2;
+            squares[k] += x * x;
+            absmax[k] = if x.abs() > absmax[k] { x.abs() } else { absmax[k] };
+            count[k] += 1.0;
+        }
+    }
+
+    fn sums(&self, c: usize) -> PowerSums {
+        PowerSums {
+            s1: self.s1[c], s2: self.s2[c], s3: self.s3[c], s4: self.s4[c], squares: self.squares[c], absmax: self.absmax[c], count: self.count[c],
+        }
     }
 }
 
@@ -221,8 +287,7 @@ pub struct ChannelJob {
     cols: u64,
     row: u64,
     col: u64,
-    column_shift: Vec<f64>,
-    columns: Vec<PowerSums>,
+    columns: ColumnSums,
     row_shift: Option<f64>,
     row_lanes: [PowerSums; 4],
     row_absmax: Vec<f64>,
@@ -257,8 +322,7 @@ impl ChannelJob {
             cols,
             row: 0,
             col: 0,
-            column_shift: vec![0.0; cols as usize],
-            columns: vec![PowerSums::default(); cols as usize],
+            columns: ColumnSums::new(cols as usize),
             row_shift: None,
             row_lanes: [PowerSums::default(); 4],
             row_absmax: Vec::with_capacity(rows as usize),
@@ -306,20 +370,15 @@ impl ChannelJob {
     fn consume_row_part(&mut self, part: &[f64]) {
         let first_col = self.col as usize;
         let row = self.row;
-        for (k, &x) in part.iter().enumerate() {
-            if x - x != 0.0 {
-                continue;
+        if self.columns.unshifted == 0 && all_finite(part) {
+            self.add_finite_run(first_col, part);
+        } else {
+            for (k, &x) in part.iter().enumerate() {
+                if x - x == 0.0 {
+                    self.add_row_value(first_col + k, x);
+                    self.columns.add(first_col + k, x);
+                }
             }
-            let c = first_col + k;
-            let lane = c % 4;
-            let row_shift = *self.row_shift.get_or_insert(x);
-            let abs_shift = *self.abs_shift.get_or_insert(x.abs());
-            if self.columns[c].count == 0.0 {
-                self.column_shift[c] = x;
-            }
-            self.columns[c].add(x, self.column_shift[c]);
-            self.row_lanes[lane].add(x, row_shift);
-            self.abs_lanes[lane].add(x.abs(), abs_shift);
         }
         // Scalars can only enter the ranking when this row reached past its threshold.
         let row_absmax = self.row_lanes.iter().fold(0.0, |m: f64, l| m.max(l.absmax));
@@ -331,6 +390,44 @@ impl ChannelJob {
                 }
             }
         }
+    }
+
+    /// Adds one finite value to the row's lane (by column index) and to the |W| moments.
+    fn add_row_value(&mut self, c: usize, x: f64) {
+        let row_shift = *self.row_shift.get_or_insert(x);
+        let abs_shift = *self.abs_shift.get_or_insert(x.abs());
+        self.row_lanes[c % 4].add(x, row_shift);
+        self.abs_lanes[c % 4].add(x.abs(), abs_shift);
+    }
+
+    /// A run of finite values from column `from`: the same arithmetic as value by value, in lane-wise loops.
+    fn add_finite_run(&mut self, from: usize, values: &[f64]) {
+        self.columns.add_run(from, values);
+        let head = ((4 - from % 4) % 4).min(values.len());
+        for (k, &x) in values[..head].iter().enumerate() {
+            self.add_row_value(from + k, x);
+        }
+        let first = match values.get(head) {
+            Some(&first) => first,
+            None => return,
+        };
+        let row_shift = *self.row_shift.get_or_insert(first);
+        let abs_shift = *self.abs_shift.get_or_insert(first.abs());
+        let (mut lanes, mut abs_lanes) = (self.row_lanes, self.abs_lanes);
+        let quads = values[head..].chunks_exact(4);
+        let tail = quads.remainder();
+        for quad in quads {
+            for l in 0..4 {
+                lanes[l].add(quad[l], row_shift);
+                abs_lanes[l].add(quad[l].abs(), abs_shift);
+            }
+        }
+        for (l, &x) in tail.iter().enumerate() {
+            lanes[l].add(x, row_shift);
+            abs_lanes[l].add(x.abs(), abs_shift);
+        }
+        self.row_lanes = lanes;
+        self.abs_lanes = abs_lanes;
     }
 
     fn end_row(&mut self) {
@@ -366,8 +463,9 @@ impl ChannelJob {
             return Err(ChannelError::Input("the stream ended before the last row"));
         }
         let mut top_cols = TopK::new(self.k);
-        let mut col_absmax = Vec::with_capacity(self.columns.len());
-        for (c, sums) in self.columns.iter().enumerate() {
+        let mut col_absmax = Vec::with_capacity(self.cols as usize);
+        for c in 0..self.cols as usize {
+            let sums = self.columns.sums(c);
             if sums.count > 0.0 {
                 col_absmax.push(sums.absmax);
                 let channel = Channel { index: c as u64, absmax: sums.absmax, rms: sums.rms(), kurtosis: sums.kurtosis() };

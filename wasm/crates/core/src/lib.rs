@@ -20,3 +20,4 @@ pub mod ranks;
 pub mod rounding;
 pub mod tile;
 pub mod channels;
+pub mod finite;

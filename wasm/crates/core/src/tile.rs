@@ -11,6 +11,7 @@
 //! of one cell in one source row, always cut at the same places, and a unit split across two pushes is completed
 //! from a small carry buffer.
 use crate::decode::Decoder;
+use crate::finite::all_finite;
 use crate::dtype::DType;
 
 /// Largest number of cells one job produces.
@@ -402,19 +403,6 @@ fn magnitudes<const FIRST: bool>(values: &[f64], absmax: &mut [f64], squares: &m
             *s += v * v;
         }
     }
-}
-
-/// No NaN or infinity among `values` (x − x is 0 exactly for finite x).
-fn all_finite(values: &[f64]) -> bool {
-    let mut lanes = [0.0f64; 4];
-    let quads = values.chunks_exact(4);
-    let rest = quads.remainder();
-    for quad in quads {
-        for l in 0..4 {
-            lanes[l] += quad[l] - quad[l];
-        }
-    }
-    rest.iter().all(|v| v - v == 0.0) && (lanes[0] + lanes[1] + lanes[2] + lanes[3]) == 0.0
 }
 
 /// Running totals per cell of the current output row, fed by units of one cell's slice of one source row.
