@@ -11,7 +11,7 @@ export const TILE_REDUCERS: readonly TileReducer[] = ['mean', 'absmax', 'min', '
 /** Largest tile, in cells (the core's limit). */
 export const MAX_TILE_CELLS = 1 << 22;
 /** Below this many bytes of source rows a tile runs on one worker: splitting costs more than it saves. */
-const SPLIT_MIN_BYTES = 8 << 20;
+const SPLIT_MIN_BYTES = 2 << 20;
 
 /** A request that cannot be served as asked (bad range, size, reducer): a usage error, not a file problem. */
 export class ArgumentError extends Error {}
