@@ -4,7 +4,7 @@
 // statistics computed by numpy when python3 with numpy is present. The diff and merge sections generate fine-tunes
 // of the same shapes and compare `diff`/`merge` with their raw baselines (scripts/benchCompare.ts).
 //
-//   node scripts/bench.mjs [--size-gib N] [--only stats|...]
+//   node scripts/bench.mjs [--size-gib N] [--only stats|sharded-header|tiles]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -224,7 +224,13 @@ function benchMerge() {
   }
 }
 
-const SECTIONS = { stats: benchStats, 'sharded-header': benchShardedHeader, diff: benchDiff, merge: benchMerge };
+/** Heatmap tiles of a 4096 × 14336 BF16 tensor against a raw read of it (scripts/bench-tiles.mjs, which imports the
+ *  engine's TypeScript through tsx). */
+function benchTiles() {
+  execFileSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/bench-tiles.mjs')], { cwd: root, stdio: 'inherit' });
+}
+
+const SECTIONS = { stats: benchStats, 'sharded-header': benchShardedHeader, tiles: benchTiles, diff: benchDiff, merge: benchMerge };
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
 for (const [name, run] of Object.entries(SECTIONS)) {

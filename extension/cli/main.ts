@@ -10,12 +10,18 @@ import type { Command } from './command';
 import { diffCommand } from './diffCommand';
 import { mergeCommand } from './mergeCommand';
 import { statsCommand } from './statsCommand';
+import { tileCommand } from './tileCommand';
+import { outliersCommand } from './outliersCommand';
+import { quantCommand } from './quantCommand';
 
 /** Every subcommand, by name. */
 const COMMANDS: Readonly<Record<string, Command>> = {
   stats: statsCommand,
   diff: diffCommand,
   merge: mergeCommand,
+  tile: tileCommand,
+  outliers: outliersCommand,
+  quant: quantCommand,
   blocks: blocksCommand,
 };
 

@@ -9,8 +9,9 @@ import { nodeSourceOpener } from '../source/nodeFileSource';
 import { analyseBlocks, isBlockQuantized, type BlockOutcome } from '../engine/blockDiagnostics';
 import type { ScanEngine, TensorOutcome } from '../engine/scanEngine';
 import { buildStatsReport, filesOf, type StatsReport } from '../engine/statsReport';
-import type { CheckpointSummary, LoraDeltaInfo, OpenResponse, ScanProgress, StatsRecord, TensorRow } from '../protocol/messages';
+import type { CheckpointSummary, HostEvent, LoraDeltaInfo, OpenResponse, ScanProgress, StatsRecord, TensorRow } from '../protocol/messages';
 import { analyzeLoraDelta, pairOf } from '../engine/loraDelta';
+import { DocumentAnalyses } from './documentAnalyses';
 
 /** How often streamed records are forwarded to the webview: often enough to feel live, rarely enough to stay cheap. */
 const PROGRESS_INTERVAL_MS = 250;
@@ -29,6 +30,11 @@ export interface ScanUpdate {
 export class CheckpointDocument implements vscode.CustomDocument {
   private readonly updates = new vscode.EventEmitter<ScanUpdate>();
   readonly onDidUpdate = this.updates.event;
+  private readonly analysisEvents = new vscode.EventEmitter<HostEvent>();
+  /** Progress of the model-wide outlier and quantization runs. */
+  readonly onAnalysisEvent = this.analysisEvents.event;
+  /** Heatmap tiles, outliers and quantization previews of this checkpoint (empty when it could not be opened). */
+  readonly analyses: DocumentAnalyses;
   private readonly outcomes = new Map<number, TensorOutcome>();
   private readonly loraDeltas = new Map<string, Promise<LoraDeltaInfo>>();
   private readonly blockOutcomes = new Map<number, Promise<BlockOutcome>>();
@@ -43,6 +49,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
     private readonly engine: () => ScanEngine,
   ) {
     const tensors = 'checkpoint' in opened ? opened.checkpoint.tensors : [];
+    this.analyses = new DocumentAnalyses(tensors, engine, (event) => this.analysisEvents.fire(event));
     this.progress = {
       state: 'idle',
       doneTensors: 0,
@@ -198,8 +205,10 @@ export class CheckpointDocument implements vscode.CustomDocument {
 
   dispose(): void {
     this.cancel();
+    this.analyses.dispose();
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.updates.dispose();
+    this.analysisEvents.dispose();
   }
 }
 
@@ -236,6 +245,8 @@ function toRow(entry: Checkpoint['tensors'][number], id: number): TensorRow {
     offset: entry.offset,
     quantized: isBlockQuantized(entry.dtype),
     problem: entry.problem ? { code: entry.problem.code, message: entry.problem.message } : null,
+    ...(entry.strides ? { strides: [...entry.strides] } : {}),
+    ...(entry.deflate ? { deflated: true } : {}),
   };
 }
 

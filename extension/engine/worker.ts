@@ -13,6 +13,9 @@ import { runDiff } from './tasks/diff';
 import { runLowRank } from './tasks/lowRank';
 import { runMerge } from './tasks/merge';
 import { runReadThrough } from './tasks/readThrough';
+import { runTile } from './tasks/tile';
+import { runChannels } from './tasks/channels';
+import { runQuant } from './tasks/quant';
 import type { HostToWorker, TaskKind, TaskResult, TaskSpec, WorkerSetup, WorkerToHost } from './workerProtocol';
 
 type Runner<K extends TaskKind> = (spec: TaskSpec<K>, ctx: TaskContext) => Promise<TaskResult<K>>;
@@ -26,6 +29,9 @@ const RUNNERS: { [K in TaskKind]: Runner<K> } = {
   lowRank: runLowRank,
   merge: runMerge,
   readThrough: runReadThrough,
+  tile: runTile,
+  channels: runChannels,
+  quant: runQuant,
 };
 
 const setup = workerData as WorkerSetup;

@@ -9,6 +9,10 @@ import type { LowRankSpec, LowRankTaskResult } from './tasks/lowRank';
 import type { MergeSpec, MergeTaskResult } from './tasks/merge';
 import type { ReadThroughResult, ReadThroughSpec } from './tasks/readThrough';
 import type { StatsBatchResult, StatsBatchSpec, StatsSpec, StatsTaskResult } from './tasks/stats';
+import type { TileTaskResult, TileTaskSpec } from './tasks/tile';
+import type { ChannelsSpec } from './tasks/channels';
+import type { QuantSpec } from './tasks/quant';
+import type { ChannelSummary, QuantSums } from './wasmCore';
 
 export interface TaskMap {
   stats: { spec: StatsSpec; result: StatsTaskResult };
@@ -18,6 +22,9 @@ export interface TaskMap {
   lowRank: { spec: LowRankSpec; result: LowRankTaskResult };
   merge: { spec: MergeSpec; result: MergeTaskResult };
   readThrough: { spec: ReadThroughSpec; result: ReadThroughResult };
+  tile: { spec: TileTaskSpec; result: TileTaskResult };
+  channels: { spec: ChannelsSpec; result: ChannelSummary };
+  quant: { spec: QuantSpec; result: QuantSums };
 }
 
 export type TaskKind = keyof TaskMap & string;

@@ -13,6 +13,9 @@ mod lora;
 mod lowrank;
 mod merge;
 mod stats;
+mod tile;
+mod channels;
+mod quantsim;
 
 use std::cell::RefCell;
 
