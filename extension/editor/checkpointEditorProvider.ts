@@ -3,7 +3,7 @@ import type { ScanEngine } from '../engine/scanEngine';
 import { statsReportToCsv } from '../engine/statsReport';
 import { isQuantScheme, llamaQuantizeOverrides, llmCompressorIgnore, type QuantScheme } from '../engine/quantPreview';
 import { CheckpointDocument } from './checkpointDocument';
-import { serveWebview } from './webviewRpc';
+import { serveWebview, TileChannels } from './webviewRpc';
 
 export const CHECKPOINT_VIEW_TYPE = 'weightscope.checkpoint';
 export const INDEX_VIEW_TYPE = 'weightscope.checkpointIndex';
@@ -50,12 +50,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
 
   resolveCustomEditor(document: CheckpointDocument, panel: vscode.WebviewPanel): void {
     this.panels.set(panel, document);
-    // One tile request in flight per channel (a heatmap view): a newer one cancels the older.
-    const tileRequests = new Map<string, AbortController>();
-    const cancelTile = (channel: string): void => {
-      tileRequests.get(channel)?.abort();
-      tileRequests.delete(channel);
-    };
+    const tiles = new TileChannels();
     const served = serveWebview(panel.webview, this.extensionUri, {
       open: () => {
         document.ensureScanned();
@@ -80,18 +75,9 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
         await exportStatistics(document, format);
         return null;
       },
-      tile: async ({ id, channel, ...query }) => {
-        cancelTile(channel);
-        const abort = new AbortController();
-        tileRequests.set(channel, abort);
-        try {
-          return await document.analyses.tile(id, query, abort.signal);
-        } finally {
-          if (tileRequests.get(channel) === abort) tileRequests.delete(channel);
-        }
-      },
+      tile: ({ id, channel, ...query }) => tiles.run(channel, (signal) => document.analyses.tile(id, query, signal)),
       cancelTile: ({ channel }) => {
-        cancelTile(channel);
+        tiles.cancel(channel);
         return null;
       },
       outliers: ({ id }) => document.analyses.outliers(id),
@@ -118,7 +104,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
       served,
     ];
     panel.onDidDispose(() => {
-      for (const channel of [...tileRequests.keys()]) cancelTile(channel);
+      tiles.dispose();
       this.panels.delete(panel);
       subscriptions.forEach((s) => s.dispose());
     });

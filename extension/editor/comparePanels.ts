@@ -9,7 +9,7 @@ import type { ScanEngine } from '../engine/scanEngine';
 import { FormatError } from '../formats/formatError';
 import { nodeSourceOpener } from '../source/nodeFileSource';
 import type { OpenResponse } from '../protocol/messages';
-import { serveWebview } from './webviewRpc';
+import { serveWebview, TileChannels } from './webviewRpc';
 
 export const DIFF_VIEW_TYPE = 'weightscope.diff';
 export const MERGE_VIEW_TYPE = 'weightscope.merge';
@@ -31,6 +31,7 @@ export async function openDiffPanel(extensionUri: vscode.Uri, engine: () => Scan
   }
   // The comparison starts when the webview asks for it, so it hears every update; a reloaded webview gets the state.
   let started = false;
+  const tiles = new TileChannels();
   const served = serveWebview(panel.webview, extensionUri, {
     open: () => {
       if (!session) return failure!;
@@ -39,6 +40,11 @@ export async function openDiffPanel(extensionUri: vscode.Uri, engine: () => Scan
       return session.start();
     },
     deltaHistogram: ({ id }) => session?.histogram(id) ?? null,
+    deltaTile: ({ id, channel, ...query }) => tiles.run(channel, (signal) => session!.tile(id, query, signal)),
+    cancelTile: ({ channel }) => {
+      tiles.cancel(channel);
+      return null;
+    },
     lowRank: ({ id, k }) => session!.lowRank(id, k),
     diffMode: ({ mode }) => session!.start(mode),
     copyText: async ({ text }) => {
@@ -48,6 +54,7 @@ export async function openDiffPanel(extensionUri: vscode.Uri, engine: () => Scan
   });
   session?.onUpdate((update) => served.send({ type: 'diffProgress', ...update }));
   panel.onDidDispose(() => {
+    tiles.dispose();
     session?.stop();
     served.dispose();
   });

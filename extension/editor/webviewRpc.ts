@@ -34,3 +34,28 @@ export function serveWebview(webview: vscode.Webview, extensionUri: vscode.Uri, 
   });
   return { send: (event) => post({ kind: 'evt', event }), dispose: () => subscription.dispose() };
 }
+
+/** Heatmap tile requests, one in flight per channel (a heatmap view): a newer one cancels the older. */
+export class TileChannels {
+  private readonly requests = new Map<string, AbortController>();
+
+  async run<T>(channel: string, compute: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    this.cancel(channel);
+    const abort = new AbortController();
+    this.requests.set(channel, abort);
+    try {
+      return await compute(abort.signal);
+    } finally {
+      if (this.requests.get(channel) === abort) this.requests.delete(channel);
+    }
+  }
+
+  cancel(channel: string): void {
+    this.requests.get(channel)?.abort();
+    this.requests.delete(channel);
+  }
+
+  dispose(): void {
+    for (const channel of [...this.requests.keys()]) this.cancel(channel);
+  }
+}

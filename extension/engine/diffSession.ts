@@ -11,7 +11,9 @@ import type { Checkpoint } from '../formats/checkpoint';
 import { elementCount } from '../formats/checkpoint';
 import { openCheckpoint } from '../formats/openCheckpoint';
 import type { SourceOpener } from '../source/byteSource';
-import type { DiffRow, DiffSide, OpenResponse, PairRecord, ScanProgress } from '../protocol/messages';
+import type { DiffRow, DiffSide, OpenResponse, PairRecord, ScanProgress, TileQuery, TileReply } from '../protocol/messages';
+import { LruCache } from './lruCache';
+import { computeTile, resolveTileRequest } from './tiles';
 import { comparePairs, findAdapterConfig, hasMatrixDelta, loraItems, lowRank, pairBytes, tensorItems, type DiffItem, type PairOutcome } from './diffEngine';
 import type { DeltaHistogram, LowRankSummary } from './diffTypes';
 import type { ScanEngine } from './scanEngine';
@@ -28,6 +30,10 @@ interface Side {
   adapterConfig: Awaited<ReturnType<typeof findAdapterConfig>>;
 }
 
+/** Delta tiles kept for quick zooming back (their Float64Array payloads). */
+const TILE_CACHE_BYTES = 64 << 20;
+const tileBytes = (t: TileReply): number => 8 * (t.values.length + t.rowAbsmax.length + t.rowRms.length + t.colAbsmax.length + t.colRms.length);
+
 /** How often streamed records are forwarded: often enough to feel live, rarely enough to stay cheap. */
 const FLUSH_MS = 250;
 
@@ -40,6 +46,7 @@ export class DiffSession {
   private abort: AbortController | undefined;
   private progress: ScanProgress = { state: 'idle', doneTensors: 0, totalTensors: 0, doneBytes: 0, totalBytes: 0 };
   private readonly lowRanks = new Map<string, Promise<LowRankSummary>>();
+  private readonly tiles = new LruCache<string, TileReply>(TILE_CACHE_BYTES, tileBytes);
   private listener: ((update: DiffUpdate) => void) | undefined;
 
   private constructor(
@@ -130,6 +137,20 @@ export class DiffSession {
       records: [...this.outcomes].map(([id, outcome]) => record(id, outcome)),
       progress: { ...this.progress },
     };
+  }
+
+  /** A heatmap tile of pair `id`'s delta B − A (cached by rectangle). */
+  async tile(id: number, query: TileQuery, signal: AbortSignal): Promise<TileReply> {
+    const pair = this.alignment.pairs[id];
+    if (!pair?.a.operand || !pair.b.operand) throw new Error(`pair ${id} cannot be read`);
+    const rect = resolveTileRequest(pair.a.shape, query);
+    const key = `${this.mode}|${id}|${rect.rows}|${rect.cols}|${rect.size}|${rect.reduce}`;
+    const cached = this.tiles.get(key);
+    if (cached) return cached;
+    const engine = this.engine();
+    const tile = await computeTile(engine.pool, { kind: 'delta', a: pair.a.operand, b: pair.b.operand, shape: pair.a.shape }, rect, { chunkBytes: engine.chunkBytes, signal, priority: 1 });
+    this.tiles.set(key, tile);
+    return tile;
   }
 
   histogram(id: number): DeltaHistogram | null {

@@ -37,6 +37,7 @@ interface Exports {
   ws_lowrank_new(a: number, b: number, rows: number, cols: number, k: number, oversample: number, powerIterations: number, seed: number): number;
   ws_lora_new(a: number, b: number, rank: number, inputs: number, outputs: number, layouts: number, scale: number): number;
   ws_lora_tile(handle: number, first: number, count: number, slot: number): number;
+  ws_stage_delta(a: number, b: number): number;
   ws_merge_new(method: number, tasks: number, dtypes0: number, dtypes1: number, dtypes2: number, elements: number, lambda: number,
     density: number, drop: number, beta: number, gamma: number, k: number, seed: number, nameHashHi: number, nameHashLo: number,
     outputs: number): number;
@@ -342,6 +343,11 @@ export class WasmCore {
   beginLowRank(a: string | null, b: string, rows: number, cols: number, k: number, oversample: number, powerIterations: number, seed: number): LowRankJob {
     const code = a === null ? 0 : this.dtypeCode(a);
     return new LowRankJob(this, this.create(this.exports.ws_lowrank_new(code, this.dtypeCode(b), rows, cols, k, oversample, powerIterations, seed)));
+  }
+
+  /** Stages B − A (slots 1 and 2, dtypes `a` and `b`) as F64 in slot 0, for a job that reads one stream. */
+  stageDelta(a: string, b: string): void {
+    this.check(this.exports.ws_stage_delta(this.dtypeCode(a), this.dtypeCode(b)), 'delta');
   }
 
   /** A LoRA pair: A (slot 0) and B (slot 1) pushed in, then ΔW tiles. `transposed` flags MLX's in × r / r × out. */

@@ -9,6 +9,7 @@ import { FileTable, openTensorReader } from './tensorReader';
 import { Cancelled, describeFailure, type TaskContext } from './tasks/taskContext';
 import { runBlocks } from './tasks/blocks';
 import { runStats, runStatsBatch } from './tasks/stats';
+import { runDeltaTile } from './tasks/deltaTile';
 import { runDiff } from './tasks/diff';
 import { runLowRank } from './tasks/lowRank';
 import { runMerge } from './tasks/merge';
@@ -26,6 +27,7 @@ const RUNNERS: { [K in TaskKind]: Runner<K> } = {
   statsBatch: runStatsBatch,
   blocks: runBlocks,
   diff: runDiff,
+  deltaTile: runDeltaTile,
   lowRank: runLowRank,
   merge: runMerge,
   readThrough: runReadThrough,

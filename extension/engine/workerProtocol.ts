@@ -4,6 +4,7 @@
  * worker.ts.
  */
 import type { BlocksSpec, BlocksTaskResult } from './tasks/blocks';
+import type { DeltaTileSpec } from './tasks/deltaTile';
 import type { DiffSpec, DiffTaskResult } from './tasks/diff';
 import type { LowRankSpec, LowRankTaskResult } from './tasks/lowRank';
 import type { MergeSpec, MergeTaskResult } from './tasks/merge';
@@ -19,6 +20,7 @@ export interface TaskMap {
   statsBatch: { spec: StatsBatchSpec; result: StatsBatchResult };
   blocks: { spec: BlocksSpec; result: BlocksTaskResult };
   diff: { spec: DiffSpec; result: DiffTaskResult };
+  deltaTile: { spec: DeltaTileSpec; result: TileTaskResult };
   lowRank: { spec: LowRankSpec; result: LowRankTaskResult };
   merge: { spec: MergeSpec; result: MergeTaskResult };
   readThrough: { spec: ReadThroughSpec; result: ReadThroughResult };

@@ -302,6 +302,8 @@ export interface HostApi {
   /** Diff panel: one pair's delta histogram, and its leading singular values on demand. */
   deltaHistogram: { req: { id: number }; res: DeltaHistogram | null };
   lowRank: { req: { id: number; k: number }; res: LowRankSummary };
+  /** Diff panel: a heatmap tile of pair `id`'s delta B − A (cancel with `cancelTile`). */
+  deltaTile: { req: TileQuery & { id: number; channel: string }; res: TileReply };
   /** Diff panel: compare LoRA adapters as stored tensors or as their ΔW (reruns the comparison). */
   diffMode: { req: { mode: 'tensors' | 'lora' }; res: OpenResponse };
   /** Merge panel: choose inputs (file dialogs), preview a method, export. */

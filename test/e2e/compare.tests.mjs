@@ -89,7 +89,13 @@ export const tests = [
       assert.match(verdict, /LoRA-compressible|partly low-rank/, verdict);
       const rank90 = Number(await detail.locator('[data-testid="low-rank-fact"][data-key="rank-90"]').innerText());
       assert.ok(rank90 <= 4, `the rank-4 delta holds 90% of its energy within rank 4 (got ${rank90})`);
+      // The delta heatmap: absmax cells, so its colour limit is the largest |Δ|.
+      await detail.locator('[data-testid="delta-heatmap"] [data-testid="heatmap-status"][data-state="ready"]').waitFor({ timeout: RUN_TIMEOUT });
+      const limit = Number(await detail.locator('[data-testid="delta-heatmap"] [data-testid="heatmap-legend"]').getAttribute('data-limit'));
+      assert.ok(Math.abs(limit - expected.max_abs_delta) <= 1e-12 * expected.max_abs_delta, `heatmap limit ${limit} vs max |Δ| ${expected.max_abs_delta}`);
       await ctx.shot('diff');
+      await detail.locator('[data-testid="delta-heatmap"]').scrollIntoViewIfNeeded();
+      await ctx.shot('diff-heatmap');
       // The pairs table sorts by relative change: the frozen pairs come last.
       await frame.locator('[data-testid="diff-tabs"] button[data-option="pairs"]').click();
       await frame.locator('[data-testid="pair-table-row"]').first().waitFor();

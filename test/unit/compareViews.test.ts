@@ -63,3 +63,58 @@ test('rank for an energy fraction', () => {
   assert.equal(rankFor([0.5, 0.91, 0.995], 0.99), 3);
   assert.equal(rankFor([0.5, null], 0.9), null);
 });
+
+test('a delta tile equals the tile of the difference written out, split or whole, mixed dtypes and a LoRA delta', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { openCheckpoint } = await import('../../extension/formats/openCheckpoint');
+  const { nodeSourceOpener } = await import('../../extension/source/nodeFileSource');
+  const { ScanEngine } = await import('../../extension/engine/scanEngine');
+  const { computeTile, resolveTileRequest } = await import('../../extension/engine/tiles');
+  const { buildSafetensors } = await import('../fixtures/safetensorsWriter');
+  const [rows, cols] = [1500, 700];
+  const a = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 0.01));
+  const b = Float32Array.from(a, (v, i) => v + (i % 1013 === 7 ? 3 : 0.001 * Math.cos(i)));
+  // B stored as F64, the difference computed in f64 as the engine does, written out as F64.
+  const b64 = Float64Array.from(b);
+  const delta = Float64Array.from(b64, (v, i) => v - a[i]!);
+  // A LoRA pair (r = 2): ΔW = 0.5·B·A, and the same ΔW written out.
+  const loraA = Float32Array.from({ length: 2 * cols }, (_, i) => Math.cos(i * 0.3));
+  const loraB = Float32Array.from({ length: rows * 2 }, (_, i) => Math.sin(i * 0.7));
+  const lora = Float64Array.from({ length: rows * cols }, (_, i) => {
+    const [r, c] = [Math.floor(i / cols), i % cols];
+    return 0.5 * (loraB[2 * r]! * loraA[c]! + loraB[2 * r + 1]! * loraA[cols + c]!);
+  });
+  const file = join(mkdtempSync(join(tmpdir(), 'weightscope-delta-tile-')), 'pair.safetensors');
+  const u8 = (x: Float32Array | Float64Array) => new Uint8Array(x.buffer);
+  writeFileSync(file, buildSafetensors([
+    { name: 'a', dtype: 'F32', shape: [rows, cols], data: u8(a) }, { name: 'b', dtype: 'F64', shape: [rows, cols], data: u8(b64) },
+    { name: 'delta', dtype: 'F64', shape: [rows, cols], data: u8(delta) },
+    { name: 'lora_A', dtype: 'F32', shape: [2, cols], data: u8(loraA) }, { name: 'lora_B', dtype: 'F32', shape: [rows, 2], data: u8(loraB) },
+    { name: 'lora', dtype: 'F64', shape: [rows, cols], data: u8(lora) },
+  ]));
+  const t = new Map((await openCheckpoint(file, nodeSourceOpener)).tensors.map((x) => [x.name, x]));
+  const engine = new ScanEngine({ distDir: join(__dirname, '../../dist'), workers: 2, chunkBytes: 1 << 16 });
+  try {
+    for (const [reduce, size] of [['absmax', [97, 55]], ['mean', [1500, 700]], ['max', [3, 2]]] as const) {
+      const rect = resolveTileRequest([rows, cols], { size: [...size], reduce, rows: [11, 1499], cols: [5, 690] });
+      const want = await computeTile(engine.pool, { kind: 'tensor', location: t.get('delta')! }, rect, { chunkBytes: 1 << 16 });
+      const source = { kind: 'delta' as const, a: { kind: 'tensor' as const, location: t.get('a')! }, b: { kind: 'tensor' as const, location: t.get('b')! }, shape: [rows, cols] };
+      for (const maxParts of [1, 2]) {
+        const got = await computeTile(engine.pool, source, rect, { chunkBytes: 1 << 16, maxParts });
+        assert.deepEqual(got.values, want.values, `${reduce} ${size} in ${maxParts} part(s)`);
+        assert.deepEqual(got.rowAbsmax, want.rowAbsmax);
+      }
+      const loraWant = await computeTile(engine.pool, { kind: 'tensor', location: t.get('lora')! }, rect, { chunkBytes: 1 << 16 });
+      const loraOperand = { kind: 'lora' as const, a: t.get('lora_A')!, b: t.get('lora_B')!, rank: 2, rows, cols, transposedA: false, transposedB: false, scale: 0.5 };
+      const loraGot = await computeTile(engine.pool, { kind: 'delta', a: { kind: 'zeros', elements: rows * cols }, b: loraOperand, shape: [rows, cols] }, rect, { chunkBytes: 1 << 16 });
+      for (let i = 0; i < loraGot.values.length; i++) {
+        const [x, y] = [loraGot.values[i]!, loraWant.values[i]!];
+        assert.ok((Number.isNaN(x) && Number.isNaN(y)) || Math.abs(x - y) <= 1e-12 * Math.max(1, Math.abs(y)), `LoRA ${reduce} cell ${i}: ${x} vs ${y}`);
+      }
+    }
+  } finally {
+    engine.dispose();
+  }
+});

@@ -10,7 +10,9 @@ import { cellKey, layerProfile, shade } from '../lib/layerProfile';
 import { sharedPrefix, shortName } from '../lib/names';
 import type { HostClient } from '../rpc';
 import { RequestError } from '../rpc';
+import { matrixOf } from '../lib/heatmapGeometry';
 import { renderDeltaHistogram } from '../views/deltaHistogram';
+import { Heatmap, type HeatmapSettings } from '../views/heatmap';
 import { el } from '../views/dom';
 import { updateProgress } from '../views/header';
 import { renderSpectrum, spectrumFacts } from '../views/spectrum';
@@ -18,9 +20,13 @@ import { VirtualTable, type Column, type TableState } from '../views/virtualTabl
 
 export interface DiffViewState extends TableState {
   tab: 'profile' | 'pairs' | 'unmatched';
+  heatmap: HeatmapSettings;
 }
 
-export const INITIAL_DIFF_VIEW: DiffViewState = { tab: 'profile', sort: { column: 'rel', direction: 'desc' }, selected: null };
+// A delta is signed and its outliers matter: absmax cells on a symmetric log colour scale.
+export const INITIAL_DIFF_VIEW: DiffViewState = { tab: 'profile', sort: { column: 'rel', direction: 'desc' }, selected: null, heatmap: { reduce: 'absmax', scale: 'symlog' } };
+
+let channels = 0;
 
 type DiffResponse = Extract<OpenResponse, { kind: 'diff' }>;
 
@@ -189,7 +195,10 @@ export function showDiff(app: HTMLElement, host: HostClient, response: DiffRespo
     }
   };
 
+  let heatmap: Heatmap | undefined;
   const renderDetail = (id: number | null): void => {
+    heatmap?.dispose();
+    heatmap = undefined;
     const r = id === null ? undefined : rows[id];
     if (!r) {
       detail.replaceChildren(el('div', { class: 'hint' }, 'Select a cell of the layer profile or a pair to see how it changed.'));
@@ -219,7 +228,18 @@ export function showDiff(app: HTMLElement, host: HostClient, response: DiffRespo
       else histogram.replaceChildren(el('div', { class: 'hint' }, 'No histogram for this pair.'));
     }, report);
     if (r.matrix && !s.identical) box.append(...lowRankSection(r.id));
-    box.append(el('div', { class: 'hint', 'data-testid': 'delta-heatmap-pending' }, 'Delta heatmap: pending the heatmap component.'));
+    if (r.params > 0 && !s.identical) {
+      const channel = `delta-${++channels}`;
+      heatmap = new Heatmap({
+        matrix: matrixOf(r.shape),
+        settings: state().heatmap,
+        fetchTile: (query) => host.request('deltaTile', { ...query, id: r.id, channel }),
+        cancel: () => void host.request('cancelTile', { channel }).catch(() => {}),
+        describeElement: () => 'Δ = B − A',
+        onSettings: (settings) => save({ heatmap: settings }),
+      });
+      box.append(el('h3', {}, 'Δ = B − A as a heatmap'), el('div', { class: 'delta-heatmap', 'data-testid': 'delta-heatmap' }, heatmap.element));
+    }
     detail.replaceChildren(box);
   };
 

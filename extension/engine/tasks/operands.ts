@@ -121,19 +121,20 @@ async function loadFactors(job: LoraJob, operand: LoraOperand, ctx: TaskContext,
 }
 
 /**
- * Lockstep chunks over several operands of `elements` elements: whole groups of every dtype, and whole rows of
- * every LoRA delta (which is computed row by row).
+ * Lockstep chunks over elements [from, end) of several operands: whole groups of every dtype, and whole rows of
+ * every LoRA delta (which is computed row by row). `from` must start such a unit (`operandUnit`).
  */
-export function* operandChunks(operands: readonly Operand[], elements: number, chunkBytes: number): Generator<ElementChunk> {
+export function* operandChunks(operands: readonly Operand[], end: number, chunkBytes: number, from = 0): Generator<ElementChunk> {
   const dtypes = operands.map(operandDtype);
-  const rowLengths = operands.flatMap((o) => (o.kind === 'lora' ? [o.cols] : []));
-  if (rowLengths.length === 0) {
-    yield* elementChunks(0, elements, dtypes, chunkBytes);
-    return;
-  }
-  const unit = [...rowLengths, chunkElements(dtypes, 1)].reduce(lcm, 1);
+  const unit = operandUnit(operands);
   const step = unit * Math.max(1, Math.floor(chunkElements(dtypes, chunkBytes) / unit));
-  for (let first = 0; first < elements; first += step) yield { first, count: Math.min(step, elements - first) };
+  for (let first = from; first < end; first += step) yield { first, count: Math.min(step, end - first) };
+}
+
+/** The elements every lockstep chunk holds a multiple of: every dtype's group and every LoRA delta's row. */
+export function operandUnit(operands: readonly Operand[]): number {
+  const rowLengths = operands.flatMap((o) => (o.kind === 'lora' ? [o.cols] : []));
+  return [...rowLengths, chunkElements(operands.map(operandDtype), 1)].reduce(lcm, 1);
 }
 
 function lcm(a: number, b: number): number {

@@ -61,3 +61,19 @@ pub extern "C" fn ws_diff_new(a: u32, b: u32) -> u32 {
         _ => Err(JobError::params(format!("unknown dtype code {} or {}", a, b))),
     })
 }
+
+/// Stages the difference of two streams for a job that reads one (a heatmap tile of B − A): decodes input slot 1
+/// (A, dtype `a`) and slot 2 (B, dtype `b`), the same elements, and writes b − a as little-endian F64 into slot 0.
+/// 0 ok; −2 when the slots are not the same number of whole elements; −4 for an unknown dtype.
+#[no_mangle]
+pub extern "C" fn ws_stage_delta(a: u32, b: u32) -> i32 {
+    let (a, b) = match (DType::from_code(a), DType::from_code(b)) {
+        (Some(a), Some(b)) => (a, b),
+        _ => return crate::fail(JobError::params(format!("unknown dtype code {} or {}", a, b))),
+    };
+    let delta = match crate::with_inputs(|inputs| weightscope_core::diff::delta_bytes(a, inputs[1], b, inputs[2])) {
+        Some(bytes) => bytes,
+        None => return crate::fail(JobError::input("the two inputs are not the same number of whole elements")),
+    };
+    crate::stage_input(0, |buffer| buffer.extend_from_slice(&delta)).map(|()| 0).unwrap_or_else(crate::fail)
+}

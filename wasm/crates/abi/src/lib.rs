@@ -83,7 +83,7 @@ thread_local! {
 }
 
 /// Remembers why the last call failed and returns its status.
-fn fail(error: JobError) -> i32 {
+pub fn fail(error: JobError) -> i32 {
     ERROR.with(|e| *e.borrow_mut() = error.message);
     error.status
 }
@@ -150,6 +150,15 @@ pub extern "C" fn ws_input(slot: u32, len: usize) -> *mut u8 {
     })
 }
 
+/// Runs `f` on the staged slots (each up to its filled length).
+pub fn with_inputs<R>(f: impl FnOnce(&[&[u8]]) -> R) -> R {
+    INPUTS.with(|inputs| {
+        let inputs = inputs.borrow();
+        let staged: Vec<&[u8]> = inputs.iter().map(|(buffer, filled)| &buffer[..*filled]).collect();
+        f(&staged)
+    })
+}
+
 /// Lets a job fill input slot `slot` itself (a LoRA tile feeding a diff): `fill` gets the emptied buffer and
 /// whatever it leaves there is the slot's content.
 pub fn stage_input(slot: u32, fill: impl FnOnce(&mut Vec<u8>)) -> Result<(), JobError> {
@@ -167,11 +176,7 @@ pub fn stage_input(slot: u32, fill: impl FnOnce(&mut Vec<u8>)) -> Result<(), Job
 /// −2 bad input; −3 wrong phase; the reason is in `ws_error`.
 #[no_mangle]
 pub extern "C" fn ws_job_push(handle: u32) -> i32 {
-    INPUTS.with(|inputs| {
-        let inputs = inputs.borrow();
-        let staged: Vec<&[u8]> = inputs.iter().map(|(buffer, filled)| &buffer[..*filled]).collect();
-        with_job(handle, |job| job.push(&staged)).map(|()| 0).unwrap_or_else(|status| status)
-    })
+    with_inputs(|staged| with_job(handle, |job| job.push(staged)).map(|()| 0).unwrap_or_else(|status| status))
 }
 
 /// Ends a pass. 1: stream the same bytes again; 0: the results are final; below 0: an error.

@@ -238,6 +238,24 @@ fn fold_histogram(raw: &[u64], zeros_positive: u64, zeros_negative: u64) -> (Vec
     (positive, negative, nonfinite)
 }
 
+/// b − a as little-endian f64 bytes, element by element (`a_bytes` and `b_bytes` the same elements in their dtypes);
+/// None when they are not the same number of whole elements.
+pub fn delta_bytes(a: DType, a_bytes: &[u8], b: DType, b_bytes: &[u8]) -> Option<Vec<u8>> {
+    let count = whole_elements(a, a_bytes.len())?;
+    if whole_elements(b, b_bytes.len()) != Some(count) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(count * 8);
+    let (mut x, mut y) = (vec![0.0; BLOCK], vec![0.0; BLOCK]);
+    for first in (0..count).step_by(BLOCK) {
+        let take = (count - first).min(BLOCK);
+        decode_range(a, a_bytes, first, take, &mut x[..take]);
+        decode_range(b, b_bytes, first, take, &mut y[..take]);
+        out.extend(x[..take].iter().zip(&y[..take]).flat_map(|(p, q)| (q - p).to_le_bytes()));
+    }
+    Some(out)
+}
+
 /// Elements in `len` bytes of `dtype`, or None when that is not a whole number of groups.
 pub fn whole_elements(dtype: DType, len: usize) -> Option<usize> {
     if len % dtype.group_bytes() == 0 {
@@ -500,6 +518,16 @@ mod tests {
         assert_eq!(r.delta_zeros, 3, "+0, −0 and 1 − 1");
         assert_eq!((r.delta_positive[0], r.delta_positive[DELTA_BINS - 1]), (1, 1));
         assert_eq!(r.delta_positive.iter().sum::<u64>() + r.delta_negative.iter().sum::<u64>(), 2);
+    }
+
+    #[test]
+    fn delta_bytes_are_b_minus_a_in_f64() {
+        let a = bf16_bytes(&[1.0, -2.0, 0.5]);
+        let b = f32_bytes(&[1.5, 2.0, 0.5]);
+        let out = delta_bytes(DType::BF16, &a, DType::F32, &b).unwrap();
+        let values: Vec<f64> = out.chunks_exact(8).map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])).collect();
+        assert_eq!(values, vec![0.5, 4.0, 0.0]);
+        assert_eq!(delta_bytes(DType::F32, &[0; 8], DType::F32, &[0; 4]), None);
     }
 
     #[test]
