@@ -65,6 +65,7 @@ export async function openMergePanel(extensionUri: vscode.Uri, engine: () => Sca
   const panel = vscode.window.createWebviewPanel(MERGE_VIEW_TYPE, vscode.l10n.t('Merge fine-tunes'), vscode.ViewColumn.Active, { retainContextWhenHidden: true });
   const session = new MergeSession(engine, nodeSourceOpener);
   if (base) await session.setBase(base.fsPath);
+  const tiles = new TileChannels();
   const pick = async (many: boolean, label: string): Promise<readonly vscode.Uri[]> =>
     (await vscode.window.showOpenDialog({ canSelectMany: many, openLabel: label, filters: CHECKPOINT_FILTERS })) ?? [];
   const served = serveWebview(panel.webview, extensionUri, {
@@ -76,6 +77,11 @@ export async function openMergePanel(extensionUri: vscode.Uri, engine: () => Sca
       return what === 'base' ? session.setBase(chosen[0]!.fsPath) : session.addModels(chosen.map((u) => u.fsPath));
     },
     mergePreview: ({ method, params }) => session.preview(method, params),
+    mergeTile: ({ id, channel, ...query }) => tiles.run(channel, (signal) => session.tile(id, query, signal)),
+    cancelTile: ({ channel }) => {
+      tiles.cancel(channel);
+      return null;
+    },
     mergeExport: async ({ what }) => {
       const extension = what === 'mergekit' ? 'yml' : 'safetensors';
       const suggested = { model: 'merged', masks: 'masks', mergekit: 'mergekit' }[what];
@@ -91,6 +97,7 @@ export async function openMergePanel(extensionUri: vscode.Uri, engine: () => Sca
   });
   session.onUpdate((update) => served.send({ type: 'mergeProgress', ...update }));
   panel.onDidDispose(() => {
+    tiles.dispose();
     session.stop();
     served.dispose();
   });

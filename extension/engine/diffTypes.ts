@@ -62,4 +62,7 @@ export interface MergeTensorStats {
   keep_threshold: (number | null)[];
   /** Per task: the smallest dropped large |τ| (breadcrumbs), null otherwise. */
   drop_threshold: (number | null)[];
+  /** Per task, the cuts as the core keeps them (lowest kept and lowest dropped |τ| key, each as 32-bit halves hi, lo):
+   *  what a mask heatmap of the same merge needs. */
+  cut_keys: [number, number, number, number][];
 }

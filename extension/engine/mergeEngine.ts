@@ -95,6 +95,14 @@ export function provenance(request: MergeRequest): Record<string, string> {
   };
 }
 
+/** The core's merge parameters from a method's effective parameters (unused ones neutral). */
+export function jobParams(method: MergeMethod, params: Readonly<Record<string, number>>): MergeSpec['params'] {
+  return {
+    method, lambda: params.lambda ?? 1, density: params.density ?? 1, drop: params.drop ?? 0,
+    beta: params.beta ?? 0, gamma: params.gamma ?? 0, k: params.k ?? 0, seed: params.seed ?? 0,
+  };
+}
+
 export interface MergeCallbacks {
   onTensor?(index: number, stats: MergeTensorStats): void;
   onProgress?(doneBytes: number): void;
@@ -140,10 +148,7 @@ export async function runMerge(engine: ScanEngine, request: MergeRequest, callba
       order.map(async ({ row, index }) => {
         const spec: MergeSpec = {
           name: row.base.name, base: row.base, tasks: row.tasks, targets: targets[index]!, chunkBytes: engine.chunkBytes,
-          params: {
-            method: request.method, lambda: request.params.lambda ?? 1, density: request.params.density ?? 1, drop: request.params.drop ?? 0,
-            beta: request.params.beta ?? 0, gamma: request.params.gamma ?? 0, k: request.params.k ?? 0, seed: request.params.seed ?? 0,
-          },
+          params: jobParams(request.method, request.params),
         };
         try {
           const result = await engine.pool.run('merge', spec, {

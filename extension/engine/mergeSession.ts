@@ -10,10 +10,12 @@ import { openCheckpoint } from '../formats/openCheckpoint';
 import { mergekitYaml } from '../merge/mergekitYaml';
 import { defaultParams, METHOD_PARAMS, ParamError, resolveParams, type MergeMethod, type ParamName } from '../merge/methods';
 import type { SourceOpener } from '../source/byteSource';
-import type { MergeRecord, MergeSetup, ProblemInfo, ScanProgress } from '../protocol/messages';
+import type { MergeRecord, MergeSetup, ProblemInfo, ScanProgress, TileQuery, TileReply } from '../protocol/messages';
 import { TaskError } from './computePool';
 import type { MergeTensorStats } from './diffTypes';
-import { matchModels, runMerge, type MergeInput, type MergeRow } from './mergeEngine';
+import { jobParams, matchModels, runMerge, type MergeInput, type MergeRow } from './mergeEngine';
+import { LruCache } from './lruCache';
+import { computeTile, resolveTileRequest } from './tiles';
 import { outputConflict } from './outputFile';
 import type { ScanEngine } from './scanEngine';
 
@@ -37,6 +39,9 @@ export class MergeSession {
   private abort: AbortController | undefined;
   private timer: NodeJS.Timeout | undefined;
   private listener: ((update: MergeUpdate) => void) | undefined;
+  private readonly tiles = new LruCache<string, TileReply>(32 << 20, (t) => 8 * (t.values.length + 2 * (t.rowAbsmax.length + t.colAbsmax.length)));
+  /** Bumped by every preview, so cached mask tiles of an older one are never served. */
+  private generation = 0;
 
   constructor(
     private readonly engine: () => ScanEngine,
@@ -88,9 +93,26 @@ export class MergeSession {
     return this.setup();
   }
 
+  /** A mask heatmap tile of tensor `id` of the last preview: how many tasks keep each weight. */
+  async tile(id: number, query: TileQuery, signal: AbortSignal): Promise<TileReply> {
+    const row = this.rows[id];
+    const stats = this.stats.get(id);
+    if (!row || !stats) throw new Error('the preview has not reached this tensor yet');
+    const rect = resolveTileRequest(row.base.shape, query);
+    const key = `${this.generation}|${id}|${rect.rows}|${rect.cols}|${rect.size}|${rect.reduce}`;
+    const cached = this.tiles.get(key);
+    if (cached) return cached;
+    const engine = this.engine();
+    const merge = { name: row.base.name, base: row.base, tasks: row.tasks, params: jobParams(this.method, this.params), cuts: stats.cut_keys };
+    const tile = await computeTile(engine.pool, { kind: 'maskCount', merge }, rect, { chunkBytes: engine.chunkBytes, signal, priority: 1 });
+    this.tiles.set(key, tile);
+    return tile;
+  }
+
   /** Starts a preview: statistics of every tensor under the method, streamed; the setup comes back at once. */
   preview(method: MergeMethod, given: Partial<Record<ParamName, number>>): MergeSetup {
     this.stop();
+    this.generation++;
     this.method = method;
     this.problem = null;
     this.stats.clear();

@@ -38,6 +38,10 @@ interface Exports {
   ws_lora_new(a: number, b: number, rank: number, inputs: number, outputs: number, layouts: number, scale: number): number;
   ws_lora_tile(handle: number, first: number, count: number, slot: number): number;
   ws_stage_delta(a: number, b: number): number;
+  ws_maskcount_new(method: number, tasks: number, dtypes0: number, dtypes1: number, dtypes2: number, first: number, lambda: number,
+    density: number, drop: number, beta: number, gamma: number, k: number, seed: number, nameHashHi: number, nameHashLo: number): number;
+  ws_maskcount_cut(handle: number, task: number, keepHi: number, keepLo: number, dropHi: number, dropLo: number): number;
+  ws_maskcount_stage(handle: number): number;
   ws_merge_new(method: number, tasks: number, dtypes0: number, dtypes1: number, dtypes2: number, elements: number, lambda: number,
     density: number, drop: number, beta: number, gamma: number, k: number, seed: number, nameHashHi: number, nameHashLo: number,
     outputs: number): number;
@@ -128,6 +132,13 @@ export class LoraJob extends WasmJob {
 export class MergeJob extends WasmJob {
   result(): MergeTensorStats {
     return decodeMergeRecord(this.record());
+  }
+}
+
+export class MaskCountJob extends WasmJob {
+  /** Stages in slot 0 (F64) how many tasks keep each element of slots 1 (base), 2, 3, … (tasks). */
+  stage(): void {
+    this.core.check(this.core.exports.ws_maskcount_stage(this.handle), 'mask counts');
   }
 }
 
@@ -357,14 +368,28 @@ export class WasmCore {
   }
 
   beginMerge(p: MergeJobParams): MergeJob {
-    const packed = [0, 0, 0];
-    p.dtypes.forEach((dtype, slot) => (packed[Math.floor(slot / 6)]! += this.dtypeCode(dtype) * 2 ** (8 * (slot % 6))));
-    const hi = Number(p.nameHash >> 32n);
-    const lo = Number(p.nameHash & 0xffffffffn);
+    const [packed, hi, lo] = this.mergeCodes(p);
     const outputs = (p.outputs.merged ? 1 : 0) | (p.outputs.masks ? 2 : 0);
     const handle = this.exports.ws_merge_new(MERGE_METHOD_CODES[p.method], p.dtypes.length - 1, packed[0]!, packed[1]!, packed[2]!, p.elements,
       p.lambda, p.density, p.drop, p.beta, p.gamma, p.k, p.seed, hi, lo, outputs);
     return new MergeJob(this, this.create(handle));
+  }
+
+  /** How many tasks keep each element of a merge, from element `first`, with the cuts of the merge's record. */
+  beginMaskCount(p: Omit<MergeJobParams, 'elements' | 'outputs'>, first: number, cuts: readonly (readonly [number, number, number, number])[]): MaskCountJob {
+    const [packed, hi, lo] = this.mergeCodes(p);
+    const handle = this.create(this.exports.ws_maskcount_new(MERGE_METHOD_CODES[p.method], p.dtypes.length - 1, packed[0]!, packed[1]!, packed[2]!, first,
+      p.lambda, p.density, p.drop, p.beta, p.gamma, p.k, p.seed, hi, lo));
+    const job = new MaskCountJob(this, handle);
+    cuts.forEach(([keepHi, keepLo, dropHi, dropLo], t) => this.check(this.exports.ws_maskcount_cut(handle, t, keepHi, keepLo, dropHi, dropLo), 'mask cuts'));
+    return job;
+  }
+
+  /** Dtype codes packed eight bits each, six per f64, and the name hash's halves. */
+  private mergeCodes(p: Pick<MergeJobParams, 'dtypes' | 'nameHash'>): [number[], number, number] {
+    const packed = [0, 0, 0];
+    p.dtypes.forEach((dtype, slot) => (packed[Math.floor(slot / 6)]! += this.dtypeCode(dtype) * 2 ** (8 * (slot % 6))));
+    return [packed, Number(p.nameHash >> 32n), Number(p.nameHash & 0xffffffffn)];
   }
 
   beginTile(dtype: string, t: TileJobSpec): TileJob {
@@ -492,7 +517,7 @@ function decodeLowRankRecord(r: Float64Array): LowRankSummary {
 
 function decodeMergeRecord(r: Float64Array): MergeTensorStats {
   const [n, tasks, kept, conflicts, trimmed, total] = Array.from(r.subarray(0, 6)) as number[];
-  if (r.length !== 6 + (tasks! + 1) + 3 * tasks!) throw new WasmCoreError('WASM_ERROR', `merge record of ${r.length} slots for ${tasks} tasks`);
+  if (r.length !== 6 + (tasks! + 1) + 7 * tasks!) throw new WasmCoreError('WASM_ERROR', `merge record of ${r.length} slots for ${tasks} tasks`);
   let at = 6;
   const take = (count: number): number[] => Array.from(r.subarray(at, (at += count)));
   const taskCounts = take(tasks! + 1);
@@ -505,6 +530,7 @@ function decodeMergeRecord(r: Float64Array): MergeTensorStats {
     kept_per_task: take(tasks!),
     keep_threshold: take(tasks!).map(nanToNull),
     drop_threshold: take(tasks!).map(nanToNull),
+    cut_keys: Array.from({ length: tasks! }, () => take(4) as [number, number, number, number]),
   };
 }
 

@@ -11,6 +11,7 @@ import { runBlocks } from './tasks/blocks';
 import { runStats, runStatsBatch } from './tasks/stats';
 import { runDeltaTile } from './tasks/deltaTile';
 import { runDiff } from './tasks/diff';
+import { runMaskTile } from './tasks/maskTile';
 import { runLowRank } from './tasks/lowRank';
 import { runMerge } from './tasks/merge';
 import { runReadThrough } from './tasks/readThrough';
@@ -28,6 +29,7 @@ const RUNNERS: { [K in TaskKind]: Runner<K> } = {
   blocks: runBlocks,
   diff: runDiff,
   deltaTile: runDeltaTile,
+  maskTile: runMaskTile,
   lowRank: runLowRank,
   merge: runMerge,
   readThrough: runReadThrough,

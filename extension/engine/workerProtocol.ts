@@ -6,6 +6,7 @@
 import type { BlocksSpec, BlocksTaskResult } from './tasks/blocks';
 import type { DeltaTileSpec } from './tasks/deltaTile';
 import type { DiffSpec, DiffTaskResult } from './tasks/diff';
+import type { MaskTileSpec } from './tasks/maskTile';
 import type { LowRankSpec, LowRankTaskResult } from './tasks/lowRank';
 import type { MergeSpec, MergeTaskResult } from './tasks/merge';
 import type { ReadThroughResult, ReadThroughSpec } from './tasks/readThrough';
@@ -21,6 +22,7 @@ export interface TaskMap {
   blocks: { spec: BlocksSpec; result: BlocksTaskResult };
   diff: { spec: DiffSpec; result: DiffTaskResult };
   deltaTile: { spec: DeltaTileSpec; result: TileTaskResult };
+  maskTile: { spec: MaskTileSpec; result: TileTaskResult };
   lowRank: { spec: LowRankSpec; result: LowRankTaskResult };
   merge: { spec: MergeSpec; result: MergeTaskResult };
   readThrough: { spec: ReadThroughSpec; result: ReadThroughResult };

@@ -310,6 +310,8 @@ export interface HostApi {
   mergeChoose: { req: { what: 'base' | 'models' | 'clear' }; res: MergeSetup };
   mergePreview: { req: { method: MergeMethod; params: Record<string, number> }; res: MergeSetup };
   mergeExport: { req: { what: 'model' | 'masks' | 'mergekit' }; res: { path: string } | null };
+  /** Merge panel: a mask heatmap tile of tensor `id` (how many tasks keep each weight; cancel with `cancelTile`). */
+  mergeTile: { req: TileQuery & { id: number; channel: string }; res: TileReply };
   /** A heatmap tile of tensor `id`; a newer request on the same `channel` cancels this one. */
   tile: { req: TileQuery & { id: number; channel: string }; res: TileReply };
   /** Drops the tile request in flight on `channel` (its view went away). */

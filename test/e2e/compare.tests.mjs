@@ -163,7 +163,13 @@ export const tests = [
       const counts = await detail.locator('[data-testid="tensor-task-counts"] .task-column').evaluateAll((cols) => cols.map((c) => Number(c.getAttribute('data-count'))));
       assert.deepEqual(counts, expected.task_counts);
       await frame.locator('[data-testid="task-counts"] .task-column').first().waitFor();
+      // The mask heatmap: how many of the two tasks keep each weight (max over a cell: at most 2).
+      await detail.locator('[data-testid="mask-heatmap"] [data-testid="heatmap-status"][data-state="ready"]').waitFor({ timeout: RUN_TIMEOUT });
+      const limit = Number(await detail.locator('[data-testid="mask-heatmap"] [data-testid="heatmap-legend"]').getAttribute('data-limit'));
+      assert.ok(limit > 0 && limit <= 2, `mask heatmap limit ${limit}`);
       await ctx.shot('merge');
+      await detail.locator('[data-testid="mask-heatmap"]').scrollIntoViewIfNeeded();
+      await ctx.shot('merge-masks');
       // Exports go outside the workspace, so later suites see the demo folder unchanged.
       const out = mkdtempSync(join(tmpdir(), 'weightscope-e2e-exports-'));
       await frame.locator('[data-testid="merge-export-mergekit"]').click();

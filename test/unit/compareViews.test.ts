@@ -118,3 +118,47 @@ test('a delta tile equals the tile of the difference written out, split or whole
     engine.dispose();
   }
 });
+
+test('a mask heatmap tile counts the tasks keeping each weight exactly as the masks file does', async () => {
+  const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { openCheckpoint } = await import('../../extension/formats/openCheckpoint');
+  const { nodeSourceOpener } = await import('../../extension/source/nodeFileSource');
+  const { ScanEngine } = await import('../../extension/engine/scanEngine');
+  const { computeTile, resolveTileRequest } = await import('../../extension/engine/tiles');
+  const { jobParams, matchModels, runMerge } = await import('../../extension/engine/mergeEngine');
+  const { buildSafetensors } = await import('../fixtures/safetensorsWriter');
+  const dir = mkdtempSync(join(tmpdir(), 'weightscope-mask-tile-'));
+  const [rows, cols] = [640, 300];
+  const base = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 0.37));
+  const tuned = [1, 2, 3].map((seed) => Float32Array.from(base, (v, i) => (i % (seed + 4) === 0 ? v : v + 0.01 * Math.sin(i * seed * 1.3))));
+  const paths = ['base', 't1', 't2', 't3'].map((n) => join(dir, `${n}.safetensors`));
+  [base, ...tuned].forEach((values, i) => writeFileSync(paths[i]!, buildSafetensors([{ name: 'w', dtype: 'F32', shape: [rows, cols], data: new Uint8Array(values.buffer) }])));
+  const open = async (path: string) => ({ path, checkpoint: await openCheckpoint(path, nodeSourceOpener) });
+  const [b, ...models] = await Promise.all(paths.map(open));
+  const engine = new ScanEngine({ distDir: join(__dirname, '../../dist'), workers: 2, chunkBytes: 1 << 14 });
+  try {
+    for (const [method, params] of [['ties', { density: 0.3, lambda: 1 }], ['dare', { lambda: 1, drop: 0.6, seed: 5 }], ['consensus', { lambda: 0.4, k: 2 }]] as const) {
+      const rowsOf = matchModels(b!, models);
+      const masks = join(dir, `${method}-masks.safetensors`);
+      const { stats } = await runMerge(engine, { method, params, base: b!, models, rows: rowsOf, masks });
+      const file = readFileSync(masks);
+      const planes = (await openCheckpoint(masks, nodeSourceOpener)).tensors.filter((t) => t.name.startsWith('mask.task'));
+      const counts = new Float64Array(rows * cols);
+      for (const plane of planes) for (let i = 0; i < counts.length; i++) counts[i]! += file[plane.offset + i]!;
+      const countsPath = join(dir, `${method}-counts.safetensors`);
+      writeFileSync(countsPath, buildSafetensors([{ name: 'c', dtype: 'F64', shape: [rows, cols], data: new Uint8Array(counts.buffer) }]));
+      const countsTensor = (await openCheckpoint(countsPath, nodeSourceOpener)).tensors[0]!;
+      const merge = { name: 'w', base: rowsOf[0]!.base, tasks: rowsOf[0]!.tasks, params: jobParams(method, params), cuts: stats.get(0)!.cut_keys };
+      for (const [reduce, size] of [['mean', [31, 17]], ['max', [640, 300]]] as const) {
+        const rect = resolveTileRequest([rows, cols], { size: [...size], reduce, rows: [3, 611] });
+        const want = await computeTile(engine.pool, { kind: 'tensor', location: countsTensor }, rect, { chunkBytes: 1 << 14 });
+        const got = await computeTile(engine.pool, { kind: 'maskCount', merge }, rect, { chunkBytes: 1 << 14 });
+        assert.deepEqual(got.values, want.values, `${method} ${reduce}`);
+      }
+    }
+  } finally {
+    engine.dispose();
+  }
+});

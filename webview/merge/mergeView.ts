@@ -10,13 +10,20 @@ import { formatShape, formatValue } from '../lib/format';
 import { sharedPrefix, shortName } from '../lib/names';
 import type { HostClient } from '../rpc';
 import { RequestError } from '../rpc';
+import { matrixOf } from '../lib/heatmapGeometry';
 import { el } from '../views/dom';
+import { Heatmap, type HeatmapSettings } from '../views/heatmap';
 import { updateProgress } from '../views/header';
 import { VirtualTable, type Column, type TableState } from '../views/virtualTable';
 
-export type MergeViewState = TableState;
+export interface MergeViewState extends TableState {
+  heatmap: HeatmapSettings;
+}
 
-export const INITIAL_MERGE_VIEW: MergeViewState = { sort: { column: '', direction: 'asc' }, selected: null };
+// Counts of tasks per weight: the mean over a cell reads as "tasks keeping weights here on average".
+export const INITIAL_MERGE_VIEW: MergeViewState = { sort: { column: '', direction: 'asc' }, selected: null, heatmap: { reduce: 'mean', scale: 'linear' } };
+
+let channels = 0;
 
 const METHOD_TEXT: Record<MergeMethod, string> = {
   'task-arithmetic': 'Task arithmetic', ties: 'TIES', dare: 'DARE', breadcrumbs: 'Model Breadcrumbs', tall: 'TALL masks', consensus: 'Consensus (TALL)',
@@ -182,7 +189,10 @@ export function showMerge(app: HTMLElement, host: HostClient, initial: MergeSetu
     exports.replaceChildren(el('span', { class: 'label' }, 'Export'), exportButton('model', 'Merged model…'), exportButton('masks', 'Masks (U8)…'), exportButton('mergekit', 'mergekit YAML…'));
   };
 
+  let heatmap: Heatmap | undefined;
   const renderDetail = (id: number | null): void => {
+    heatmap?.dispose();
+    heatmap = undefined;
     const r = id === null ? undefined : setup.rows[id];
     const s = r && stats.get(r.id);
     if (!r || !s) {
@@ -206,7 +216,22 @@ export function showMerge(app: HTMLElement, host: HostClient, initial: MergeSetu
       el('table', { class: 'stats per-task' }, el('tr', {}, el('th', {}, 'task'), el('th', {}, 'kept'), el('th', {}, 'threshold'), el('th', {}, '')), ...perTask),
       el('h3', {}, 'Weights kept by 0…N tasks'),
       taskCountBars(s.task_counts, 'tensor-task-counts'),
-      el('div', { class: 'hint', 'data-testid': 'mask-heatmap-pending' }, 'Mask heatmaps: pending the heatmap component.')));
+      ...maskHeatmap(r)));
+  };
+
+  /** Where the tasks keep this tensor's weights: the number keeping each one, as a zoomable heatmap. */
+  const maskHeatmap = (r: MergeSetup['rows'][number]): HTMLElement[] => {
+    if (r.shape.reduce((a, b) => a * b, 1) === 0) return [];
+    const channel = `mask-${++channels}`;
+    heatmap = new Heatmap({
+      matrix: matrixOf(r.shape),
+      settings: state().heatmap,
+      fetchTile: (query) => host.request('mergeTile', { ...query, id: r.id, channel }),
+      cancel: () => void host.request('cancelTile', { channel }).catch(() => {}),
+      describeElement: () => 'tasks keeping this weight (0: catastrophic, 1: selfish)',
+      onSettings: (settings) => save({ heatmap: settings }),
+    });
+    return [el('h3', {}, 'Tasks keeping each weight'), el('div', { class: 'delta-heatmap', 'data-testid': 'mask-heatmap' }, heatmap.element)];
   };
 
   const render = (): void => {

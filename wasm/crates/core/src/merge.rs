@@ -120,6 +120,8 @@ pub struct MergeResult {
     pub keep_threshold: Vec<f64>,
     /// Per task, the smallest dropped large |τ| (breadcrumbs) or NaN.
     pub drop_threshold: Vec<f64>,
+    /// Per task, the lowest |τ| key kept and the lowest dropped (0: every key, 2⁶³: none), for `set_cuts`.
+    pub cut_keys: Vec<(u64, u64)>,
 }
 
 /// A cut on |τ| bits: every key, none, or keys at least a threshold.
@@ -134,6 +136,17 @@ enum Cut {
 const NO_KEY: u64 = 1 << 63;
 
 impl Cut {
+    /// The cut admitting keys from `lowest` (0: all, NO_KEY or more: none).
+    fn from_lowest(lowest: u64) -> Cut {
+        if lowest == 0 {
+            Cut::All
+        } else if lowest >= NO_KEY {
+            Cut::Nothing
+        } else {
+            Cut::AtLeast(lowest)
+        }
+    }
+
     /// The smallest key the cut admits (NO_KEY: none).
     fn lowest(self) -> u64 {
         match self {
@@ -376,15 +389,7 @@ impl MergeJob {
         if self.finished {
             return Err(MergeError::WrongPhase);
         }
-        if inputs.len() < self.dtypes.len() {
-            return Err(MergeError::BadInput);
-        }
-        let count = whole_elements(self.dtypes[0], inputs[0].len()).ok_or(MergeError::BadInput)?;
-        for (dtype, bytes) in self.dtypes.iter().zip(inputs) {
-            if whole_elements(*dtype, bytes.len()) != Some(count) {
-                return Err(MergeError::BadInput);
-            }
-        }
+        let count = self.lockstep_count(inputs)?;
         if self.position + count as u64 > self.n {
             return Err(MergeError::BadInput);
         }
@@ -442,6 +447,13 @@ impl MergeJob {
     /// Merges one block column by column (task after task over the block's elements), so the loops vectorize.
     /// Per element the arithmetic and its order are those of the table in the module documentation.
     fn merge_block(&mut self, count: usize) {
+        self.compute_masks(count);
+        self.tally(count);
+        self.combine(count);
+    }
+
+    /// τ, τ_MTL and every task's keep mask of one decoded block (task-major planes in `masks`).
+    fn compute_masks(&mut self, count: usize) {
         let tasks = self.tasks();
         let (base, fine_tunes) = self.values.split_first().expect("a base");
         self.tau.resize(tasks * count, 0.0);
@@ -485,8 +497,62 @@ impl MergeJob {
                 }
             }
         }
-        self.tally(count);
-        self.combine(count);
+    }
+
+    /// A job that only tells, element by element, how many tasks keep each weight (a mask heatmap): the cuts come
+    /// from a finished merge of the same tensor (`set_cuts`), and the elements streamed start at `first`.
+    pub fn counter(dtypes: &[DType], method: Method, first: u64) -> Result<MergeJob, MergeError> {
+        let mut job = MergeJob::new(dtypes, u64::MAX, method, Outputs::default())?;
+        job.keep.iter_mut().for_each(|p| *p = Pending::Known(Cut::All));
+        job.drop.iter_mut().for_each(|p| *p = Pending::Known(Cut::Nothing));
+        job.selecting = false;
+        job.position = first;
+        Ok(job)
+    }
+
+    /// Sets task `t`'s cuts by their lowest admitted keys (`cut_keys` of the merge's result).
+    pub fn set_cuts(&mut self, t: usize, keep_lowest: u64, drop_lowest: u64) -> Result<(), MergeError> {
+        if t >= self.tasks() {
+            return Err(MergeError::BadParams);
+        }
+        self.keep[t] = Pending::Known(Cut::from_lowest(keep_lowest));
+        self.drop[t] = Pending::Known(Cut::from_lowest(drop_lowest));
+        Ok(())
+    }
+
+    /// The number of tasks keeping each of the next elements (base and tasks in lockstep, as `push` takes them).
+    pub fn count_kept(&mut self, inputs: &[&[u8]]) -> Result<Vec<f64>, MergeError> {
+        let count = self.lockstep_count(inputs)?;
+        let tasks = self.tasks();
+        let mut out = Vec::with_capacity(count);
+        let mut done = 0;
+        while done < count {
+            let take = (count - done).min(DECODE_BLOCK);
+            for (s, (dtype, bytes)) in self.dtypes.iter().zip(inputs).enumerate() {
+                let values = &mut self.values[s];
+                values.resize(take, 0.0);
+                decode_range(*dtype, bytes, done, take, values);
+            }
+            self.compute_masks(take);
+            out.extend((0..take).map(|i| (0..tasks).map(|t| self.masks[t * take + i] as f64).sum::<f64>()));
+            done += take;
+            self.position += take as u64;
+        }
+        Ok(out)
+    }
+
+    /// Elements in this push, the same in every input.
+    fn lockstep_count(&self, inputs: &[&[u8]]) -> Result<usize, MergeError> {
+        if inputs.len() < self.dtypes.len() {
+            return Err(MergeError::BadInput);
+        }
+        let count = whole_elements(self.dtypes[0], inputs[0].len()).ok_or(MergeError::BadInput)?;
+        for (dtype, bytes) in self.dtypes.iter().zip(inputs) {
+            if whole_elements(*dtype, bytes.len()) != Some(count) {
+                return Err(MergeError::BadInput);
+            }
+        }
+        Ok(count)
     }
 
     /// Kept counts, the task-count histogram, sign conflicts and the L1 masses of one block, in simple loops over
@@ -641,6 +707,7 @@ impl MergeJob {
             kept_per_task: self.kept.clone(),
             keep_threshold: self.keep.iter().map(|p| p.cut().map_or(f64::NAN, Cut::threshold)).collect(),
             drop_threshold: self.drop.iter().map(|p| p.cut().map_or(f64::NAN, Cut::threshold)).collect(),
+            cut_keys: self.keep.iter().zip(&self.drop).map(|(k, d)| (k.cut().map_or(0, Cut::lowest), d.cut().map_or(NO_KEY, Cut::lowest))).collect(),
         })
     }
 }
@@ -894,6 +961,26 @@ mod tests {
         assert_eq!(&merged[1..], &[2.0, 3.0]);
         assert_eq!((masks[0].clone(), masks[1].clone()), (vec![0, 0, 1], vec![0, 1, 0]));
         assert_eq!(r.task_counts, vec![1, 2, 0]);
+    }
+
+    #[test]
+    fn counters_with_the_merged_cuts_reproduce_the_masks_from_any_start() {
+        let (base, tuned) = big_case(9_001, 3);
+        for method in [Method::Ties { density: 0.2, lambda: 1.0 }, Method::Dare { drop: 0.5, seed: 3, name_hash: 9, lambda: 1.0 }, Method::Tall { lambda: 0.4 }] {
+            let (_, masks, r) = run(&base, &tuned, method, 4_000);
+            let first = 1_234usize;
+            let mut counter = MergeJob::counter(&[DType::F32; 4], method, first as u64).unwrap();
+            for (t, &(keep, drop)) in r.cut_keys.iter().enumerate() {
+                counter.set_cuts(t, keep, drop).unwrap();
+            }
+            let inputs: Vec<Vec<u8>> = std::iter::once(&base[first..]).chain(tuned.iter().map(|t| &t[first..])).map(|v| f32_bytes(v)).collect();
+            let slices: Vec<&[u8]> = inputs.iter().map(|v| &v[..]).collect();
+            let counts = counter.count_kept(&slices).unwrap();
+            for (i, c) in counts.iter().enumerate() {
+                let want: u8 = (0..3).map(|t| masks[t][first + i]).sum();
+                assert_eq!(*c, want as f64, "{:?} element {}", method, first + i);
+            }
+        }
     }
 
     #[test]
