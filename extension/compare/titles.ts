@@ -8,5 +8,5 @@ export function shortTitles(paths: readonly string[]): string[] {
     const titles = parts.map((p) => p.slice(-depth).join('/'));
     if (new Set(titles).size === titles.length) return titles;
   }
-  return parts.map((p) => p.join('/'));
+  return [...paths];
 }

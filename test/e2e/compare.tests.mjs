@@ -11,6 +11,8 @@ import { closeAllEditors, projectRoot, quickOpen, runCommand, waitFor } from './
 const RUN_TIMEOUT = 60_000;
 
 async function openCheckpoint(ctx, relativePath) {
+  // A dialog left open by a failed test would cover the workbench.
+  await ctx.page.keyboard.press('Escape');
   await closeAllEditors(ctx.page);
   await quickOpen(ctx.page, relativePath);
   const frame = ctx.frame();
@@ -31,24 +33,28 @@ async function answerDialog(page, relativePath) {
   assert.ok(at >= 0, `the dialog opened on ${value}`);
   const folder = value.slice(0, value.indexOf('/', at) + 1);
   const target = relativePath.startsWith('/') ? relativePath : folder + relativePath;
-  await waitFor(async () => {
-    await input.fill(target);
-    return (await input.inputValue()).startsWith(target);
-  }, 10_000, `the path ${target} in the dialog`);
-  // Once the listing has caught up with the typed path (the file's row shows), accept: Enter, else the OK button.
+  // Fill the path, then nudge the dialog with a real keystroke so it follows the new value (it reacts to keys, and
+  // rewrites the input while it lists folders); accept once the value has held still and the file's row is listed.
   const name = target.split('/').pop();
-  await widget.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 5_000 }).catch(() => {});
-  // waitFor polls every 200 ms: accept on every fifth poll while the dialog stays open, alternating the two ways.
+  const row = widget.locator('.quick-input-list .monaco-list-row', { hasText: name });
   let polls = 0;
+  let last = '';
   await waitFor(async () => {
     if (!(await widget.isVisible())) return true;
-    const attempt = polls++;
-    if (attempt % 5 !== 0) return false;
-    if (!(await input.inputValue()).startsWith(target)) await input.fill(target);
-    if (attempt % 10 === 0) await page.keyboard.press('Enter');
-    else await widget.locator('.monaco-button').first().click({ timeout: 2_000 }).catch(() => {});
+    const value = await input.inputValue();
+    // A file to open must be listed; a file to save is new.
+    const settled = value === target && value === last && (!existsSync(target) || (await row.count()) > 0);
+    last = value;
+    if (value !== target) {
+      await input.fill(target);
+      await page.keyboard.press('End');
+      await page.keyboard.type(' ');
+      await page.keyboard.press('Backspace');
+    } else if (settled && polls++ % 5 === 0) {
+      await page.keyboard.press('Enter');
+    }
     return false;
-  }, 20_000, 'the dialog to accept the path');
+  }, 30_000, `the dialog to accept ${target}`);
   return folder;
 }
 
