@@ -21,6 +21,7 @@ export function describeBytes(row: TensorRow, r: number, c: number): string {
 
 export const heatmapPanel: DetailPanel = {
   id: 'heatmap',
+  wide: true,
   title: 'Heatmap',
   applies: (row) => !row.problem && row.params > 0 && lookupDType(row.dtype)?.kind !== 'complex',
   mount(container, row, ctx) {
