@@ -6,6 +6,7 @@
 //! pushes.
 use crate::decode::decode_f64;
 use crate::dtype::DType;
+use crate::simd::F64x2;
 
 /// Elements per summation block.
 const BLOCK: usize = 4096;
@@ -289,72 +290,78 @@ struct BlockResult {
     counts: Counts,
 }
 
-/// One block: first the sums, maximum and counts in a branch-free loop over pairs of elements (two lanes, so it
-/// vectorizes), then every delta's histogram slot (two interleaved copies of the histogram).
-/// Non-finite values are detected by Σ x·0, which is NaN exactly when some x is NaN or ±Inf.
+/// One block, in two f64 lanes (even and odd elements; SIMD128 in the wasm build): the sums, the maximum and the
+/// counts without branches, and every delta's histogram slot (one copy of the histogram per lane, so that runs of
+/// equal slots do not wait on each other). Zeros and non-finite deltas are separated when the raw counts are folded
+/// into bins (`finish`). Non-finite values are looked for only when a sum of squares is not finite. Non-finite
+/// deltas are left out of the maximum: |d| + (d − d) is NaN for them, and the lane maximum keeps its accumulator
+/// against NaN. Counts are accumulated as f64 ones, exact for a block.
 fn compare_block(a: &[f64], b: &[f64], slots: &mut [u64]) -> BlockResult {
-    let mut sums = [[0.0f64; 2]; 6];
-    let mut max = [0.0f64; 2];
-    let mut counts = [[0u64; 2]; 5];
-    let pairs = a.len() / 2;
-    for (xs, ys) in a[..2 * pairs].chunks_exact(2).zip(b[..2 * pairs].chunks_exact(2)) {
-        for lane in 0..2 {
-            let (x, y) = (xs[lane], ys[lane]);
-            let d = y - x;
-            sums[0][lane] += x * x;
-            sums[1][lane] += y * y;
-            sums[2][lane] += d * d;
-            sums[3][lane] += x * y;
-            sums[4][lane] += x * 0.0;
-            sums[5][lane] += y * 0.0;
-            // Non-finite deltas are left out of the maximum (d − d is 0 only for finite d).
-            let m = if d - d == 0.0 { d.abs() } else { 0.0 };
-            max[lane] = if m > max[lane] { m } else { max[lane] };
-            let nonzero = (x != 0.0) & (y != 0.0) & (x == x) & (y == y);
-            counts[0][lane] += ((x != y) & ((x == x) | (y == y))) as u64;
-            counts[1][lane] += nonzero as u64;
-            counts[2][lane] += (nonzero & ((x < 0.0) != (y < 0.0))) as u64;
-            counts[3][lane] += (d.to_bits() == 0) as u64;
-            counts[4][lane] += (d.to_bits() == 1 << 63) as u64;
-        }
-    }
-    if a.len() % 2 == 1 {
-        let (x, y) = (a[a.len() - 1], b[a.len() - 1]);
-        let d = y - x;
-        for (s, v) in sums.iter_mut().zip([x * x, y * y, d * d, x * y, x * 0.0, y * 0.0]) {
-            s[0] += v;
-        }
-        if d - d == 0.0 && d.abs() > max[0] {
-            max[0] = d.abs();
-        }
-        let nonzero = x != 0.0 && y != 0.0 && x == x && y == y;
-        counts[0][0] += (x != y && (x == x || y == y)) as u64;
-        counts[1][0] += nonzero as u64;
-        counts[2][0] += (nonzero && (x < 0.0) != (y < 0.0)) as u64;
-        counts[3][0] += (d.to_bits() == 0) as u64;
-        counts[4][0] += (d.to_bits() == 1 << 63) as u64;
-    }
-    // Every delta's top 14 bits (sign, exponent, two fraction bits) index a raw histogram directly; two copies take
-    // alternate elements so that runs of equal bins do not wait on each other. Zeros and non-finite deltas are
-    // separated when the raw counts are folded into bins (`finish`).
+    let zero = F64x2::splat(0.0);
+    let [mut aa, mut bb, mut dd, mut ab] = [zero; 4];
+    let mut max = zero;
+    let [mut changed, mut both_nonzero, mut flips, mut zeros_positive, mut zeros_negative] = [zero; 5];
     let (histogram0, histogram1) = slots.split_at_mut(RAW_SLOTS);
     let pairs = a.len() / 2;
     for (xs, ys) in a[..2 * pairs].chunks_exact(2).zip(b[..2 * pairs].chunks_exact(2)) {
-        histogram0[raw_slot(ys[0] - xs[0])] += 1;
-        histogram1[raw_slot(ys[1] - xs[1])] += 1;
+        let (x, y) = (F64x2::load(xs), F64x2::load(ys));
+        let d = y.sub(x);
+        aa = aa.add(x.mul(x));
+        bb = bb.add(y.mul(y));
+        dd = dd.add(d.mul(d));
+        ab = ab.add(x.mul(y));
+        max = max.max(d.abs().add(d.sub(d)));
+        let (x_number, y_number) = (x.eq(x), y.eq(y));
+        changed = changed.add(x.eq(y).not().and(x_number.or(y_number)).ones());
+        let nonzero = x.eq(zero).or(y.eq(zero)).not().and(x_number).and(y_number);
+        both_nonzero = both_nonzero.add(nonzero.ones());
+        flips = flips.add(nonzero.and(x.sign_bit().xor(y.sign_bit())).ones());
+        let (d_zero, d_negative) = (d.eq(zero), d.sign_bit());
+        zeros_positive = zeros_positive.add(d_zero.and(d_negative.not()).ones());
+        zeros_negative = zeros_negative.add(d_zero.and(d_negative).ones());
+        let [s0, s1] = d.bits_shr(50);
+        histogram0[s0 as usize] += 1;
+        histogram1[s1 as usize] += 1;
     }
+    let lanes = |v: F64x2| v.lanes();
+    let total = |v: F64x2| lanes(v)[0] + lanes(v)[1];
+    let count = |v: F64x2| total(v) as u64;
+    let mut result = BlockResult {
+        sums: [total(aa), total(bb), total(dd), total(ab)],
+        max_abs: lanes(max)[0].max(lanes(max)[1]),
+        // Σx² is finite unless some x is non-finite or the sum overflows: only then are the values looked at.
+        nonfinite_a: !total(aa).is_finite() && a.iter().any(|x| !x.is_finite()),
+        nonfinite_b: !total(bb).is_finite() && b.iter().any(|y| !y.is_finite()),
+        counts: Counts {
+            n: a.len() as u64,
+            changed: count(changed),
+            both_nonzero: count(both_nonzero),
+            sign_flips: count(flips),
+            zeros_positive: count(zeros_positive),
+            zeros_negative: count(zeros_negative),
+        },
+    };
     if a.len() % 2 == 1 {
-        histogram0[raw_slot(b[a.len() - 1] - a[a.len() - 1])] += 1;
+        let (x, y) = (a[a.len() - 1], b[a.len() - 1]);
+        let d = y - x;
+        for (s, v) in result.sums.iter_mut().zip([x * x, y * y, d * d, x * y]) {
+            *s += v;
+        }
+        result.nonfinite_a |= (x * 0.0).is_nan();
+        result.nonfinite_b |= (y * 0.0).is_nan();
+        if d - d == 0.0 && d.abs() > result.max_abs {
+            result.max_abs = d.abs();
+        }
+        let nonzero = x != 0.0 && y != 0.0 && x == x && y == y;
+        let c = &mut result.counts;
+        c.changed += (x != y && (x == x || y == y)) as u64;
+        c.both_nonzero += nonzero as u64;
+        c.sign_flips += (nonzero && (x < 0.0) != (y < 0.0)) as u64;
+        c.zeros_positive += (d.to_bits() == 0) as u64;
+        c.zeros_negative += (d.to_bits() == 1 << 63) as u64;
+        histogram0[raw_slot(d)] += 1;
     }
-    let sum = |k: usize| sums[k][0] + sums[k][1];
-    let count = |k: usize| counts[k][0] + counts[k][1];
-    BlockResult {
-        sums: [sum(0), sum(1), sum(2), sum(3)],
-        max_abs: max[0].max(max[1]),
-        nonfinite_a: sum(4).is_nan(),
-        nonfinite_b: sum(5).is_nan(),
-        counts: Counts { n: a.len() as u64, changed: count(0), both_nonzero: count(1), sign_flips: count(2), zeros_positive: count(3), zeros_negative: count(4) },
-    }
+    result
 }
 
 /// Raw histogram slots: the top 14 bits of an f64 (sign, exponent, two fraction bits).

@@ -19,6 +19,7 @@ use crate::diff::{decode_range, whole_elements};
 use crate::dtype::DType;
 use crate::encode::{encode_f64, encoded_len};
 use crate::hash::{mix64, uniform_bits};
+use crate::simd::F64x2;
 #[cfg(test)]
 use crate::hash::uniform;
 
@@ -310,11 +311,14 @@ pub struct MergeJob {
     finished: bool,
     position: u64,
     values: Vec<Vec<f64>>,
-    /// Per block, task-major: τ, then τ_MTL, the masks (plus a plane of per-element counts), sign bits.
+    /// Per block (planes of an even width: a padding element ends odd blocks, zero in every input and kept by no
+    /// task), task-major: τ, then τ_MTL, the keep masks (0.0 or 1.0), how many tasks keep each element, and how
+    /// many of them with a positive and a negative τ.
     tau: Vec<f64>,
     total: Vec<f64>,
-    masks: Vec<u8>,
-    signs: Vec<u8>,
+    masks: Vec<f64>,
+    kept_by: Vec<f64>,
+    signs: Vec<f64>,
     keys: Vec<u64>,
     delta: Vec<f64>,
     agree: Vec<f64>,
@@ -366,6 +370,7 @@ impl MergeJob {
             tau: Vec::new(),
             total: Vec::new(),
             masks: Vec::new(),
+            kept_by: Vec::new(),
             signs: Vec::new(),
             keys: Vec::new(),
             delta: Vec::new(),
@@ -402,11 +407,7 @@ impl MergeJob {
         let mut done = 0;
         while done < count {
             let take = (count - done).min(DECODE_BLOCK);
-            for (s, (dtype, bytes)) in self.dtypes.iter().zip(inputs).enumerate() {
-                let values = &mut self.values[s];
-                values.resize(take, 0.0);
-                decode_range(*dtype, bytes, done, take, values);
-            }
+            self.decode_block(inputs, done, take);
             if self.selecting {
                 self.observe_block(take);
             } else {
@@ -416,15 +417,36 @@ impl MergeJob {
                     let end = start + encoded_len(self.dtypes[0], take);
                     encode_f64(self.dtypes[0], &self.merged[..take], &mut self.output[start..end]);
                 }
+                let width = padded(take);
                 for plane in 0..mask_planes {
                     let at = merged_bytes + plane * count + done;
-                    self.output[at..at + take].copy_from_slice(&self.masks[plane * take..(plane + 1) * take]);
+                    let out = &mut self.output[at..at + take];
+                    if plane < tasks {
+                        out.iter_mut().zip(&self.masks[plane * width..]).for_each(|(o, &m)| *o = m as u8);
+                    } else {
+                        // The consensus mask: kept by at least k tasks.
+                        let k = match self.method {
+                            Method::Consensus { k, .. } => k as f64,
+                            _ => unreachable!("only consensus has an extra plane"),
+                        };
+                        out.iter_mut().zip(&self.kept_by).for_each(|(o, &c)| *o = (c >= k) as u8);
+                    }
                 }
             }
             done += take;
             self.position += take as u64;
         }
         Ok(())
+    }
+
+    /// Decodes elements [first, first + take) of every input, padded to an even width with zeros.
+    fn decode_block(&mut self, inputs: &[&[u8]], first: usize, take: usize) {
+        for (s, (dtype, bytes)) in self.dtypes.iter().zip(inputs).enumerate() {
+            let values = &mut self.values[s];
+            values.resize(padded(take), 0.0);
+            decode_range(*dtype, bytes, first, take, &mut values[..take]);
+            values[take..].iter_mut().for_each(|v| *v = 0.0);
+        }
     }
 
     fn observe_block(&mut self, count: usize) {
@@ -452,34 +474,40 @@ impl MergeJob {
         self.combine(count);
     }
 
-    /// τ, τ_MTL and every task's keep mask of one decoded block (task-major planes in `masks`).
+    /// τ, τ_MTL and every task's keep mask (0.0 or 1.0) of one decoded block, task-major planes of width
+    /// `padded(count)`; the padding element is kept by no task.
     fn compute_masks(&mut self, count: usize) {
         let tasks = self.tasks();
+        let width = padded(count);
         let (base, fine_tunes) = self.values.split_first().expect("a base");
-        self.tau.resize(tasks * count, 0.0);
+        self.tau.resize(tasks * width, 0.0);
         self.total.clear();
-        self.total.resize(count, 0.0);
+        self.total.resize(width, 0.0);
         for (t, tuned) in fine_tunes.iter().enumerate() {
-            let tau = &mut self.tau[t * count..(t + 1) * count];
-            for ((d, &x), &b) in tau.iter_mut().zip(tuned).zip(base) {
-                *d = x - b;
-            }
-            for (s, &d) in self.total.iter_mut().zip(tau.iter()) {
-                *s += d;
+            let tau = &mut self.tau[t * width..(t + 1) * width];
+            for (((x, b), d), s) in pairs(&tuned[..width]).zip(pairs(&base[..width])).zip(pairs_mut(tau)).zip(pairs_mut(&mut self.total)) {
+                let delta = F64x2::load(x).sub(F64x2::load(b));
+                delta.store(d);
+                F64x2::load(s).add(delta).store(s);
             }
         }
-        self.masks.resize((tasks + 1) * count, 0);
+        self.masks.resize(tasks * width, 0.0);
+        let zero = F64x2::splat(0.0);
         for t in 0..tasks {
-            let tau = &self.tau[t * count..(t + 1) * count];
-            let mask = &mut self.masks[t * count..(t + 1) * count];
+            let tau = &self.tau[t * width..(t + 1) * width];
+            let mask = &mut self.masks[t * width..(t + 1) * width];
             let (keep, drop) = (self.keep[t].cut().expect("selected"), self.drop[t].cut().expect("selected"));
             match self.method {
-                Method::TaskArithmetic { .. } => mask.iter_mut().zip(tau).for_each(|(m, &d)| *m = (d != 0.0) as u8),
+                Method::TaskArithmetic { .. } => {
+                    for (d, m) in pairs(tau).zip(pairs_mut(mask)) {
+                        F64x2::load(d).eq(zero).not().ones().store(m);
+                    }
+                }
                 Method::Ties { .. } | Method::Breadcrumbs { .. } => {
                     let (lowest, dropped) = (keep.lowest(), drop.lowest());
                     for (m, &d) in mask.iter_mut().zip(tau) {
                         let key = magnitude_key(d);
-                        *m = ((key >= lowest) & (key < dropped)) as u8;
+                        *m = ((key >= lowest) & (key < dropped)) as u8 as f64;
                     }
                 }
                 Method::Dare { drop: p, seed, name_hash, .. } => {
@@ -487,15 +515,19 @@ impl MergeJob {
                     let stream = mix64(mix64(seed ^ name_hash).wrapping_add(t as u64));
                     let threshold = (p * (1u64 << 53) as f64).ceil() as u64;
                     for (i, m) in mask.iter_mut().enumerate() {
-                        *m = (uniform_bits(stream, self.position + i as u64) >= threshold) as u8;
+                        *m = (uniform_bits(stream, self.position + i as u64) >= threshold) as u8 as f64;
                     }
                 }
                 Method::Tall { lambda } | Method::Consensus { lambda, .. } => {
-                    for ((m, &d), &s) in mask.iter_mut().zip(tau).zip(&self.total) {
-                        *m = (d.abs() >= lambda * (s - d).abs()) as u8;
+                    // |τ_t| ≥ λ·|τ_MTL − τ_t|
+                    let lambda = F64x2::splat(lambda);
+                    for ((d, s), m) in pairs(tau).zip(pairs(&self.total)).zip(pairs_mut(mask)) {
+                        let (d, s) = (F64x2::load(d), F64x2::load(s));
+                        lambda.mul(s.sub(d).abs()).le(d.abs()).ones().store(m);
                     }
                 }
             }
+            mask[count..].iter_mut().for_each(|m| *m = 0.0);
         }
     }
 
@@ -528,13 +560,10 @@ impl MergeJob {
         let mut done = 0;
         while done < count {
             let take = (count - done).min(DECODE_BLOCK);
-            for (s, (dtype, bytes)) in self.dtypes.iter().zip(inputs).enumerate() {
-                let values = &mut self.values[s];
-                values.resize(take, 0.0);
-                decode_range(*dtype, bytes, done, take, values);
-            }
+            self.decode_block(inputs, done, take);
             self.compute_masks(take);
-            out.extend((0..take).map(|i| (0..tasks).map(|t| self.masks[t * take + i] as f64).sum::<f64>()));
+            let width = padded(take);
+            out.extend((0..take).map(|i| (0..tasks).map(|t| self.masks[t * width + i]).sum::<f64>()));
             done += take;
             self.position += take as u64;
         }
@@ -555,106 +584,128 @@ impl MergeJob {
         Ok(count)
     }
 
-    /// Kept counts, the task-count histogram, sign conflicts and the L1 masses of one block, in simple loops over
-    /// zipped slices (no indexing), so each vectorizes.
+    /// Kept counts, the task-count histogram, sign conflicts and the L1 masses of one block, in two f64 lanes
+    /// (even and odd elements; SIMD128 in the wasm build). Non-finite τ are left out of the L1 masses.
     fn tally(&mut self, count: usize) {
         let tasks = self.tasks();
-        let (masks, consensus) = self.masks.split_at_mut(tasks * count);
-        let kept_by = &mut consensus[..count];
-        kept_by.iter_mut().for_each(|c| *c = 0);
-        let signs = &mut self.signs;
-        signs.clear();
-        signs.resize(count, 0);
+        let width = padded(count);
+        let (zero, one) = (F64x2::splat(0.0), F64x2::splat(1.0));
+        self.kept_by.clear();
+        self.kept_by.resize(width, 0.0);
+        self.signs.clear();
+        self.signs.resize(2 * width, 0.0);
+        let (positive, negative) = self.signs.split_at_mut(width);
         for t in 0..tasks {
-            let mask = &masks[t * count..(t + 1) * count];
-            let tau = &self.tau[t * count..(t + 1) * count];
-            for (c, &m) in kept_by.iter_mut().zip(mask) {
-                *c += m;
+            let mask = &self.masks[t * width..(t + 1) * width];
+            let tau = &self.tau[t * width..(t + 1) * width];
+            let (mut kept, mut total, mut kept_l1) = (zero, zero, zero);
+            let planes = pairs_mut(&mut self.kept_by).zip(pairs_mut(positive)).zip(pairs_mut(negative));
+            for ((m, d), ((c, p), n)) in pairs(mask).zip(pairs(tau)).zip(planes) {
+                let (m, d) = (F64x2::load(m), F64x2::load(d));
+                let keeps = one.le(m);
+                F64x2::load(c).add(m).store(c);
+                kept = kept.add(m);
+                F64x2::load(p).add(keeps.and(zero.lt(d)).ones()).store(p);
+                F64x2::load(n).add(keeps.and(d.lt(zero)).ones()).store(n);
+                let magnitude = d.sub(d).eq(zero).select(d.abs(), zero);
+                total = total.add(magnitude);
+                kept_l1 = kept_l1.add(keeps.select(magnitude, zero));
             }
-            self.kept[t] += mask.iter().map(|&m| m as u64).sum::<u64>();
-            for ((sign, &m), &d) in signs.iter_mut().zip(mask).zip(tau) {
-                *sign |= m * ((d > 0.0) as u8 | ((d < 0.0) as u8) << 1);
-            }
-            let (mut total, mut kept) = ([0.0f64; 2], [0.0f64; 2]);
-            for (ms, ds) in mask.chunks_exact(2).zip(tau.chunks_exact(2)) {
-                for lane in 0..2 {
-                    let d = ds[lane];
-                    let magnitude = if d - d == 0.0 { d.abs() } else { 0.0 };
-                    total[lane] += magnitude;
-                    kept[lane] += if ms[lane] != 0 { magnitude } else { 0.0 };
-                }
-            }
-            if count % 2 == 1 {
-                let d = tau[count - 1];
-                let magnitude = if d - d == 0.0 { d.abs() } else { 0.0 };
-                total[0] += magnitude;
-                kept[0] += if mask[count - 1] != 0 { magnitude } else { 0.0 };
-            }
-            self.total_l1 += total[0] + total[1];
-            self.trimmed_l1 += (total[0] + total[1]) - (kept[0] + kept[1]);
+            let sum = |v: F64x2| v.lanes()[0] + v.lanes()[1];
+            self.kept[t] += sum(kept) as u64;
+            self.total_l1 += sum(total);
+            self.trimmed_l1 += sum(total) - sum(kept_l1);
         }
-        for (&c, &sign) in kept_by.iter().zip(signs.iter()) {
-            self.task_counts[c as usize] += 1;
-            self.sign_conflicts += (sign == 3) as u64;
+        let mut conflicts = zero;
+        for (p, n) in pairs(positive).zip(pairs(negative)) {
+            conflicts = conflicts.add(zero.lt(F64x2::load(p)).and(zero.lt(F64x2::load(n))).ones());
+        }
+        self.sign_conflicts += (conflicts.lanes()[0] + conflicts.lanes()[1]) as u64;
+        // Elements kept by c ≥ 1 tasks, one comparison pass per c (few tasks), else one scattered count each; the
+        // rest (the padding element among them, kept by none) by no task.
+        if tasks <= 8 {
+            let mut counted = 0;
+            for c in 1..=tasks {
+                let (level, mut n) = (F64x2::splat(c as f64), zero);
+                for c in pairs(&self.kept_by) {
+                    n = n.add(F64x2::load(c).eq(level).ones());
+                }
+                let n = (n.lanes()[0] + n.lanes()[1]) as u64;
+                self.task_counts[c] += n;
+                counted += n;
+            }
+            self.task_counts[0] += count as u64 - counted;
+        } else {
+            for &c in &self.kept_by[..count] {
+                self.task_counts[c as usize] += 1;
+            }
         }
     }
 
-    /// The merged values of one block (and, for consensus, its mask plane in place of the per-element counts).
+    /// The merged values of one block, in two f64 lanes.
     fn combine(&mut self, count: usize) {
         let tasks = self.tasks();
-        let (masks, kept_by) = self.masks.split_at_mut(tasks * count);
-        let (tau, total, base) = (&self.tau, &self.total, &self.values[0]);
-        let masked_sum = |sums: &mut Vec<f64>| masked_sums(sums, masks, tau, count);
+        let width = padded(count);
+        let (zero, one) = (F64x2::splat(0.0), F64x2::splat(1.0));
+        let (masks, tau, total, base, kept_by) = (&self.masks, &self.tau, &self.total, &self.values[0], &self.kept_by);
         let delta = &mut self.delta;
+        delta.clear();
+        delta.resize(width, 0.0);
         match self.method {
             Method::TaskArithmetic { lambda } => {
-                delta.clear();
-                delta.extend(total.iter().map(|&s| lambda * s));
+                let lambda = F64x2::splat(lambda);
+                for (d, s) in pairs_mut(delta).zip(pairs(total)) {
+                    lambda.mul(F64x2::load(s)).store(d);
+                }
             }
             Method::Ties { lambda, .. } => {
-                masked_sum(delta);
+                masked_sums(delta, masks, tau, width);
                 self.agree.clear();
-                self.agree.resize(2 * count, 0.0);
-                let (sums, agreeing) = self.agree.split_at_mut(count);
+                self.agree.resize(2 * width, 0.0);
+                let (sums, agreeing) = self.agree.split_at_mut(width);
                 for t in 0..tasks {
-                    let (mask, tau) = (&masks[t * count..(t + 1) * count], &tau[t * count..(t + 1) * count]);
-                    for i in 0..count {
-                        let (elected, d) = (delta[i], if mask[i] != 0 { tau[i] } else { 0.0 });
-                        let agrees = ((elected > 0.0) & (d > 0.0)) | ((elected < 0.0) & (d < 0.0));
-                        sums[i] += if agrees { d } else { 0.0 };
-                        agreeing[i] += agrees as u8 as f64;
+                    let (mask, tau) = (&masks[t * width..(t + 1) * width], &tau[t * width..(t + 1) * width]);
+                    for (((e, m), d), (s, n)) in pairs(delta).zip(pairs(mask)).zip(pairs(tau)).zip(pairs_mut(sums).zip(pairs_mut(agreeing))) {
+                        let elected = F64x2::load(e);
+                        let d = one.le(F64x2::load(m)).select(F64x2::load(d), zero);
+                        let agrees = zero.lt(elected).and(zero.lt(d)).or(elected.lt(zero).and(d.lt(zero)));
+                        F64x2::load(s).add(agrees.select(d, zero)).store(s);
+                        F64x2::load(n).add(agrees.ones()).store(n);
                     }
                 }
-                for ((elected, &sum), &n) in delta.iter_mut().zip(sums.iter()).zip(agreeing.iter()) {
-                    *elected = if n > 0.0 {
-                        lambda * (sum / n)
-                    } else if elected.is_nan() {
-                        f64::NAN
-                    } else {
-                        0.0
-                    };
+                let (lambda, nan) = (F64x2::splat(lambda), F64x2::splat(f64::NAN));
+                for ((e, s), n) in pairs_mut(delta).zip(pairs(sums)).zip(pairs(agreeing)) {
+                    let (elected, sum, n) = (F64x2::load(e), F64x2::load(s), F64x2::load(n));
+                    zero.lt(n).select(lambda.mul(sum.div(n)), elected.eq(elected).select(zero, nan)).store(e);
                 }
             }
             Method::Dare { drop, lambda, .. } => {
-                masked_sum(delta);
-                delta.iter_mut().for_each(|d| *d = lambda * (*d / (1.0 - drop)));
+                masked_sums(delta, masks, tau, width);
+                let (lambda, kept) = (F64x2::splat(lambda), F64x2::splat(1.0 - drop));
+                for d in pairs_mut(delta) {
+                    lambda.mul(F64x2::load(d).div(kept)).store(d);
+                }
             }
             Method::Breadcrumbs { lambda, .. } => {
-                masked_sum(delta);
-                delta.iter_mut().for_each(|d| *d = lambda * *d);
+                masked_sums(delta, masks, tau, width);
+                let lambda = F64x2::splat(lambda);
+                for d in pairs_mut(delta) {
+                    lambda.mul(F64x2::load(d)).store(d);
+                }
             }
-            Method::Tall { .. } => {
-                delta.clear();
-                delta.extend_from_slice(total);
-            }
+            Method::Tall { .. } => delta.copy_from_slice(&total[..width]),
             Method::Consensus { k, .. } => {
-                delta.clear();
-                delta.extend(total.iter().zip(kept_by.iter()).map(|(&s, &c)| if c as u32 >= k { s } else { 0.0 }));
-                kept_by[..count].iter_mut().for_each(|c| *c = (*c as u32 >= k) as u8);
+                let k = F64x2::splat(k as f64);
+                for ((d, c), s) in pairs_mut(delta).zip(pairs(kept_by)).zip(pairs(total)) {
+                    k.le(F64x2::load(c)).select(F64x2::load(s), zero).store(d);
+                }
             }
         }
-        self.merged.clear();
-        self.merged.extend(base[..count].iter().zip(delta.iter()).map(|(&b, &d)| if d == 0.0 { b } else { b + d }));
+        self.merged.resize(width, 0.0);
+        for ((b, d), out) in pairs(&base[..width]).zip(pairs(delta)).zip(pairs_mut(&mut self.merged)) {
+            let (b, d) = (F64x2::load(b), F64x2::load(d));
+            d.eq(zero).select(b, b.add(d)).store(out);
+        }
     }
 
     /// Bytes the last push wrote (see `Outputs`); empty during selection passes.
@@ -714,14 +765,28 @@ impl MergeJob {
 
 /// Per element, Σ over tasks of the kept τ, left to right (an unkept task adds +0.0, which changes no sum that
 /// matters: only a −0 could become +0).
-fn masked_sums(sums: &mut Vec<f64>, masks: &[u8], tau: &[f64], count: usize) {
-    sums.clear();
-    sums.resize(count, 0.0);
-    for (mask, tau) in masks.chunks_exact(count).zip(tau.chunks_exact(count)) {
-        for ((s, &m), &d) in sums.iter_mut().zip(mask).zip(tau) {
-            *s += if m != 0 { d } else { 0.0 };
+fn masked_sums(sums: &mut [f64], masks: &[f64], tau: &[f64], width: usize) {
+    let (zero, one) = (F64x2::splat(0.0), F64x2::splat(1.0));
+    sums.iter_mut().for_each(|s| *s = 0.0);
+    for (mask, tau) in masks.chunks_exact(width).zip(tau.chunks_exact(width)) {
+        for ((m, d), s) in pairs(mask).zip(pairs(tau)).zip(pairs_mut(sums)) {
+            F64x2::load(s).add(one.le(F64x2::load(m)).select(F64x2::load(d), zero)).store(s);
         }
     }
+}
+
+/// The pairs of lanes of a plane (of even length).
+fn pairs(plane: &[f64]) -> core::slice::ChunksExact<'_, f64> {
+    plane.chunks_exact(2)
+}
+
+fn pairs_mut(plane: &mut [f64]) -> core::slice::ChunksExactMut<'_, f64> {
+    plane.chunks_exact_mut(2)
+}
+
+/// A block's width: its element count rounded up to even (whole pairs of lanes).
+fn padded(count: usize) -> usize {
+    count + (count & 1)
 }
 
 fn params_valid(method: Method, tasks: usize) -> bool {
