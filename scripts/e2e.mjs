@@ -80,6 +80,10 @@ const names = process.argv.slice(2);
 const suiteFiles = readdirSync(join(projectRoot, 'test/e2e'))
   .filter((f) => f.endsWith('.tests.mjs') && (names.length === 0 || names.some((n) => f.includes(n))))
   .sort();
+if (suiteFiles.length === 0) {
+  console.error(`no E2E suite file name contains ${names.join(' or ')}`);
+  process.exit(2);
+}
 for (const file of suiteFiles) {
   console.log(`suite ${file}`);
   await runSuite((await import(join(projectRoot, 'test/e2e', file))).tests);
