@@ -178,7 +178,10 @@ impl DiffJob {
         let (positive, negative, nonfinite) = fold_histogram(&self.slots, c.zeros_positive, c.zeros_negative);
         let l2_delta = if any_nonfinite { f64::NAN } else { dd.sqrt() };
         let rel_delta = if l2_a > 0.0 { l2_delta / l2_a } else { f64::NAN };
-        let cosine = if l2_a > 0.0 && l2_b > 0.0 && ab.is_finite() { (ab / (l2_a * l2_b)).clamp(-1.0, 1.0) } else { f64::NAN };
+        // sqrt(‖a‖²·‖b‖²) rather than ‖a‖·‖b‖: sqrt(fl(s²)) is exactly s, so identical tensors give exactly 1.
+        let norms = aa * bb;
+        let denominator = if norms.is_normal() { norms.sqrt() } else { l2_a * l2_b };
+        let cosine = if l2_a > 0.0 && l2_b > 0.0 && ab.is_finite() { (ab / denominator).clamp(-1.0, 1.0) } else { f64::NAN };
         DiffResult {
             n: c.n,
             l2_a: finite_or_nan(l2_a),
@@ -484,6 +487,13 @@ mod tests {
         assert!(r.identical);
         assert_eq!((r.l2_delta, r.max_abs_delta, r.changed, r.rel_delta), (0.0, 0.0, 0, 0.0));
         assert_eq!(r.cosine, 1.0);
+        // ‖a‖·‖a‖ rounds below ‖a‖² for some vectors; the cosine must still be exactly 1.
+        for seed in 0..64 {
+            let same = f32_bytes(&pseudo_random(37 + seed as usize, seed));
+            let mut job = DiffJob::new(DType::F32, DType::F32);
+            job.push(&same, &same).unwrap();
+            assert_eq!(job.finish().cosine, 1.0);
+        }
         let zeros = f32_bytes(&[0.0; 4]);
         let mut job = DiffJob::new(DType::F32, DType::F32);
         job.push(&zeros, &values).unwrap();
