@@ -115,3 +115,13 @@ test('the table output of a GGUF diff names both checkpoints and lists the unpai
   assert.match(r.stdout, /only in A: rope_freqs\.weight/);
   assert.match(r.stdout, /only in B: model\.layers\.0\.self_attn\.rotary_emb\.inv_freq/);
 });
+
+test('a GGUF whose metadata head count does not split the Q rows: exit 3 with INVALID_METADATA naming the tensor', () => {
+  const broken = writeLlamaGgufPair(mkdtempSync(join(tmpdir(), 'weightscope-gguf-diff-heads-')), 5);
+  const r = spawnSync(process.execPath, [cli, 'diff', broken.ggufPath, broken.hfDir, '--json'], { encoding: 'utf8' });
+  assert.equal(r.status, 3, r.stderr);
+  assert.match(r.stderr, /INVALID_METADATA/);
+  assert.match(r.stderr, /attn_q\.weight/);
+  assert.match(r.stderr, /64 rows do not split into 5 heads/);
+  assert.equal(r.stdout, '');
+});
