@@ -26,22 +26,21 @@ function ggufHfStage(gguf: Checkpoint, hf: Checkpoint, ggufSide: 'a' | 'b'): Ali
         { ...gguf, tensors: gguf.tensors.filter((t) => ggufIndex.has(t.name)) },
         { ...hf, tensors: hf.tensors.filter((t) => hfIndex.has(t.name)) },
       );
-      const match = (name: string, hfName: string, views?: { gguf: DiffItem; hf: DiffItem }): StageMatch<DiffItem> => {
+      /** The match of GGUF tensor `name` with HF tensor `hfName`, each side optionally replaced by a view. */
+      const match = (name: string, hfName: string, view?: { gguf: (item: DiffItem) => DiffItem; hf: (item: DiffItem) => DiffItem }): StageMatch<DiffItem> => {
         const [g, h] = [ggufIndex.get(name)!, hfIndex.get(hfName)!];
+        const views = view ? { gguf: view.gguf(ggufItems[g]!), hf: view.hf(hfItems[h]!) } : undefined;
         if (ggufSide === 'a') return { a: g, b: h, ...(views ? { aView: views.gguf, bView: views.hf } : {}) };
         return { a: h, b: g, ...(views ? { aView: views.hf, bView: views.gguf } : {}) };
       };
       return [
-        ...pairing.pairs.map((p) => match(p.name, p.hfName, {
-          gguf: streaming(ggufItems[ggufIndex.get(p.name)!]!, p.gguf),
-          hf: streaming(hfItems[hfIndex.get(p.hfName)!]!, p.hf),
-        })),
+        ...pairing.pairs.map((p) => match(p.name, p.hfName, { gguf: (item) => streaming(item, p.gguf), hf: (item) => streaming(item, p.hf) })),
         // Shapes differ: the alignment lists them as mismatched.
         ...pairing.mismatched.map((m) => match(m.name, m.hfName)),
-        // The pair cannot be read in one order: it is reported with the problem instead of statistics.
+        // The rows cannot be read in one order: the pair reports the problem instead of statistics.
         ...pairing.unpermutable.map((u) => match(u.name, u.hfName, {
-          gguf: unreadable(ggufItems[ggufIndex.get(u.name)!]!, `the Q/K rows cannot be un-permuted: ${u.reason} (GGUF head count metadata)`),
-          hf: hfItems[hfIndex.get(u.hfName)!]!,
+          gguf: (item) => unreadable(item, `the Q/K rows cannot be un-permuted: ${u.reason} (GGUF head count metadata)`),
+          hf: (item) => item,
         })),
       ];
     },

@@ -305,9 +305,11 @@ class ElementGather implements TensorReader {
 /**
  * Gathers runs of `run` contiguous elements (e.g. whole rows of a view that permutes rows), placed by the outer dims.
  * The runs a read needs are visited in storage order and read through windows of at most GATHER_WINDOW_BYTES, runs
- * closer than GATHER_GAP_BYTES sharing one read, a lone run read straight into the target.
+ * closer than GATHER_GAP_BYTES sharing one read (into one reused buffer), a lone run read straight into the target.
  */
 class RunGather implements TensorReader {
+  private buffer = new Uint8Array(0);
+
   constructor(
     private readonly raw: RawBytes,
     private readonly base: number,
@@ -355,7 +357,8 @@ class RunGather implements TensorReader {
         const k = order[i]!;
         await this.raw.read(this.base + lo * size, target.subarray(at[k]! * size, (at[k]! + length[k]!) * size));
       } else {
-        const window = new Uint8Array((hi - lo) * size);
+        if (this.buffer.length < (hi - lo) * size) this.buffer = new Uint8Array((hi - lo) * size);
+        const window = this.buffer.subarray(0, (hi - lo) * size);
         await this.raw.read(this.base + lo * size, window);
         for (let w = i; w < j; w++) {
           const k = order[w]!;
