@@ -12,6 +12,8 @@
     gguf_reference.py make-llama DIR        a seeded Llama-shaped HF checkpoint (DIR/hf/model.safetensors, GQA) and
                                             DIR/model.gguf converted from it as convert_hf_to_gguf.py does: gguf-py's
                                             name map, LlamaModel.permute on Q/K, F32/F16/BF16 and quantized types
+    gguf_reference.py hf-from-gguf GGUF OUT the HF safetensors a llama GGUF file (F32/F16) was converted from: HF names
+                                            from gguf-py's name map, the converter's Q/K permutation inverted
     gguf_reference.py diff-hf A B           `weightscope diff A B --json` of a GGUF file and an HF safetensors file
                                             (either order): names by gguf-py's map, the HF Q/K permuted like the
                                             converter, GGUF values from `gguf.quants.dequantize`, float64 statistics
@@ -302,6 +304,37 @@ def make_llama(out):
     write(writer)
 
 
+def hf_from_gguf(gguf_path, out):
+    """Undoes a conversion: each tensor under its HF name (transformers' Llama spelling), Q/K rows un-permuted."""
+    import re
+
+    from reference import write_file
+
+    reader = GGUFReader(gguf_path)
+    metadata = {"general.architecture": "llama"}
+    for key in ("llama.attention.head_count", "llama.attention.head_count_kv", "llama.block_count"):
+        metadata[key] = int(reader.fields[key].parts[-1][0])
+    candidates = {}
+    for hf_name, (_, gguf_name) in gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, metadata["llama.block_count"]).mapping.items():
+        candidates.setdefault(gguf_name, []).append(hf_name)
+    llama = re.compile(r"model\.(embed_tokens|norm|layers\.\d+\.(self_attn\.[qkvo]_proj|mlp\.(gate|up|down)_proj|input_layernorm|"
+                       r"post_attention_layernorm))|lm_head")
+    tensors = []
+    for t in reader.tensors:
+        stem, suffix = t.name.rsplit(".", 1)
+        hf_name = next(c for c in candidates[stem] if llama.fullmatch(c)) + "." + suffix
+        shape = [int(d) for d in reversed(t.shape.tolist())]
+        data = np.asarray(t.data).reshape(shape)
+        heads = converter_permutation(hf_name, metadata)
+        if heads:
+            n = heads[1]
+            source = data.reshape(n, data.shape[0] // n // 2, 2, *data.shape[1:]).swapaxes(1, 2).reshape(data.shape)
+            assert np.array_equal(llama_permute(source, *heads), data)
+            data = source
+        tensors.append((hf_name, t.tensor_type.name, shape, np.ascontiguousarray(data).tobytes()))
+    write_file(out, tensors, {"format": "pt"})
+
+
 def diff_hf(a_path, b_path):
     """The diff document of a GGUF file and an HF safetensors file, pairs found by gguf-py's tensor name map."""
     from compare_reference import align, pair_stats, read_tensors, values
@@ -369,6 +402,8 @@ if __name__ == "__main__":
         make_fixtures(sys.argv[2])
     elif command == "make-llama" and len(sys.argv) == 3:
         make_llama(sys.argv[2])
+    elif command == "hf-from-gguf" and len(sys.argv) == 4:
+        hf_from_gguf(sys.argv[2], sys.argv[3])
     elif command == "diff-hf" and len(sys.argv) == 4:
         print(json.dumps(diff_hf(sys.argv[2], sys.argv[3])))
     else:
