@@ -1,7 +1,7 @@
 // npm run test:e2e [NAME…]: every test/e2e/*.tests.mjs suite (or those whose file name contains a NAME), each in a
 // fresh code-server under headless Chromium; prints "N passed, M failed".
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { launchBrowser, openWorkbench, projectRoot, startCodeServer, webviewFrame } from '../test/e2e/codeServer.mjs';
@@ -9,6 +9,8 @@ import { launchBrowser, openWorkbench, projectRoot, startCodeServer, webviewFram
 const TEST_TIMEOUT_MS = 150_000;
 const results = join(projectRoot, 'test-results');
 mkdirSync(results, { recursive: true });
+// A failure screenshot from an earlier run would read as a failure of this one.
+for (const name of readdirSync(results)) if (name.startsWith('fail-')) rmSync(join(results, name));
 
 execFileSync('bash', [join(projectRoot, 'scripts/setup-e2e.sh')], { stdio: 'inherit' });
 if (!existsSync(join(projectRoot, 'dist/extension.js'))) execFileSync('npm', ['run', 'build'], { cwd: projectRoot, stdio: 'inherit' });
@@ -78,6 +80,10 @@ const names = process.argv.slice(2);
 const suiteFiles = readdirSync(join(projectRoot, 'test/e2e'))
   .filter((f) => f.endsWith('.tests.mjs') && (names.length === 0 || names.some((n) => f.includes(n))))
   .sort();
+if (suiteFiles.length === 0) {
+  console.error(`no E2E suite file name contains ${names.join(' or ')}`);
+  process.exit(2);
+}
 for (const file of suiteFiles) {
   console.log(`suite ${file}`);
   await runSuite((await import(join(projectRoot, 'test/e2e', file))).tests);

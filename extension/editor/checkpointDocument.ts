@@ -11,10 +11,10 @@ import type { ScanEngine, TensorOutcome } from '../engine/scanEngine';
 import { buildStatsReport, filesOf, type StatsReport } from '../engine/statsReport';
 import type { CheckpointSummary, HostEvent, LoraDeltaInfo, OpenResponse, ScanProgress, StatsRecord, TensorRow } from '../protocol/messages';
 import { analyzeLoraDelta, pairOf } from '../engine/loraDelta';
+import { UpdateBatcher } from '../engine/updateBatcher';
 import { DocumentAnalyses } from './documentAnalyses';
 
 /** How often streamed records are forwarded to the webview: often enough to feel live, rarely enough to stay cheap. */
-const PROGRESS_INTERVAL_MS = 250;
 /** Cells down and across of the block-scale grid the Blocks tab draws. */
 const BLOCK_GRID = 256;
 
@@ -38,8 +38,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
   private readonly outcomes = new Map<number, TensorOutcome>();
   private readonly loraDeltas = new Map<string, Promise<LoraDeltaInfo>>();
   private readonly blockOutcomes = new Map<number, Promise<BlockOutcome>>();
-  private pending: StatsRecord[] = [];
-  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly batcher = new UpdateBatcher<StatsRecord>((records) => this.updates.fire({ records, progress: { ...this.progress } }));
   private scanAbort: AbortController | undefined;
   private progress: ScanProgress;
 
@@ -160,8 +159,8 @@ export class CheckpointDocument implements vscode.CustomDocument {
     const abort = new AbortController();
     this.scanAbort = abort;
     this.progress = { ...this.progress, state: 'running', doneTensors: 0, doneBytes: 0 };
-    this.pending = [];
-    this.emit();
+    this.batcher.clear();
+    this.batcher.flush();
     try {
       const end = await this.engine().scan(
         checkpoint.tensors,
@@ -169,14 +168,13 @@ export class CheckpointDocument implements vscode.CustomDocument {
           onTensor: (outcome) => {
             if (abort.signal.aborted) return;
             this.outcomes.set(outcome.index, outcome);
-            this.pending.push(toRecord(outcome.index, outcome));
             this.progress.doneTensors++;
-            this.scheduleFlush();
+            this.batcher.add(toRecord(outcome.index, outcome));
           },
           onProgress: (doneBytes) => {
             if (abort.signal.aborted) return;
             this.progress.doneBytes = doneBytes;
-            this.scheduleFlush();
+            this.batcher.add();
           },
         },
         abort.signal,
@@ -188,25 +186,14 @@ export class CheckpointDocument implements vscode.CustomDocument {
       if (this.scanAbort !== abort) return;
       this.progress.state = 'failed';
     }
-    this.emit();
+    this.batcher.flush();
   }
 
-  private scheduleFlush(): void {
-    this.flushTimer ??= setTimeout(() => this.emit(), PROGRESS_INTERVAL_MS);
-  }
-
-  private emit(): void {
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    const records = this.pending;
-    this.pending = [];
-    this.updates.fire({ records, progress: { ...this.progress } });
-  }
 
   dispose(): void {
     this.cancel();
     this.analyses.dispose();
-    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.batcher.clear();
     this.updates.dispose();
     this.analysisEvents.dispose();
   }

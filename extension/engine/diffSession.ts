@@ -13,6 +13,7 @@ import { openCheckpoint } from '../formats/openCheckpoint';
 import type { SourceOpener } from '../source/byteSource';
 import type { DiffRow, DiffSide, OpenResponse, PairRecord, ScanProgress, TileQuery, TileReply } from '../protocol/messages';
 import { LruCache } from './lruCache';
+import { UpdateBatcher } from './updateBatcher';
 import { computeTile, resolveTileRequest } from './tiles';
 import { comparePairs, findAdapterConfig, hasMatrixDelta, loraItems, lowRank, pairBytes, tensorItems, type DiffItem, type PairOutcome } from './diffEngine';
 import type { DeltaHistogram, LowRankSummary } from './diffTypes';
@@ -36,18 +37,16 @@ const TILE_CACHE_BYTES = 64 << 20;
 const tileBytes = (t: TileReply): number => 8 * (t.values.length + t.rowAbsmax.length + t.rowRms.length + t.colAbsmax.length + t.colRms.length);
 
 /** How often streamed records are forwarded: often enough to feel live, rarely enough to stay cheap. */
-const FLUSH_MS = 250;
 
 export class DiffSession {
   mode: 'tensors' | 'lora';
   private alignment: Alignment<DiffItem> = { pairs: [], mismatched: [], onlyA: [], onlyB: [] };
   private outcomes = new Map<number, PairOutcome>();
-  private pending: PairRecord[] = [];
-  private timer: NodeJS.Timeout | undefined;
   private abort: AbortController | undefined;
   private progress: ScanProgress = { state: 'idle', doneTensors: 0, totalTensors: 0, doneBytes: 0, totalBytes: 0 };
   private readonly lowRanks = new Map<string, Promise<LowRankSummary>>();
   private readonly tiles = new LruCache<string, TileReply>(TILE_CACHE_BYTES, tileBytes);
+  private readonly updates = new UpdateBatcher<PairRecord>((records) => this.listener?.({ records, progress: { ...this.progress } }));
   private listener: ((update: DiffUpdate) => void) | undefined;
 
   private constructor(
@@ -92,25 +91,24 @@ export class DiffSession {
     void comparePairs(this.engine(), pairs, {
       onPair: (index, outcome) => {
         this.outcomes.set(index, outcome);
-        this.pending.push(record(index, outcome));
         this.progress.doneTensors++;
-        this.schedule();
+        this.updates.add(record(index, outcome));
       },
       onProgress: (doneBytes) => {
         this.progress.doneBytes = doneBytes;
-        this.schedule();
+        this.updates.add();
       },
     }, abort.signal).then(
       (end) => {
         if (this.abort !== abort) return;
         this.progress.state = end;
         if (end === 'done') this.progress.doneBytes = this.progress.totalBytes;
-        this.flush();
+        this.updates.flush();
       },
       () => {
         if (this.abort !== abort) return;
         this.progress.state = 'failed';
-        this.flush();
+        this.updates.flush();
       },
     );
     return response;
@@ -172,24 +170,10 @@ export class DiffSession {
     return result;
   }
 
-  private schedule(): void {
-    this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
-  }
-
-  private flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    const records = this.pending;
-    this.pending = [];
-    this.listener?.({ records, progress: { ...this.progress } });
-  }
-
   stop(): void {
     this.abort?.abort();
     this.abort = undefined;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.pending = [];
+    this.updates.clear();
   }
 }
 

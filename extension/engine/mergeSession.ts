@@ -15,6 +15,7 @@ import { TaskError } from './computePool';
 import type { MergeTensorStats } from './diffTypes';
 import { jobParams, matchModels, runMerge, type MergeInput, type MergeRow } from './mergeEngine';
 import { LruCache } from './lruCache';
+import { UpdateBatcher } from './updateBatcher';
 import { computeTile, resolveTileRequest } from './tiles';
 import { outputConflict } from './outputFile';
 import type { ScanEngine } from './scanEngine';
@@ -24,7 +25,6 @@ export interface MergeUpdate {
   progress: ScanProgress;
 }
 
-const FLUSH_MS = 250;
 
 export class MergeSession {
   private base: MergeInput | undefined;
@@ -33,11 +33,10 @@ export class MergeSession {
   private params: Record<string, number> = defaultsOf('ties');
   private rows: MergeRow[] = [];
   private stats = new Map<number, MergeTensorStats>();
-  private pending: MergeRecord[] = [];
   private progress: ScanProgress = { state: 'idle', doneTensors: 0, totalTensors: 0, doneBytes: 0, totalBytes: 0 };
   private problem: ProblemInfo | null = null;
   private abort: AbortController | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly updates = new UpdateBatcher<MergeRecord>((records) => this.listener?.({ records, progress: { ...this.progress } }));
   private listener: ((update: MergeUpdate) => void) | undefined;
   private readonly tiles = new LruCache<string, TileReply>(32 << 20, (t) => 8 * (t.values.length + 2 * (t.rowAbsmax.length + t.colAbsmax.length)));
   /** Bumped by every preview, so cached mask tiles of an older one are never served. */
@@ -133,25 +132,24 @@ export class MergeSession {
     runMerge(this.engine(), { method, params: this.params, base: this.base, models: this.models, rows: this.rows }, {
       onTensor: (id, stats) => {
         this.stats.set(id, stats);
-        this.pending.push({ id, stats });
         this.progress.doneTensors++;
-        this.schedule();
+        this.updates.add({ id, stats });
       },
       onProgress: (doneBytes) => {
         this.progress.doneBytes = doneBytes;
-        this.schedule();
+        this.updates.add();
       },
     }, abort.signal).then(
       ({ end }) => {
         if (this.abort !== abort) return;
         this.progress.state = end;
-        this.flush();
+        this.updates.flush();
       },
       (error) => {
         if (this.abort !== abort) return;
         this.progress.state = 'failed';
         this.problem = problemOf(error);
-        this.flush();
+        this.updates.flush();
       },
     );
     return setup;
@@ -188,24 +186,10 @@ export class MergeSession {
     };
   }
 
-  private schedule(): void {
-    this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
-  }
-
-  private flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    const records = this.pending;
-    this.pending = [];
-    this.listener?.({ records, progress: { ...this.progress } });
-  }
-
   stop(): void {
     this.abort?.abort();
     this.abort = undefined;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.pending = [];
+    this.updates.clear();
   }
 }
 

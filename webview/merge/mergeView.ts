@@ -230,6 +230,7 @@ export function showMerge(app: HTMLElement, host: HostClient, initial: MergeSetu
       cancel: () => void host.request('cancelTile', { channel }).catch(() => {}),
       describeElement: () => 'tasks keeping this weight (0: catastrophic, 1: selfish)',
       onSettings: (settings) => save({ heatmap: settings }),
+      nonNegative: true,
     });
     return [el('h3', {}, 'Tasks keeping each weight'), el('div', { class: 'delta-heatmap', 'data-testid': 'mask-heatmap' }, heatmap.element)];
   };

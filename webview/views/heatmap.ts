@@ -30,6 +30,8 @@ export interface HeatmapOptions {
   /** Extra words about an element for the readout (its byte offset in the file). */
   describeElement(row: number, col: number): string;
   onSettings(settings: HeatmapSettings): void;
+  /** The values are never negative (counts, scores): the legend shows only zero to the limit. */
+  nonNegative?: boolean;
 }
 
 const MARGIN_STRIP = 52;
@@ -388,13 +390,15 @@ export class Heatmap {
     const svg = select(this.legend).attr('width', width + 40).attr('height', 34);
     svg.selectAll('*').remove();
     const steps = 64;
-    const x = scaleLinear().domain([-1, 1]).range([20, 20 + width]);
+    const lowest = this.options.nonNegative ? 0 : -1;
+    const x = scaleLinear().domain([lowest, 1]).range([20, 20 + width]);
+    const step = (1 - lowest) / steps;
     for (let k = 0; k < steps; k++) {
-      const t = -1 + (2 * (k + 0.5)) / steps;
-      svg.append('rect').attr('x', x(-1 + (2 * k) / steps)).attr('y', 2).attr('width', width / steps + 0.5).attr('height', 10).attr('fill', rgb(colorAt(this.palette, t)));
+      const t = lowest + (k + 0.5) * step;
+      svg.append('rect').attr('x', x(lowest + k * step)).attr('y', 2).attr('width', width / steps + 0.5).attr('height', 10).attr('fill', rgb(colorAt(this.palette, t)));
     }
     // Zero and the limits first, then the rest where their labels have room.
-    const candidates = legendTicks(scale).sort((a, b) => Number(b === 0 || Math.abs(b) === scale.limit) - Number(a === 0 || Math.abs(a) === scale.limit));
+    const candidates = legendTicks(scale).filter((v) => v >= 0 || !this.options.nonNegative).sort((a, b) => Number(b === 0 || Math.abs(b) === scale.limit) - Number(a === 0 || Math.abs(a) === scale.limit));
     const ticks: number[] = [];
     for (const v of candidates) {
       if (ticks.every((t) => Math.abs(x(scalePosition(scale, t)) - x(scalePosition(scale, v))) >= 44)) ticks.push(v);
