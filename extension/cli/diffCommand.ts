@@ -3,6 +3,7 @@ import { independentTrainings, INDEPENDENT_TRAININGS_NOTICE } from '../compare/v
 import { comparePairs, findAdapterConfig, hasMatrixDelta, loraItems, lowRank, readAdapterConfig, tensorItems, type DiffItem, type PairOutcome } from '../engine/diffEngine';
 import type { LowRankSummary } from '../engine/diffTypes';
 import { buildDiffReport, type DiffReport } from '../engine/diffReport';
+import { ggufHfStages } from '../engine/ggufHfStage';
 import type { ScanEngine } from '../engine/scanEngine';
 import { FormatError } from '../formats/formatError';
 import { openCheckpoint } from '../formats/openCheckpoint';
@@ -49,7 +50,7 @@ async function runDiffCommand(argv: string[]): Promise<number> {
       const config = explicit !== undefined ? await readAdapterConfig(explicit, nodeSourceOpener) : await findAdapterConfig(path, nodeSourceOpener);
       return loraItems(checkpoint, engine, config);
     };
-    const alignment = align(await itemsOf(aPath, 'a', a), await itemsOf(bPath, 'b', b));
+    const alignment = align(await itemsOf(aPath, 'a', a), await itemsOf(bPath, 'b', b), ggufHfStages(a, b));
     const outcomes = new Map<number, PairOutcome>();
     await comparePairs(engine, alignment.pairs, { onPair: (index, outcome) => outcomes.set(index, outcome) });
     for (const [index, outcome] of outcomes) {

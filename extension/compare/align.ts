@@ -1,7 +1,8 @@
 /**
  * Which tensor of checkpoint A corresponds to which of B. Stages run in order, each over the names no earlier stage
- * matched: exact names first, then names equal once the usual wrapper prefixes are stripped. Another mapping (GGUF's
- * llama.cpp names ↔ Hugging Face names, with the Q/K rows permuted as a strided view) plugs in as an extra stage.
+ * matched: exact names first, then names equal once the usual wrapper prefixes are stripped. Other mappings plug in as
+ * extra stages (GGUF's llama.cpp names ↔ Hugging Face names, with the Q/K rows permuted as a strided view:
+ * `engine/ggufHfStage.ts`).
  */
 
 /** What alignment needs to know of an item: its name, and shape and dtype for the classification. */
@@ -11,10 +12,11 @@ export interface Alignable {
   readonly dtype: string;
 }
 
-/** A match found by a stage, as indices into the lists it was given; `b` may be replaced by a view of it. */
+/** A match found by a stage, as indices into the lists it was given; either side may be replaced by a view of it. */
 export interface StageMatch<T> {
   a: number;
   b: number;
+  aView?: T;
   bView?: T;
 }
 
@@ -89,7 +91,7 @@ export const STRIPPED_NAMES: NameStage = {
 
 export function align<T extends Alignable>(a: readonly T[], b: readonly T[], extraStages: readonly AlignStage<T>[] = []): Alignment<T> {
   const stages: readonly (NameStage | AlignStage<T>)[] = [EXACT_NAMES, STRIPPED_NAMES, ...extraStages];
-  const matchedA = new Map<number, { b: number; view: T; stage: string }>();
+  const matchedA = new Map<number, { b: number; viewA: T; viewB: T; stage: string }>();
   const matchedB = new Set<number>();
   for (const stage of stages) {
     const freeA = a.map((_, i) => i).filter((i) => !matchedA.has(i));
@@ -99,19 +101,19 @@ export function align<T extends Alignable>(a: readonly T[], b: readonly T[], ext
       const ai = freeA[m.a];
       const bi = freeB[m.b];
       if (ai === undefined || bi === undefined || matchedA.has(ai) || matchedB.has(bi)) continue;
-      matchedA.set(ai, { b: bi, view: m.bView ?? b[bi]!, stage: stage.name });
+      matchedA.set(ai, { b: bi, viewA: m.aView ?? a[ai]!, viewB: m.bView ?? b[bi]!, stage: stage.name });
       matchedB.add(bi);
     }
   }
   const pairs: AlignedPair<T>[] = [];
   const mismatched: AlignedPair<T>[] = [];
-  a.forEach((t, i) => {
+  a.forEach((_, i) => {
     const m = matchedA.get(i);
     if (!m) return;
-    const pair = { a: t, b: m.view, stage: m.stage };
-    const sameShape = sameDims(t.shape, m.view.shape);
+    const pair = { a: m.viewA, b: m.viewB, stage: m.stage };
+    const sameShape = sameDims(pair.a.shape, pair.b.shape);
     if (sameShape) pairs.push(pair);
-    if (!sameShape || t.dtype !== m.view.dtype) mismatched.push(pair);
+    if (!sameShape || pair.a.dtype !== pair.b.dtype) mismatched.push(pair);
   });
   return {
     pairs,

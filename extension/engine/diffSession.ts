@@ -17,6 +17,7 @@ import { UpdateBatcher } from './updateBatcher';
 import { computeTile, resolveTileRequest } from './tiles';
 import { comparePairs, findAdapterConfig, hasMatrixDelta, loraItems, lowRank, pairBytes, tensorItems, type DiffItem, type PairOutcome } from './diffEngine';
 import type { DeltaHistogram, LowRankSummary } from './diffTypes';
+import { ggufHfStages } from './ggufHfStage';
 import type { ScanEngine } from './scanEngine';
 
 export interface DiffUpdate {
@@ -78,7 +79,7 @@ export class DiffSession {
     this.mode = mode;
     const items = async (side: Side): Promise<DiffItem[]> =>
       mode === 'lora' ? loraItems(side.checkpoint, this.engine(), side.adapterConfig) : tensorItems(side.checkpoint);
-    this.alignment = align(await items(this.a), await items(this.b));
+    this.alignment = align(await items(this.a), await items(this.b), ggufHfStages(this.a.checkpoint, this.b.checkpoint));
     this.outcomes = new Map();
     this.lowRanks.clear();
     const pairs = this.alignment.pairs;

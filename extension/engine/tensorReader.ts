@@ -13,6 +13,8 @@ import type { ByteSource } from '../source/byteSource';
 
 /** Largest storage window a strided read holds at once. */
 const GATHER_WINDOW_BYTES = 16 << 20;
+/** Runs of a strided read this close in storage are read together (fewer reads beat skipping a few bytes). */
+const GATHER_GAP_BYTES = 64 << 10;
 
 export class TensorReadError extends Error {
   constructor(
@@ -75,7 +77,7 @@ export function openTensorReader(location: TensorLocation, files: FileTable, opt
   }
   let reader: TensorReader = { read: (start, target) => raw.read(location.offset + start, target), close: () => raw.close() };
   if (location.strides && !(options.anyOrder && isPermutation(location.shape, location.strides)) && !isContiguous(location.shape, location.strides)) {
-    reader = new StridedReader(raw, location.offset, size!, location.shape, location.strides);
+    reader = stridedReader(raw, location.offset, size!, location.shape, location.strides);
   }
   if (location.bigEndian && size! > 1) return swapped(reader, size!);
   return reader;
@@ -252,8 +254,20 @@ function fileSource(files: FileTable, path: string): ByteSource {
   };
 }
 
-/** Gathers the elements of a strided view in logical order through bounded windows of its storage. */
-class StridedReader implements TensorReader {
+/** A reader of a strided view: whole runs when its innermost dims are laid out contiguously, else element by element. */
+function stridedReader(raw: RawBytes, base: number, size: number, shape: readonly number[], strides: readonly number[]): TensorReader {
+  let run = 1;
+  let d = shape.length - 1;
+  for (; d >= 0 && (shape[d] === 1 || strides[d] === run); d--) run *= shape[d]!;
+  return run > 1 ? new RunGather(raw, base, size, run, shape.slice(0, d + 1), strides.slice(0, d + 1)) : new ElementGather(raw, base, size, shape, strides);
+}
+
+function checkWholeElements(start: number, target: Uint8Array, size: number): void {
+  if (start % size !== 0 || target.length % size !== 0) throw new TensorReadError('READ_ERROR', 'a strided read must cover whole elements');
+}
+
+/** Gathers single elements (transposes) in logical order through bounded windows of their storage span. */
+class ElementGather implements TensorReader {
   constructor(
     private readonly raw: RawBytes,
     private readonly base: number,
@@ -263,9 +277,7 @@ class StridedReader implements TensorReader {
   ) {}
 
   async read(start: number, target: Uint8Array): Promise<void> {
-    if (start % this.size !== 0 || target.length % this.size !== 0) {
-      throw new TensorReadError('READ_ERROR', 'a strided read must cover whole elements');
-    }
+    checkWholeElements(start, target, this.size);
     const count = target.length / this.size;
     const storage = storageIndices(this.shape, this.strides, start / this.size, count);
     let lo = Infinity;
@@ -282,6 +294,79 @@ class StridedReader implements TensorReader {
       storage.forEach((s, i) => {
         if (s >= from && s < to) target.set(window.subarray((s - from) * this.size, (s - from + 1) * this.size), i * this.size);
       });
+    }
+  }
+
+  close(): void {
+    this.raw.close();
+  }
+}
+
+/**
+ * Gathers runs of `run` contiguous elements (e.g. whole rows of a view that permutes rows), placed by the outer dims.
+ * The runs a read needs are visited in storage order and read through windows of at most GATHER_WINDOW_BYTES, runs
+ * closer than GATHER_GAP_BYTES sharing one read (into one reused buffer), a lone run read straight into the target.
+ */
+class RunGather implements TensorReader {
+  private buffer = new Uint8Array(0);
+
+  constructor(
+    private readonly raw: RawBytes,
+    private readonly base: number,
+    private readonly size: number,
+    private readonly run: number,
+    private readonly outerShape: readonly number[],
+    private readonly outerStrides: readonly number[],
+  ) {}
+
+  async read(start: number, target: Uint8Array): Promise<void> {
+    const { size, run } = this;
+    checkWholeElements(start, target, size);
+    const first = start / size;
+    const end = first + target.length / size;
+    if (end === first) return;
+    const firstRun = Math.floor(first / run);
+    const runStarts = storageIndices(this.outerShape, this.outerStrides, firstRun, Math.ceil(end / run) - firstRun);
+    // Piece k: the part of run firstRun + k inside [first, end): `length[k]` elements from storage element `from[k]`,
+    // going to element `at[k]` of the target.
+    const pieces = runStarts.length;
+    const from = new Float64Array(pieces);
+    const length = new Float64Array(pieces);
+    const at = new Float64Array(pieces);
+    for (let k = 0; k < pieces; k++) {
+      const runFirst = (firstRun + k) * run;
+      const lo = Math.max(first, runFirst);
+      from[k] = runStarts[k]! + (lo - runFirst);
+      length[k] = Math.min(end, runFirst + run) - lo;
+      at[k] = lo - first;
+    }
+    const order = Uint32Array.from({ length: pieces }, (_, k) => k).sort((x, y) => from[x]! - from[y]!);
+    const maxWindow = Math.max(1, Math.floor(GATHER_WINDOW_BYTES / size));
+    const maxGap = Math.floor(GATHER_GAP_BYTES / size);
+    for (let i = 0; i < pieces; ) {
+      const lo = from[order[i]!]!;
+      let hi = lo + length[order[i]!]!;
+      let j = i + 1;
+      for (; j < pieces; j++) {
+        const k = order[j]!;
+        const pieceEnd = Math.max(hi, from[k]! + length[k]!);
+        if (from[k]! - hi > maxGap || pieceEnd - lo > maxWindow) break;
+        hi = pieceEnd;
+      }
+      if (j === i + 1) {
+        const k = order[i]!;
+        await this.raw.read(this.base + lo * size, target.subarray(at[k]! * size, (at[k]! + length[k]!) * size));
+      } else {
+        if (this.buffer.length < (hi - lo) * size) this.buffer = new Uint8Array((hi - lo) * size);
+        const window = this.buffer.subarray(0, (hi - lo) * size);
+        await this.raw.read(this.base + lo * size, window);
+        for (let w = i; w < j; w++) {
+          const k = order[w]!;
+          const offset = (from[k]! - lo) * size;
+          target.set(window.subarray(offset, offset + length[k]! * size), at[k]! * size);
+        }
+      }
+      i = j;
     }
   }
 

@@ -111,8 +111,10 @@ export interface TensorPair {
 
 export interface GgufHfPairing {
   pairs: TensorPair[];
-  /** Pairs found by name whose shapes disagree (or whose rows cannot be un-permuted), with the reason. */
+  /** Pairs found by name whose shapes disagree, with the reason. */
   mismatched: { name: string; hfName: string; reason: string }[];
+  /** Q/K pairs of one shape whose rows do not split into the heads the GGUF metadata gives, with the reason. */
+  unpermutable: { name: string; hfName: string; reason: string }[];
   /** GGUF tensors with no HF counterpart (not in the table, or absent from the HF checkpoint). */
   unpairedGguf: string[];
   /** HF tensors no GGUF tensor maps to. */
@@ -123,7 +125,7 @@ export interface GgufHfPairing {
 export function pairGgufWithHf(gguf: Checkpoint, hf: Checkpoint): GgufHfPairing {
   const hfByName = new Map<string, TensorEntry>(hf.tensors.map((t) => [t.name, t]));
   const used = new Set<string>();
-  const result: GgufHfPairing = { pairs: [], mismatched: [], unpairedGguf: [], unpairedHf: [] };
+  const result: GgufHfPairing = { pairs: [], mismatched: [], unpermutable: [], unpairedGguf: [], unpairedHf: [] };
   for (const g of gguf.tensors) {
     const mapped = ggufToHfName(g.name);
     const hfName = mapped && [mapped, mapped.replace(/^model\./, '')].find((n) => hfByName.has(n));
@@ -143,7 +145,7 @@ export function pairGgufWithHf(gguf: Checkpoint, hf: Checkpoint): GgufHfPairing 
       continue;
     }
     const views = unpermutedViews(g, h, heads);
-    if (typeof views === 'string') result.mismatched.push({ name: g.name, hfName, reason: views });
+    if (typeof views === 'string') result.unpermutable.push({ name: g.name, hfName, reason: views });
     else result.pairs.push({ name: g.name, hfName, ...views, permuted: true });
   }
   result.unpairedHf = hf.tensors.map((t) => t.name).filter((n) => !used.has(n));

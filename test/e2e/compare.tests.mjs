@@ -112,6 +112,37 @@ export const tests = [
     },
   },
   {
+    name: 'diff: the quantized GGUF compared with its safetensors base pairs llama.cpp names, un-permutes Q/K and shows the dequantization error',
+    async run(ctx) {
+      await openCheckpoint(ctx, 'quantized/model.gguf');
+      await runCommand(ctx.page, 'Weightscope: Compare with Base…');
+      const folder = await answerDialog(ctx.page, 'base/model.safetensors');
+      const frame = ctx.frame();
+      await frame.locator('#app[data-view="diff"]').waitFor({ timeout: 30_000 });
+      await frame.locator('[data-testid="scan-status"][data-state="done"]').waitFor({ timeout: RUN_TIMEOUT });
+      const report = cliJson('diff', join(folder, 'base/model.safetensors'), join(folder, 'quantized/model.gguf'));
+      assert.equal(await frame.locator('[data-fact="pairs"] .value').innerText(), String(report.tensors.length));
+      assert.deepEqual([report.only_a, report.only_b], [[], []]);
+      // Q is Q4_K in the GGUF and permuted by the converter: un-permuted, its error is a Q4_K error like V's.
+      const cell = (layer, kind) => frame.locator(`[data-testid="profile-cell"][data-layer="${layer}"][data-kind="${kind}"]`);
+      const name = 'model.layers.2.self_attn.q_proj.weight';
+      const expected = report.tensors.find((t) => t.name === name);
+      const v = report.tensors.find((t) => t.name === 'model.layers.2.self_attn.v_proj.weight');
+      assert.ok(expected.rel_delta < 2 * v.rel_delta, `q ${expected.rel_delta} vs v ${v.rel_delta}`);
+      const relative = Number(await cell(2, 'q').getAttribute('data-relative'));
+      assert.ok(Math.abs(relative - expected.rel_delta) <= 1e-12 * expected.rel_delta, `profile ${relative} vs CLI ${expected.rel_delta}`);
+      assert.equal(Number(await cell(2, 'norm').getAttribute('data-relative')), 0, 'F32 norms hold their BF16 source exactly');
+      await cell(2, 'q').click();
+      const detail = frame.locator(`[data-testid="pair-detail-content"][data-name="${name}"]`);
+      await detail.waitFor();
+      assert.match(await detail.innerText(), /B: blk\.2\.attn_q\.weight/);
+      await detail.locator('[data-testid="delta-heatmap"] [data-testid="heatmap-status"][data-state="ready"]').waitFor({ timeout: RUN_TIMEOUT });
+      const limit = Number(await detail.locator('[data-testid="delta-heatmap"] [data-testid="heatmap-legend"]').getAttribute('data-limit'));
+      assert.ok(Math.abs(limit - expected.max_abs_delta) <= 1e-12 * expected.max_abs_delta, `heatmap limit ${limit} vs max |Δ| ${expected.max_abs_delta}`);
+      await ctx.shot('diff-gguf');
+    },
+  },
+  {
     name: 'diff of two independently trained adapters compares their ΔW and says they are independent trainings',
     async run(ctx) {
       await openCheckpoint(ctx, 'adapter-b/adapter_model.safetensors');

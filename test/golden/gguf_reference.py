@@ -9,12 +9,21 @@
                                             quantized tensors with an f16 block scale, read straight from the blocks
     gguf_reference.py make-fixtures DIR     seeded GGUF files written by GGUFWriter: quantized types, a split set,
                                             a big-endian file and a file with a 64-byte alignment
+    gguf_reference.py make-llama DIR        a seeded Llama-shaped HF checkpoint (DIR/hf/model.safetensors, GQA) and
+                                            DIR/model.gguf converted from it as convert_hf_to_gguf.py does: gguf-py's
+                                            name map, LlamaModel.permute on Q/K, F32/F16/BF16 and quantized types
+    gguf_reference.py hf-from-gguf GGUF OUT the HF safetensors a llama GGUF file (F32/F16) was converted from: HF names
+                                            from gguf-py's name map, the converter's Q/K permutation inverted
+    gguf_reference.py diff-hf A B           `weightscope diff A B --json` of a GGUF file and an HF safetensors file
+                                            (either order): names by gguf-py's map, the HF Q/K permuted like the
+                                            converter, GGUF values from `gguf.quants.dequantize`, float64 statistics
 """
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
+import gguf
 from gguf import GGMLQuantizationType, GGUFEndian, GGUFReader, GGUFWriter, quants
 from gguf.constants import GGML_QUANT_SIZES
 
@@ -194,6 +203,184 @@ def make_fixtures(out):
     write(aligned)
 
 
+# ---- a GGUF next to the HF checkpoint it was converted from --------------------------------------------------------
+
+LLAMA = {"hidden": 64, "heads": 4, "kv_heads": 2, "intermediate": 96, "vocab": 40, "layers": 2}
+# HF name → (HF dtype, GGUF type) of the converted model; Q/K of layer 0 stay F32 (the permutation undone exactly).
+LLAMA_TYPES = {
+    "model.embed_tokens.weight": ("F32", "Q8_0"), "lm_head.weight": ("F32", "Q4_0"), "model.norm.weight": ("F32", "F32"),
+    "input_layernorm": ("F32", "F32"), "post_attention_layernorm": ("F32", "F32"),
+    "0.self_attn.q_proj": ("F32", "F32"), "0.self_attn.k_proj": ("F32", "F32"),
+    "1.self_attn.q_proj": ("F32", "Q8_0"), "1.self_attn.k_proj": ("F16", "F16"),
+    "v_proj": ("F32", "Q5_1"), "o_proj": ("BF16", "BF16"), "gate_proj": ("F32", "Q8_0"), "up_proj": ("F32", "Q4_1"),
+    "down_proj": ("F32", "F16"),
+}
+
+
+def llama_permute(weights, n_head, n_head_kv):
+    """convert_hf_to_gguf.py's LlamaModel.permute, verbatim."""
+    if n_head_kv is not None and n_head != n_head_kv:
+        n_head = n_head_kv
+    return (weights.reshape(n_head, 2, weights.shape[0] // n_head // 2, *weights.shape[1:])
+            .swapaxes(1, 2)
+            .reshape(weights.shape))
+
+
+def converter_permutation(hf_name, metadata):
+    """The heads LlamaModel.modify_tensors permutes an HF tensor's rows with, or None."""
+    if metadata.get("general.architecture") != "llama":
+        return None
+    heads, kv_heads = metadata["llama.attention.head_count"], metadata["llama.attention.head_count_kv"]
+    if hf_name.endswith(("q_proj.weight", "q_proj.bias")):
+        return heads, heads
+    if hf_name.endswith(("k_proj.weight", "k_proj.bias")):
+        return heads, kv_heads
+    return None
+
+
+def make_llama(out):
+    from reference import write_file
+
+    out = Path(out)
+    (out / "hf").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(20261125)
+    c = LLAMA
+    head_dim = c["hidden"] // c["heads"]
+    shapes = {"model.embed_tokens.weight": (c["vocab"], c["hidden"])}
+    for layer in range(c["layers"]):
+        h = f"model.layers.{layer}"
+        shapes.update({
+            f"{h}.input_layernorm.weight": (c["hidden"],),
+            f"{h}.self_attn.q_proj.weight": (c["hidden"], c["hidden"]),
+            f"{h}.self_attn.k_proj.weight": (c["kv_heads"] * head_dim, c["hidden"]),
+            f"{h}.self_attn.v_proj.weight": (c["kv_heads"] * head_dim, c["hidden"]),
+            f"{h}.self_attn.o_proj.weight": (c["hidden"], c["hidden"]),
+            f"{h}.post_attention_layernorm.weight": (c["hidden"],),
+            f"{h}.mlp.gate_proj.weight": (c["intermediate"], c["hidden"]),
+            f"{h}.mlp.up_proj.weight": (c["intermediate"], c["hidden"]),
+            f"{h}.mlp.down_proj.weight": (c["hidden"], c["intermediate"]),
+        })
+    shapes["model.norm.weight"] = (c["hidden"],)
+    shapes["lm_head.weight"] = (c["vocab"], c["hidden"])
+
+    def types_of(name):
+        return next(v for k, v in LLAMA_TYPES.items() if k in name)
+
+    hf_tensors, hf_values = [], {}
+    for name, shape in shapes.items():
+        x = rng.standard_normal(shape) * 0.05 + (1.0 if "norm" in name else 0.0)
+        hf_type = types_of(name)[0]
+        if hf_type == "BF16":
+            bits = x.astype(np.float32).view(np.uint32)
+            raw = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype("<u2")
+            hf_values[name] = (raw.astype(np.uint32) << 16).view(np.float32)
+            hf_tensors.append((name, "BF16", shape, raw.tobytes()))
+        else:
+            stored = x.astype("<f4" if hf_type == "F32" else "<f2")
+            hf_values[name] = stored.astype(np.float32)
+            hf_tensors.append((name, hf_type, shape, stored.tobytes()))
+    hf_tensors.insert(2, ("model.layers.0.self_attn.rotary_emb.inv_freq", "F32", (8,), np.ones(8, "<f4").tobytes()))
+    write_file(out / "hf" / "model.safetensors", hf_tensors, {"format": "pt"})
+
+    writer = GGUFWriter(out / "model.gguf", "llama")
+    writer.add_block_count(c["layers"])
+    writer.add_embedding_length(c["hidden"])
+    writer.add_head_count(c["heads"])
+    writer.add_head_count_kv(c["kv_heads"])
+    name_map = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, c["layers"])
+    metadata = {"general.architecture": "llama", "llama.attention.head_count": c["heads"], "llama.attention.head_count_kv": c["kv_heads"]}
+    for name, values in hf_values.items():
+        heads = converter_permutation(name, metadata)
+        data = llama_permute(values, *heads) if heads else values
+        gguf_type = GGMLQuantizationType[types_of(name)[1]]
+        gguf_name = name_map.get_name(name, try_suffixes=(".weight", ".bias"))
+        if gguf_type == GGMLQuantizationType.F32:
+            writer.add_tensor(gguf_name, np.ascontiguousarray(data, dtype=np.float32))
+        elif gguf_type == GGMLQuantizationType.F16:
+            writer.add_tensor(gguf_name, np.ascontiguousarray(data, dtype=np.float16))
+        else:
+            writer.add_tensor(gguf_name, quants.quantize(np.ascontiguousarray(data, dtype=np.float32), gguf_type), raw_dtype=gguf_type)
+    writer.add_tensor("rope_freqs.weight", np.ones(head_dim // 2, dtype=np.float32))
+    write(writer)
+
+
+def hf_from_gguf(gguf_path, out):
+    """Undoes a conversion: each tensor under its HF name (transformers' Llama spelling), Q/K rows un-permuted."""
+    import re
+
+    from reference import write_file
+
+    reader = GGUFReader(gguf_path)
+    metadata = {"general.architecture": "llama"}
+    for key in ("llama.attention.head_count", "llama.attention.head_count_kv", "llama.block_count"):
+        metadata[key] = int(reader.fields[key].parts[-1][0])
+    candidates = {}
+    for hf_name, (_, gguf_name) in gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, metadata["llama.block_count"]).mapping.items():
+        candidates.setdefault(gguf_name, []).append(hf_name)
+    llama = re.compile(r"model\.(embed_tokens|norm|layers\.\d+\.(self_attn\.[qkvo]_proj|mlp\.(gate|up|down)_proj|input_layernorm|"
+                       r"post_attention_layernorm))|lm_head")
+    tensors = []
+    for t in reader.tensors:
+        stem, suffix = t.name.rsplit(".", 1)
+        hf_name = next(c for c in candidates[stem] if llama.fullmatch(c)) + "." + suffix
+        shape = [int(d) for d in reversed(t.shape.tolist())]
+        data = np.asarray(t.data).reshape(shape)
+        heads = converter_permutation(hf_name, metadata)
+        if heads:
+            n = heads[1]
+            source = data.reshape(n, data.shape[0] // n // 2, 2, *data.shape[1:]).swapaxes(1, 2).reshape(data.shape)
+            assert np.array_equal(llama_permute(source, *heads), data)
+            data = source
+        tensors.append((hf_name, t.tensor_type.name, shape, np.ascontiguousarray(data).tobytes()))
+    write_file(out, tensors, {"format": "pt"})
+
+
+def diff_hf(a_path, b_path):
+    """The diff document of a GGUF file and an HF safetensors file, pairs found by gguf-py's tensor name map."""
+    from compare_reference import align, pair_stats, read_tensors, values
+
+    gguf_first = a_path.endswith(".gguf")
+    gguf_path, hf_path = (a_path, b_path) if gguf_first else (b_path, a_path)
+    reader = GGUFReader(gguf_path)
+    metadata = {"general.architecture": "llama"}
+    for key in ("llama.attention.head_count", "llama.attention.head_count_kv", "llama.block_count"):
+        metadata[key] = int(reader.fields[key].parts[-1][0])
+    # name → (dtype, shape, float64 values in the GGUF's element order, raw bytes in that order)
+    g = {t.name: (t.tensor_type.name, [int(d) for d in reversed(t.shape.tolist())], values_of(t)) for t in reader.tensors}
+    hf_raw = read_tensors(hf_path)
+    hf = {}
+    for name, t in hf_raw.items():
+        v = values(t).reshape(t[1]) if t[1] else values(t)
+        heads = converter_permutation(name, metadata)
+        hf[name] = (t[0], t[1], (llama_permute(v, *heads) if heads else v).reshape(-1))
+    name_map = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, metadata["llama.block_count"])
+    sides = (g, hf) if gguf_first else (hf, g)
+    pairs = align(list(sides[0]), list(sides[1]))
+    converted = {name_map.get_name(n, try_suffixes=(".weight", ".bias")): n for n in hf if n not in set(pairs.values()) | set(pairs)}
+    for gname in g:
+        if gname in pairs or gname in pairs.values() or gname not in converted:
+            continue
+        if gguf_first:
+            pairs[gname] = converted[gname]
+        else:
+            pairs[converted[gname]] = gname
+    a, b = sides
+    report = {"a": {"path": a_path}, "b": {"path": b_path},
+              "only_a": [n for n in a if n not in pairs], "only_b": [n for n in b if n not in set(pairs.values())],
+              "mismatched": [], "tensors": []}
+    for na in a:
+        if na not in pairs:
+            continue
+        (da, sa, va), (db, sb, vb) = a[na], b[pairs[na]]
+        if sa != sb or da != db:
+            report["mismatched"].append({"name": na, "shape_a": sa, "shape_b": sb, "dtype_a": da, "dtype_b": db})
+        if sa != sb:
+            continue
+        identical = da == db and va.tobytes() == vb.tobytes()
+        report["tensors"].append({"name": na, "shape": sa, "dtype_a": da, "dtype_b": db, **pair_stats(va, vb, identical)})
+    return report
+
+
 def write(writer):
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
@@ -213,5 +400,11 @@ if __name__ == "__main__":
         print("\n".join(dequantizable()))
     elif command == "make-fixtures" and len(sys.argv) == 3:
         make_fixtures(sys.argv[2])
+    elif command == "make-llama" and len(sys.argv) == 3:
+        make_llama(sys.argv[2])
+    elif command == "hf-from-gguf" and len(sys.argv) == 4:
+        hf_from_gguf(sys.argv[2], sys.argv[3])
+    elif command == "diff-hf" and len(sys.argv) == 4:
+        print(json.dumps(diff_hf(sys.argv[2], sys.argv[3])))
     else:
         sys.exit(__doc__)

@@ -40,6 +40,20 @@ test('a transposed view is gathered in logical order, or read straight through w
   assert.deepEqual(anyOrder, Array.from(storage));
 });
 
+test('a view permuting whole rows is gathered row by row, whatever the read boundaries, near or far apart in storage', async () => {
+  // The rows of the 4x6 storage in the order 0, 2, 1, 3: logical row 2i + j is storage row i + 2j, runs of 6 elements.
+  const permuted = { ...base, shape: [2, 2, 6], strides: [6, 12, 1], bytes: 96 };
+  const want = [0, 2, 1, 3].flatMap((r) => Array.from(storage.subarray(6 * r, 6 * r + 6)));
+  for (const chunk of [1, 4, 5, 7, 24]) assert.deepEqual(await readAll(permuted, {}, chunk), want, `chunks of ${chunk}`);
+  // Rows 40 000 elements (160 kB) long: the runs of one read are further apart than one read is worth spanning.
+  const path = join(dir, 'wide.bin');
+  const wide = Float32Array.from({ length: 4 * 40_000 }, (_, i) => i);
+  writeFileSync(path, Buffer.from(wide.buffer));
+  const wideView = { dtype: 'F32', file: path, offset: 0, shape: [2, 2, 40_000], strides: [40_000, 80_000, 1], bytes: wide.byteLength };
+  const wideWant = [0, 2, 1, 3].flatMap((r) => Array.from(wide.subarray(40_000 * r, 40_000 * r + 40_000)));
+  assert.deepEqual(await readAll(wideView, {}, 50_001), wideWant);
+});
+
 test('a view with a storage offset and a step reads only its elements', async () => {
   // Every other element of row 1 of the 4x6 storage: offset 6 elements, shape [3], stride [2].
   assert.deepEqual(await readAll({ ...base, offset: 5 + 6 * 4, shape: [3], strides: [2], bytes: 12 }, { anyOrder: true }), [6, 8, 10]);
