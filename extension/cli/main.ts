@@ -7,12 +7,14 @@ import { FormatError } from '../formats/formatError';
 import { UsageError } from './args';
 import { blocksCommand } from './blocksCommand';
 import type { Command } from './command';
+import { saliencyCommand } from './saliencyCommand';
 import { statsCommand } from './statsCommand';
 
 /** Every subcommand, by name. */
 const COMMANDS: Readonly<Record<string, Command>> = {
   stats: statsCommand,
   blocks: blocksCommand,
+  saliency: saliencyCommand,
 };
 
 const USAGE = `usage: weightscope <command> [options]

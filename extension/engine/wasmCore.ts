@@ -3,9 +3,10 @@
  * layout of every result record. Everything else uses the typed API below.
  */
 import type { BlockAnalysis, ScaleDistribution } from './blocksTypes';
+import type { SaliencyAnalysis, StreamedMethod } from './saliencyTypes';
 import { QUANTILE_KEYS, type HistogramSummary, type TensorStats } from './statsTypes';
 
-const ABI_VERSION = 3;
+const ABI_VERSION = 4;
 const INPUT_SLOTS = 16;
 
 /** ABI dtype codes: position in the core's list, from 1. */
@@ -34,6 +35,7 @@ interface Exports {
   ws_stats_merge(into: number, from: number): number;
   ws_blocks_new(code: number, rows: number, rowBlocks: number, gridRows: number, gridCols: number): number;
   ws_decode_new(code: number): number;
+  ws_saliency_new(code: number, rows: number, cols: number, method: number, alpha: number, k: number): number;
 }
 
 export class WasmCoreError extends Error {
@@ -109,6 +111,17 @@ export class DecodeJob extends WasmJob {
   }
 }
 
+/** Saliency of a weight matrix (wasm/crates/abi/src/saliency.rs). The first push must stage the activation vector
+ *  in slot 1 for every method but magnitude. */
+export class SaliencyJob extends WasmJob {
+  result(): SaliencyAnalysis {
+    return decodeSaliencyRecord(this.record());
+  }
+}
+
+/** ABI method codes. */
+const SALIENCY_METHOD_CODES: Readonly<Record<StreamedMethod, number>> = { magnitude: 1, wanda: 2, awq: 3, smoothquant: 4, obs: 5 };
+
 export class WasmCore {
   private constructor(readonly exports: Exports) {}
 
@@ -146,6 +159,13 @@ export class WasmCore {
   /** A job whose every push decodes input slot 0 into f64 values (`decode`). */
   beginDecode(dtype: string): DecodeJob {
     return new DecodeJob(this, this.create(this.exports.ws_decode_new(this.dtypeCode(dtype))));
+  }
+
+  /** Saliency of a `rows` × `cols` matrix by `method` (`alpha`: SmoothQuant's migration strength), keeping the
+   *  `k` best channels and weights. */
+  beginSaliency(dtype: string, rows: number, cols: number, method: StreamedMethod, alpha: number, k: number): SaliencyJob {
+    const code = this.dtypeCode(dtype);
+    return new SaliencyJob(this, this.create(this.exports.ws_saliency_new(code, rows, cols, SALIENCY_METHOD_CODES[method], alpha, k)));
   }
 
   /** The ABI code of a dtype; throws UNSUPPORTED_DTYPE for one the core cannot decode. */
@@ -234,5 +254,26 @@ function decodeBlocksRecord(r: Float64Array): Omit<BlockAnalysis, 'blockBytes'> 
       cells: Array.from({ length: gridRows }, (_, row) =>
         Array.from(r.subarray(gridAt + row * gridCols, gridAt + (row + 1) * gridCols), (v) => (Number.isNaN(v) ? null : v))),
     },
+  };
+}
+
+/** Saliency record (wasm/crates/abi/src/saliency.rs): a header of 5, the rankings, then the per-column vectors. */
+function decodeSaliencyRecord(r: Float64Array): SaliencyAnalysis {
+  const [channels, weights, cols, hasAbsmax, hasActivations] = [r[0]!, r[1]!, r[2]!, r[3]!, r[4]!];
+  const vectorsAt = 5 + 2 * channels + 3 * weights;
+  if (r.length !== vectorsAt + cols * (1 + hasAbsmax + hasActivations)) {
+    throw new WasmCoreError('WASM_ERROR', `saliency record of ${r.length} slots does not fit its header`);
+  }
+  const vector = (k: number): Float64Array => r.slice(vectorsAt + k * cols, vectorsAt + (k + 1) * cols);
+  return {
+    cols,
+    topChannels: Array.from({ length: channels }, (_, i) => ({ index: r[5 + 2 * i]!, score: r[6 + 2 * i]! })),
+    topWeights: Array.from({ length: weights }, (_, i) => {
+      const at = 5 + 2 * channels + 3 * i;
+      return { row: r[at]!, col: r[at + 1]!, score: r[at + 2]! };
+    }),
+    channelScores: vector(0),
+    columnAbsmax: hasAbsmax ? vector(1) : null,
+    activations: hasActivations ? vector(1 + hasAbsmax) : null,
   };
 }

@@ -8,6 +8,7 @@ import { WasmCore } from './wasmCore';
 import { FileTable, openTensorReader } from './tensorReader';
 import { Cancelled, describeFailure, type TaskContext } from './tasks/taskContext';
 import { runBlocks } from './tasks/blocks';
+import { runSaliency } from './tasks/saliency';
 import { runStats, runStatsBatch } from './tasks/stats';
 import type { HostToWorker, TaskKind, TaskResult, TaskSpec, WorkerSetup, WorkerToHost } from './workerProtocol';
 
@@ -18,6 +19,7 @@ const RUNNERS: { [K in TaskKind]: Runner<K> } = {
   stats: runStats,
   statsBatch: runStatsBatch,
   blocks: runBlocks,
+  saliency: runSaliency,
 };
 
 const setup = workerData as WorkerSetup;

@@ -4,12 +4,14 @@
  * worker.ts.
  */
 import type { BlocksSpec, BlocksTaskResult } from './tasks/blocks';
+import type { SaliencySpec, SaliencyTaskResult } from './tasks/saliency';
 import type { StatsBatchResult, StatsBatchSpec, StatsSpec, StatsTaskResult } from './tasks/stats';
 
 export interface TaskMap {
   stats: { spec: StatsSpec; result: StatsTaskResult };
   statsBatch: { spec: StatsBatchSpec; result: StatsBatchResult };
   blocks: { spec: BlocksSpec; result: BlocksTaskResult };
+  saliency: { spec: SaliencySpec; result: SaliencyTaskResult };
 }
 
 export type TaskKind = keyof TaskMap & string;

@@ -39,16 +39,26 @@ function pattern(template: string): RegExp {
 }
 
 const FORWARD = NAME_MAP.map(([gguf, hf]) => ({ from: pattern(gguf), to: hf }));
+const BACKWARD = NAME_MAP.map(([gguf, hf]) => ({ from: pattern(hf), to: gguf }));
 
-/** The HF name of a llama.cpp tensor name, or undefined when the table has no such tensor. */
-export function ggufToHfName(name: string): string | undefined {
+function mapName(name: string, table: typeof FORWARD): string | undefined {
   const suffix = SUFFIX.exec(name);
   const stem = suffix ? name.slice(0, suffix.index) : name;
-  for (const { from, to } of FORWARD) {
+  for (const { from, to } of table) {
     const m = from.exec(stem);
     if (m) return to.replace('{n}', m[1] ?? '') + (suffix?.[0] ?? '');
   }
   return undefined;
+}
+
+/** The HF name of a llama.cpp tensor name, or undefined when the table has no such tensor. */
+export function ggufToHfName(name: string): string | undefined {
+  return mapName(name, FORWARD);
+}
+
+/** The llama.cpp name of an HF tensor or module name (with its "model." prefix), or undefined. */
+export function hfToGgufName(name: string): string | undefined {
+  return mapName(name, BACKWARD);
 }
 
 /** Whether the converter permuted this tensor's rows, and with how many heads. */

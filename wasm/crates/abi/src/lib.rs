@@ -8,12 +8,13 @@
 
 mod blocks;
 mod decode;
+mod saliency;
 mod stats;
 
 use std::cell::RefCell;
 
 /// Bumped whenever an export or a record layout changes; the host refuses a mismatched module.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 /// Input slots: enough for a merge of a base and fifteen fine-tunes.
 pub const INPUT_SLOTS: usize = 16;
 

@@ -10,8 +10,10 @@ pub mod dtype;
 pub mod moments;
 pub mod quant;
 pub mod simd;
+pub mod saliency;
 pub mod stats;
 pub mod summary;
+pub mod topk;
 
 pub use dtype::DType;
 pub use stats::{StatsJob, StatsResult, QUANTILE_PROBS};

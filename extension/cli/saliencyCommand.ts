@@ -1,0 +1,99 @@
+/** `weightscope saliency`: which weights and input channels matter, from the weights alone or joined with activations. */
+import { openActivationStats } from '../activations/openActivations';
+import type { ActivationStats } from '../activations/activationStats';
+import { TaskError } from '../engine/computePool';
+import {
+  analyseSaliency, buildSaliencyReport, DEFAULT_ALPHA, DEFAULT_TOP, MAX_TOP, needsActivations, planSaliency, statisticProblem, type SaliencyReport,
+} from '../engine/saliency';
+import { SALIENCY_METHODS, type SaliencyAnalysis, type SaliencyMethod } from '../engine/saliencyTypes';
+import { FormatError } from '../formats/formatError';
+import { openCheckpoint } from '../formats/openCheckpoint';
+import { nodeSourceOpener } from '../source/nodeFileSource';
+import { flagValue, globToRegExp, integerFlag, numberFlag, parseArgs, UsageError } from './args';
+import { engineFromArgs, ENGINE_FLAGS, printJson, type Command } from './command';
+import { formatShape, formatStat, renderTable } from './table';
+
+const FLAGS = {
+  json: {}, help: {}, activations: { value: true }, method: { value: true }, alpha: { value: true }, rank: { value: true },
+  top: { value: true }, filter: { value: true }, ...ENGINE_FLAGS,
+};
+/** Channels and weights shown per tensor in the table. */
+const TABLE_SHOWN = 3;
+
+export const saliencyCommand: Command = {
+  usage: `  saliency PATH [--activations FILE] --method ${SALIENCY_METHODS.join('|')} [--alpha A] [--rank R]
+           [--top K] [--json] [--filter GLOB] [--workers N] [--chunk-size BYTES]
+        the most salient input channels and weights of every matrix; wanda, awq, smoothquant and obs join
+        the weights with imported activation statistics (llama.cpp imatrix .gguf/.dat, safetensors)`,
+  run: runSaliencyCommand,
+};
+
+async function runSaliencyCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, FLAGS);
+  if (args.flags.has('help')) {
+    process.stdout.write(`usage:\n${saliencyCommand.usage}\n`);
+    return 0;
+  }
+  if (args.positionals.length !== 1) throw new UsageError('saliency takes exactly one PATH');
+  const methodText = flagValue(args, 'method');
+  if (methodText === undefined) throw new UsageError(`saliency needs --method (${SALIENCY_METHODS.join(', ')})`);
+  if (!(SALIENCY_METHODS as readonly string[]).includes(methodText)) {
+    throw new UsageError(`--method is one of ${SALIENCY_METHODS.join(', ')}, not "${methodText}"`);
+  }
+  const method = methodText as SaliencyMethod;
+  const alpha = numberFlag(args, 'alpha', 0, 1) ?? DEFAULT_ALPHA;
+  const top = integerFlag(args, 'top', 1, MAX_TOP) ?? DEFAULT_TOP;
+  integerFlag(args, 'rank', 1, 4096);
+  if (method === 'lift') throw new UsageError('lift needs the randomized SVD, which this build does not have yet');
+  const filterText = flagValue(args, 'filter');
+  const filter = filterText === undefined ? undefined : globToRegExp(filterText);
+  const activationsPath = flagValue(args, 'activations');
+
+  const engine = engineFromArgs(args);
+  try {
+    const checkpoint = await openCheckpoint(args.positionals[0]!, nodeSourceOpener);
+    const stats: ActivationStats | undefined = activationsPath === undefined ? undefined : await openActivationStats(activationsPath, nodeSourceOpener);
+    const problem = statisticProblem(method, stats);
+    if (problem) throw new UsageError(problem);
+    const plan = planSaliency(checkpoint, method, stats, filter ? (name) => filter.test(name) : undefined);
+    if (stats && needsActivations(method) && plan.unmatched.length === stats.entries.length) {
+      const example = stats.entries[0]!.name;
+      throw new FormatError('ACTIVATIONS_MISMATCH', `none of its ${stats.entries.length} entries names a tensor of ${args.positionals[0]} (such as "${example}"): statistics of another model?`, stats.file);
+    }
+    for (const { name, reason } of plan.skipped) warn(`"${name}" left out: ${reason}`);
+    const outcomes = await Promise.all(plan.targets.map(async (target) => {
+      try {
+        return { name: target.entry.name, shape: target.entry.shape, analysis: await analyseSaliency(engine.pool, target, { method, alpha, top, chunkBytes: engine.chunkBytes }) };
+      } catch (error) {
+        const failure = error instanceof TaskError ? error : new TaskError('READ_ERROR', String(error));
+        warn(`"${target.entry.name}" left out: ${failure.code}: ${failure.message}`);
+        return undefined;
+      }
+    }));
+    const results = outcomes.filter((o): o is { name: string; shape: readonly number[]; analysis: SaliencyAnalysis } => o !== undefined);
+    const report = buildSaliencyReport(method, results, plan.unmatched);
+    if (args.flags.has('json')) printJson(report);
+    else process.stdout.write(renderSaliencyTable(report, results));
+    return 0;
+  } finally {
+    engine.dispose();
+  }
+}
+
+function warn(message: string): void {
+  process.stderr.write(`weightscope: warning: ${message}\n`);
+}
+
+function renderSaliencyTable(report: SaliencyReport, results: readonly { name: string; shape: readonly number[] }[]): string {
+  const rows = report.tensors.map((t, i) => [
+    t.name,
+    formatShape(results[i]!.shape),
+    t.top_channels.slice(0, TABLE_SHOWN).map((c) => `${c.index} (${formatStat(c.score)})`).join(', '),
+    t.top_weights.slice(0, TABLE_SHOWN).map((w) => `[${w.row}, ${w.col}] (${formatStat(w.score)})`).join(', '),
+  ]);
+  const table = rows.length > 0
+    ? renderTable(['name', 'shape', `top channels (${report.method} score)`, 'top weights'], rows, [])
+    : `${report.method}: no weight to analyse\n`;
+  const unmatched = report.unmatched.length > 0 ? `\nunmatched activation entries (${report.unmatched.length}): ${report.unmatched.join(', ')}\n` : '';
+  return table + unmatched;
+}
