@@ -58,7 +58,8 @@ class Reader {
   }
 
   async i32(what: string): Promise<number> {
-    return this.view.getInt32(await this.at(4, what), true);
+    const i = await this.at(4, what); // before reading `this.view`: `at` may replace it
+    return this.view.getInt32(i, true);
   }
 
   async bytes(n: number, what: string): Promise<Uint8Array> {

@@ -1,0 +1,144 @@
+/**
+ * `weightscope saliency --json` against float64 references computed by numpy (saliency_reference.py), on seeded
+ * models and activation statistics written in every import format (a GGUF importance matrix by gguf-py's GGUFWriter,
+ * the legacy .dat byte by byte, safetensors in the documented layout and as act_scales), and on the real checkpoints
+ * in ../shared/checkpoints with a generated importance matrix. Rankings must be identical; scores equal to 1e-12
+ * relative. Skipped with a message when python3 with numpy and gguf is not installed (scripts/setup.sh installs them).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SaliencyReport } from '../../extension/engine/saliency';
+
+const root = join(__dirname, '../..');
+const cli = join(root, 'dist/cli.js');
+const reference = join(__dirname, 'saliency_reference.py');
+const sharedCheckpoints = existsSync(join(root, '../shared/checkpoints')) ? join(root, '../shared/checkpoints') : '/work/shared/checkpoints';
+const hasPython = spawnSync('python3', ['-c', 'import gguf, numpy'], { stdio: 'ignore' }).status === 0;
+const skip = !hasPython && 'python3 with numpy and the gguf package is not installed (scripts/setup.sh installs them)';
+const dir = mkdtempSync(join(tmpdir(), 'weightscope-saliency-golden-'));
+const TOP = '12';
+
+let fixturesDir: string | undefined;
+function fixtures(): string {
+  if (!fixturesDir) {
+    fixturesDir = join(dir, 'fixtures');
+    python('make-fixtures', fixturesDir);
+  }
+  return fixturesDir;
+}
+
+function python(...args: string[]): string {
+  return execFileSync('python3', [reference, ...args], { maxBuffer: 256 << 20 }).toString();
+}
+
+function weightscope(model: string, method: string, alpha: string, activations?: string, ...flags: string[]): SaliencyReport {
+  const args = [cli, 'saliency', model, '--method', method, '--alpha', alpha, '--top', TOP, '--json', ...(activations ? ['--activations', activations] : []), ...flags];
+  return JSON.parse(execFileSync(process.execPath, args, { maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'ignore'] }).toString());
+}
+
+function close(got: number | null, want: number | null): boolean {
+  if (got === null || want === null) return got === want;
+  return got === want || Math.abs(got - want) <= 1e-12 * Math.max(Math.abs(got), Math.abs(want));
+}
+
+/** Differences between our document and the reference: names, rankings exactly, scores to 1e-12 relative. */
+function compare(label: string, got: SaliencyReport, want: SaliencyReport): string[] {
+  const problems: string[] = [];
+  assert.deepEqual(Object.keys(got), ['method', 'tensors', 'unmatched'], label);
+  assert.equal(got.method, want.method, label);
+  assert.deepEqual(got.unmatched, want.unmatched, `${label}: unmatched`);
+  assert.deepEqual(got.tensors.map((t) => t.name), want.tensors.map((t) => t.name), `${label}: tensors`);
+  got.tensors.forEach((g, i) => {
+    const w = want.tensors[i]!;
+    const where = `${label} ${g.name}`;
+    assert.deepEqual(Object.keys(g), ['name', 'top_channels', 'top_weights'], where);
+    assert.deepEqual(g.top_channels.map((c) => c.index), w.top_channels.map((c) => c.index), `${where}: channel ranking`);
+    assert.deepEqual(g.top_weights.map((c) => [c.row, c.col]), w.top_weights.map((c) => [c.row, c.col]), `${where}: weight ranking`);
+    g.top_channels.forEach((c, k) => close(c.score, w.top_channels[k]!.score) || problems.push(`${where}: channel ${c.index} score ${c.score}, numpy ${w.top_channels[k]!.score}`));
+    g.top_weights.forEach((c, k) => close(c.score, w.top_weights[k]!.score) || problems.push(`${where}: weight [${c.row}, ${c.col}] score ${c.score}, numpy ${w.top_weights[k]!.score}`));
+  });
+  return problems;
+}
+
+function check(model: string, method: string, alpha: string, activations?: string): SaliencyReport {
+  const got = weightscope(model, method, alpha, activations);
+  const want = JSON.parse(python('saliency', model, method, TOP, alpha, ...(activations ? [activations] : []))) as SaliencyReport;
+  assert.deepEqual(compare(`${method} ${activations ?? ''}`, got, want), []);
+  return got;
+}
+
+test('magnitude of a safetensors model (F32, BF16, F16, a 4-D convolution, ties, NaN) equals numpy', { skip }, () => {
+  const got = check(join(fixtures(), 'model.safetensors'), 'magnitude', '0.5');
+  // 1-D and integer tensors are not weights; the convolution is flattened to [6, 12].
+  assert.deepEqual(got.tensors.map((t) => t.name), [
+    'model.layers.0.self_attn.q_proj.weight', 'model.layers.0.mlp.down_proj.weight', 'model.layers.0.mlp.up_proj.weight',
+    'model.layers.1.self_attn.o_proj.weight', 'model.layers.1.mlp.gate_proj.weight', 'conv.weight',
+  ]);
+  assert.deepEqual(got.unmatched, []);
+});
+
+test('Wanda and OBS from a GGUF importance matrix, its legacy .dat and the safetensors layout equal numpy', { skip }, () => {
+  const model = join(fixtures(), 'model.safetensors');
+  for (const file of ['imatrix.gguf', 'imatrix.dat', 'stats.safetensors']) {
+    for (const method of ['wanda', 'obs']) {
+      const got = check(model, method, '0.5', join(fixtures(), file));
+      assert.ok(got.tensors.length >= 4, `${method} ${file}: ${got.tensors.length} tensors`);
+    }
+  }
+  // llama.cpp names matched through the name table; the entry of no weight is unmatched, the one of a foreign
+  // length (41 values for 24 columns) leaves its weight out with a warning.
+  const args = [cli, 'saliency', model, '--method', 'wanda', '--json', '--activations', join(fixtures(), 'imatrix.gguf')];
+  const run = spawnSync(process.execPath, args, { encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  const imatrix = JSON.parse(run.stdout) as SaliencyReport;
+  assert.deepEqual(imatrix.unmatched, ['blk.9.attn_k.weight']);
+  assert.deepEqual(imatrix.tensors.map((t) => t.name), [
+    'model.layers.0.self_attn.q_proj.weight', 'model.layers.0.mlp.down_proj.weight', 'model.layers.0.mlp.up_proj.weight', 'model.layers.1.self_attn.o_proj.weight',
+  ]);
+  assert.match(run.stderr, /"model\.layers\.1\.mlp\.gate_proj\.weight" left out: "blk\.1\.ffn_gate\.weight" has 41 values, but the weight has 24 input channels/);
+});
+
+test('AWQ and SmoothQuant (α = 0, 0.5, 0.8, 1; a zero column gives null) from the layout and act_scales equal numpy', { skip }, () => {
+  const model = join(fixtures(), 'model.safetensors');
+  check(model, 'awq', '0.5', join(fixtures(), 'stats.safetensors'));
+  for (const alpha of ['0', '0.5', '0.8', '1']) {
+    for (const file of ['stats.safetensors', 'act_scales.safetensors']) check(model, 'smoothquant', alpha, join(fixtures(), file));
+  }
+  const sq = weightscope(model, 'smoothquant', '0.5', join(fixtures(), 'act_scales.safetensors'));
+  const ties = sq.tensors.find((t) => t.name === 'model.layers.1.self_attn.o_proj.weight')!;
+  assert.deepEqual(ties.top_channels[0], { index: 5, score: null }); // s_5 = x^α / 0 = Inf
+});
+
+test('a GGUF model (F32, F16, Q8_0, Q4_K) with HF-named act_scales and a legacy .dat equals numpy', { skip }, () => {
+  const model = join(fixtures(), 'model.gguf');
+  check(model, 'magnitude', '0.5');
+  const sq = check(model, 'smoothquant', '0.5', join(fixtures(), 'gguf_act_scales.safetensors'));
+  assert.deepEqual(sq.tensors.map((t) => t.name), ['token_embd.weight', 'blk.0.attn_q.weight', 'blk.0.ffn_up.weight', 'blk.0.ffn_down.weight']);
+  check(model, 'obs', '0.5', join(fixtures(), 'gguf_imatrix.dat'));
+});
+
+test('results do not depend on workers or chunk size', { skip }, () => {
+  const model = join(fixtures(), 'model.gguf');
+  const scales = join(fixtures(), 'gguf_act_scales.safetensors');
+  assert.deepEqual(weightscope(model, 'smoothquant', '0.3', scales, '--workers', '2', '--chunk-size', '4096'), weightscope(model, 'smoothquant', '0.3', scales));
+});
+
+test('the real checkpoints in ../shared/checkpoints: magnitude, and Wanda with a generated importance matrix, equal numpy', { skip }, (t) => {
+  const files = existsSync(sharedCheckpoints)
+    ? readdirSync(sharedCheckpoints).filter((f) => /^(gguf_.*\.gguf|st_(capp_gpt2|torchtune_gemma).*\.safetensors)$/.test(f)).sort()
+    : [];
+  if (files.length === 0) return t.skip('no ../shared/checkpoints folder beside the project');
+  for (const name of files) {
+    const model = join(sharedCheckpoints, name);
+    const magnitude = check(model, 'magnitude', '0.5');
+    assert.ok(magnitude.tensors.length > 0, name);
+    const imatrix = join(dir, `${name}.imatrix.gguf`);
+    python('make-imatrix', model, imatrix);
+    const wanda = check(model, 'wanda', '0.5', imatrix);
+    assert.equal(wanda.tensors.length, magnitude.tensors.length, name);
+  }
+});
