@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { ScanEngine } from './engine/scanEngine';
-import { CHECKPOINT_VIEW_TYPE, CheckpointEditorProvider, exportStatistics, INDEX_VIEW_TYPE } from './editor/checkpointEditorProvider';
+import { CheckpointEditorProvider, exportStatistics, viewTypeFor } from './editor/checkpointEditorProvider';
 
 export function activate(context: vscode.ExtensionContext): void {
   const distDir = vscode.Uri.joinPath(context.extensionUri, 'dist').fsPath;
@@ -36,23 +36,42 @@ export function activate(context: vscode.ExtensionContext): void {
 
   context.subscriptions.push(
     vscode.commands.registerCommand('weightscope.openCheckpoint', async (uri?: vscode.Uri) => {
+      const shown = uri ? undefined : activeCheckpointFile();
       const target =
         uri ??
+        shown ??
         (
           await vscode.window.showOpenDialog({
             canSelectMany: false,
             openLabel: vscode.l10n.t('Open Checkpoint'),
-            filters: { Checkpoints: ['safetensors', 'gguf', 'onnx', 'json'] },
+            filters: { Checkpoints: CHECKPOINT_EXTENSIONS },
           })
         )?.[0];
       if (!target) return;
-      const viewType = target.path.endsWith('.json') ? INDEX_VIEW_TYPE : CHECKPOINT_VIEW_TYPE;
-      await vscode.commands.executeCommand('vscode.openWith', target, viewType);
+      await vscode.commands.executeCommand('vscode.openWith', target, viewTypeFor(target.path));
+      // The checkpoint replaces the text editor (or binary-file notice) it was shown in.
+      if (shown) {
+        const stale = vscode.window.tabGroups.all
+          .flatMap((group) => group.tabs)
+          .filter((tab) => tab.input instanceof vscode.TabInputText && tab.input.uri.toString() === shown.toString());
+        await vscode.window.tabGroups.close(stale);
+      }
     }),
     vscode.commands.registerCommand('weightscope.rescan', withActive((document) => document.rescan())),
     vscode.commands.registerCommand('weightscope.cancel', withActive((document) => document.cancel())),
     vscode.commands.registerCommand('weightscope.exportStatistics', withActive((document) => exportStatistics(document))),
   );
+}
+
+const CHECKPOINT_EXTENSIONS = ['safetensors', 'gguf', 'onnx', 'json', 'pt', 'pth', 'bin', 'ckpt', 'jit', 'npy', 'npz'];
+
+/** The file of the focused text tab (or binary-file notice) when it is a checkpoint. */
+function activeCheckpointFile(): vscode.Uri | undefined {
+  const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+  const uri = input instanceof vscode.TabInputText ? input.uri : undefined;
+  const extension = uri?.path.split('.').pop()?.toLowerCase();
+  const checkpoint = extension !== undefined && CHECKPOINT_EXTENSIONS.includes(extension) && (extension !== 'json' || uri!.path.endsWith('.index.json'));
+  return checkpoint ? uri : undefined;
 }
 
 export function deactivate(): void {}

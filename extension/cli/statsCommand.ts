@@ -26,6 +26,8 @@ async function runStats(argv: string[]): Promise<number> {
   const engine = engineFromArgs(args);
 
   const checkpoint = await openCheckpoint(args.positionals[0]!, nodeSourceOpener);
+  // Security findings (pickle globals that would run code) go to stderr so stdout stays the documented document.
+  for (const finding of checkpoint.findings ?? []) process.stderr.write(`weightscope: note: ${finding.code}: ${finding.file}: ${finding.message}\n`);
   const indices = checkpoint.tensors.flatMap((t, i) => (!filter || filter.test(t.name) ? [i] : []));
   const entries = indices.map((i) => checkpoint.tensors[i]!);
   const totalBytes = entries.reduce((sum, t) => sum + t.bytes, 0);

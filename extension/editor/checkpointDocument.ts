@@ -191,6 +191,7 @@ function summarize(checkpoint: Checkpoint, title: string): CheckpointSummary {
     totalBytes: checkpoint.tensors.reduce((sum, t) => sum + t.bytes, 0),
     totalParams,
     paramsByDtype,
+    findings: (checkpoint.findings ?? []).map((f) => ({ code: f.code, message: f.message, file: f.file })),
   };
 }
 

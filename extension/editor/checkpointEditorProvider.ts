@@ -7,8 +7,16 @@ import { renderWebviewHtml } from './webviewHtml';
 
 export const CHECKPOINT_VIEW_TYPE = 'weightscope.checkpoint';
 export const INDEX_VIEW_TYPE = 'weightscope.checkpointIndex';
-/** Formats whose file extensions other tools also claim (.onnx): offered through "Open With…", never the default. */
+/** Formats whose file extensions other tools also claim (.onnx, .pt, .bin, .npy…): offered through "Open With…" and
+ *  the Open Checkpoint command, never the default editor. */
 export const BY_CHOICE_VIEW_TYPE = 'weightscope.checkpointByChoice';
+
+/** The editor that suits a file, for the "Open Checkpoint" command. */
+export function viewTypeFor(path: string): string {
+  const name = path.toLowerCase();
+  if (name.endsWith('.json')) return INDEX_VIEW_TYPE;
+  return name.endsWith('.safetensors') || name.endsWith('.gguf') ? CHECKPOINT_VIEW_TYPE : BY_CHOICE_VIEW_TYPE;
+}
 
 type Handlers = { [M in HostMethod]: (params: HostApi[M]['req']) => HostApi[M]['res'] | Promise<HostApi[M]['res']> };
 
@@ -106,7 +114,7 @@ export async function exportStatistics(document: CheckpointDocument, format?: 'j
     return;
   }
   const target = await vscode.window.showSaveDialog({
-    defaultUri: vscode.Uri.file(`${document.uri.fsPath.replace(/(\.safetensors|\.gguf)?(\.index\.json)?$/, '')}.stats.${format ?? 'json'}`),
+    defaultUri: vscode.Uri.file(`${document.uri.fsPath.replace(/(\.safetensors|\.gguf|\.bin)?(\.index\.json)?$/, '')}.stats.${format ?? 'json'}`),
     filters: format === 'csv' ? { CSV: ['csv'] } : format === 'json' ? { JSON: ['json'] } : { JSON: ['json'], CSV: ['csv'] },
   });
   if (!target) return;

@@ -1,12 +1,12 @@
 /**
  * Worker side: the bytes of one tensor's elements in logical (row-major) order, whatever the layout on disk —
- * contiguous, strided (PyTorch views, Fortran-order arrays), big-endian, inside a deflated zip entry, or encoded as
- * the values of a protobuf field (ONNX varints). Callers ask
+ * contiguous, strided (PyTorch views, Fortran-order arrays), big-endian, inside a deflated zip entry, decoded in
+ * memory (NumPy arrays inside pickles), or encoded as the values of a protobuf field (ONNX varints). Callers ask
  * for logical byte ranges and get them written into their buffer (usually WASM memory), never a whole tensor.
  */
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { createInflateRaw } from 'node:zlib';
-import type { TensorLocation } from '../formats/checkpoint';
+import { isContiguous, type TensorLocation } from '../formats/checkpoint';
 import { elementBytes, lookupDType } from '../formats/dtypes';
 import { decodeVarint, ProtoReader, valueCursor, writeVarintBytes, type ValueCursor } from '../formats/protobuf';
 import type { ByteSource } from '../source/byteSource';
@@ -62,7 +62,11 @@ export interface ReaderOptions {
 
 export function openTensorReader(location: TensorLocation, files: FileTable, options: ReaderOptions = {}): TensorReader {
   if (location.protobufField) return new ProtobufFieldReader(location, files);
-  const raw: RawBytes = location.deflate ? new DeflatedBytes(location.file, location.deflate) : new FileBytes(files, location.file);
+  const raw: RawBytes = location.inline
+    ? new MemoryBytes(location.inline, location.offset)
+    : location.deflate
+      ? new DeflatedBytes(location.file, location.deflate)
+      : new FileBytes(files, location.file);
   const info = lookupDType(location.dtype);
   const size = info && elementBytes(info);
   const needsElements = location.strides !== undefined || (location.bigEndian === true && size !== undefined && size > 1);
@@ -77,12 +81,16 @@ export function openTensorReader(location: TensorLocation, files: FileTable, opt
   return reader;
 }
 
+/** Kept here too for the engine's callers; the formats own it. */
+export { isContiguous };
+
 /** The plain case the hot loops can use directly: contiguous little-endian bytes at a file offset. */
 export function isPlainLayout(location: TensorLocation): boolean {
   const info = lookupDType(location.dtype);
   const size = info && elementBytes(info);
   return (
     !location.deflate &&
+    !location.inline &&
     !location.protobufField &&
     (!location.bigEndian || size === 1) &&
     (location.strides === undefined || isContiguous(location.shape, location.strides))
@@ -103,6 +111,24 @@ class FileBytes implements RawBytes {
       if (n === 0) throw new TensorReadError('READ_ERROR', `${this.path} ended at byte ${offset + filled}, inside a tensor`);
       filled += n;
     }
+  }
+
+  close(): void {}
+}
+
+/** Bytes already in memory; `offset` counts from the tensor's `offset` like a file would. */
+class MemoryBytes implements RawBytes {
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly base: number,
+  ) {}
+
+  read(offset: number, target: Uint8Array): void {
+    const start = offset - this.base;
+    if (start < 0 || start + target.length > this.bytes.length) {
+      throw new TensorReadError('READ_ERROR', `bytes ${start}..${start + target.length} are outside the ${this.bytes.length} decoded bytes`);
+    }
+    target.set(this.bytes.subarray(start, start + target.length));
   }
 
   close(): void {}
@@ -298,17 +324,6 @@ export function storageIndices(shape: readonly number[], strides: readonly numbe
     }
   }
   return out;
-}
-
-/** Row-major strides: the layout needs no gathering. Dimensions of size 1 may have any stride. */
-export function isContiguous(shape: readonly number[], strides: readonly number[]): boolean {
-  let expected = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    if (shape[d] === 1) continue;
-    if (strides[d] !== expected) return false;
-    expected *= shape[d]!;
-  }
-  return true;
 }
 
 /** The view visits every element of a contiguous storage span exactly once (a transpose, Fortran order). */

@@ -29,6 +29,9 @@ export interface TensorLocation {
   readonly bigEndian?: boolean;
   /** The bytes sit in a deflate-compressed zip entry starting at `dataOffset` in `file`. */
   readonly deflate?: { readonly dataOffset: number; readonly compressedBytes: number };
+  /** The bytes were decoded from the file rather than stored in place (a NumPy array pickled as latin-1 text inside
+   *  a PyTorch pickle); `offset` is then the offset of the pickle that holds them. Bounded by the pickle size cap. */
+  readonly inline?: Uint8Array;
   /** The elements are the values of repeated scalar field `field` of the protobuf message of `messageBytes` bytes
    *  at `offset` (an ONNX TensorProto's int64_data, a Constant node's value_ints, unpacked floats…), packed or not:
    *  each value, decoded in order, gives the low bytes of one element group, little-endian. `bytes` counts the
@@ -75,4 +78,15 @@ export function matrixShape(shape: readonly number[]): { rows: number; cols: num
   if (shape.length === 0) return { rows: 1, cols: 1 };
   if (shape.length === 1) return { rows: 1, cols: shape[0]! };
   return { rows: shape[0]!, cols: elementCount(shape.slice(1)) };
+}
+
+/** Row-major strides: the layout needs no gathering. Dimensions of size 1 may have any stride. */
+export function isContiguous(shape: readonly number[], strides: readonly number[]): boolean {
+  let expected = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (shape[d] === 1) continue;
+    if (strides[d] !== expected) return false;
+    expected *= shape[d]!;
+  }
+  return true;
 }

@@ -18,6 +18,10 @@ export interface FormatReader {
   readonly format: CheckpointFormat;
   /** Lower-case file name endings this reader claims (".safetensors", ".gguf", …). */
   readonly extensions: readonly string[];
+  /** The endings are generic (".bin", ".pt", ".npy": other tools use them too): a file so named is given to this
+   *  reader only when no other reader recognizes its content, and a folder uses such files only when it holds no
+   *  file of a dedicated format (a Trainer output folder's optimizer.pt beside model.safetensors). */
+  readonly generic?: boolean;
   /** True when the first bytes of a file (up to 64) look like this format, whatever its name. */
   sniff(head: Uint8Array): boolean;
   /** Reads the headers of `path`; a reader of split formats opens the sibling files too. */

@@ -10,11 +10,13 @@ import type { Checkpoint, CheckpointFile, CheckpointFormat, Finding, TensorEntry
 import { FormatError } from './formatError';
 import type { CheckpointPart, FormatReader } from './formatReader';
 import { ggufReader } from './gguf';
+import { numpyReader } from './numpy';
 import { onnxReader } from './onnx';
+import { pytorchReader } from './pytorch';
 import { safetensorsReader } from './safetensors';
 
-/** Every format reader, in the order ties are resolved. */
-export const FORMAT_READERS: readonly FormatReader[] = [safetensorsReader, ggufReader, onnxReader];
+/** Every format reader, in the order ties are resolved: formats with exact magic bytes before ONNX's heuristic. */
+export const FORMAT_READERS: readonly FormatReader[] = [safetensorsReader, ggufReader, pytorchReader, numpyReader, onnxReader];
 
 const MAX_INDEX_BYTES = 100_000_000;
 const PARALLEL_SHARD_READS = 8;
@@ -24,9 +26,16 @@ export async function openCheckpoint(path: string, opener: SourceOpener): Promis
   if (!(await opener.exists(path))) throw new FormatError('FILE_NOT_FOUND', 'no such file or folder', path);
   if (await opener.isDirectory(path)) return openDirectory(path, opener);
   if (path.toLowerCase().endsWith('.index.json')) return openIndex(path, opener);
-  const reader = readerByName(path) ?? (await readerByContent(path, opener));
+  const reader = await readerFor(path, opener);
   if (!reader) throw new FormatError('UNSUPPORTED_FORMAT', 'not a checkpoint format Weightscope reads', path);
   return joinParts(reader.format, [await reader.open(path, opener)]);
+}
+
+/** The reader named by a dedicated file ending, else the one that recognizes the content, else a generic ending's. */
+async function readerFor(path: string, opener: SourceOpener): Promise<FormatReader | undefined> {
+  const named = readerByName(path);
+  if (named && !named.generic) return named;
+  return (await readerByContent(path, opener)) ?? named;
 }
 
 function readerByName(path: string): FormatReader | undefined {
@@ -59,6 +68,7 @@ async function openDirectory(path: string, opener: SourceOpener): Promise<Checkp
     if (reader) byFormat.set(reader, [...(byFormat.get(reader) ?? []), join(path, name)]);
   }
   if (byFormat.size === 0) throw new FormatError('EMPTY_DIRECTORY', 'the folder holds no checkpoint file or index', path);
+  if ([...byFormat.keys()].some((r) => !r.generic)) for (const reader of [...byFormat.keys()]) if (reader.generic) byFormat.delete(reader);
   if (byFormat.size > 1) {
     const formats = [...byFormat.keys()].map((r) => r.format).join(', ');
     throw new FormatError('UNSUPPORTED_FORMAT', `the folder mixes checkpoint formats (${formats}): open one file`, path);
@@ -96,7 +106,7 @@ async function openIndex(indexPath: string, opener: SourceOpener): Promise<Check
     }
   }
   const shardPaths = [...needs.keys()].map((shard) => join(folder, shard));
-  const reader = readerByName(shardPaths[0]!) ?? (await readerByContent(shardPaths[0]!, opener));
+  const reader = await readerFor(shardPaths[0]!, opener);
   if (!reader) throw invalid(`its shards (such as "${basename(shardPaths[0]!)}") are not in a format Weightscope reads`);
   const indexMetadata = (index as { metadata?: unknown }).metadata;
   const extra: Record<string, string> = {};

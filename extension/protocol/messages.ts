@@ -24,6 +24,8 @@ export interface CheckpointSummary {
   totalBytes: number;
   totalParams: number;
   paramsByDtype: Record<string, number>;
+  /** Security notes from the reader (pickle globals that would run code when loaded with torch.load). */
+  findings: { code: string; message: string; file: string }[];
 }
 
 export interface TensorRow {

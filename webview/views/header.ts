@@ -18,6 +18,17 @@ export function renderSummary(summary: CheckpointSummary): HTMLElement {
   // GGUF files name their model family; show it beside the format.
   const architecture = summary.metadata['general.architecture'];
   if (architecture !== undefined) facts.splice(1, 0, ['architecture', architecture]);
+  const findings = summary.findings.length === 0
+    ? []
+    : [
+        el(
+          'section',
+          { class: 'findings', 'data-testid': 'findings', role: 'note' },
+          el('h2', {}, `Security notes (${summary.findings.length})`),
+          el('p', { class: 'findings-lead' }, 'Weightscope read this file without running anything in it. Loading it elsewhere may run code:'),
+          el('ul', {}, ...summary.findings.map((f) => el('li', { 'data-testid': 'finding', 'data-code': f.code }, el('code', {}, f.code), ` ${f.message}`))),
+        ),
+      ];
   const files = el('details', { class: 'files' }, el('summary', {}, summary.files.length === 1 ? summary.files[0]!.path : `${summary.files.length} files`),
     el('ul', {}, ...summary.files.map((f) => el('li', {}, `${f.path} — ${formatBytes(f.bytes)}`))));
   return el(
@@ -26,6 +37,7 @@ export function renderSummary(summary: CheckpointSummary): HTMLElement {
     el('h1', {}, summary.title),
     el('div', { class: 'facts' }, ...facts.map(([k, v]) => el('div', { class: 'fact', 'data-fact': k }, el('span', { class: 'label' }, k), el('span', { class: 'value' }, v)))),
     el('div', { class: 'dtypes' }, ...dtypes),
+    ...findings,
     files,
     el(
       'details',

@@ -1,0 +1,85 @@
+/**
+ * PyTorch and NumPy files against an independent reference (torch_reference.py): Python's own pickle module with a
+ * stub unpickler that refuses to import anything, zipfile for the archive, numpy stride tricks for views, and
+ * reference.py's float64 statistics. Covers generated fixtures (stored, deflated, big-endian, strided, legacy,
+ * UntypedStorage + dtype, nested containers, NumPy arrays inside the pickle, per-tensor problems, npy/npz) and every
+ * real PyTorch and npz file in ../shared/checkpoints.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import type { TensorStats } from '../../extension/engine/statsTypes';
+import { compareStats } from './compareStats';
+
+const root = join(__dirname, '../..');
+const cli = join(root, 'dist/cli.js');
+const reference = join(__dirname, 'torch_reference.py');
+const shared = [join(root, '../shared/checkpoints'), '/work/shared/checkpoints'].find(existsSync);
+const hasNumpy = spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
+const TORCH_OR_NUMPY = /\.(pt|pth|bin|ckpt|jit|npy|npz)$/;
+
+interface TensorDoc {
+  name: string;
+  dtype: string;
+  shape: number[];
+  offset: number;
+  bytes: number;
+  stats: TensorStats | null;
+  error: { code: string } | null;
+}
+
+function weightscope(file: string, ...flags: string[]): { format: string; tensors: TensorDoc[] } {
+  return JSON.parse(execFileSync(process.execPath, [cli, 'stats', file, '--json', ...flags], { maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'ignore'] }).toString());
+}
+
+function referenceDoc(file: string): { format: string; tensors: TensorDoc[] } {
+  return JSON.parse(execFileSync('python3', [reference, 'stats', file], { maxBuffer: 256 << 20 }).toString());
+}
+
+function compareFile(file: string): string[] {
+  const got = weightscope(file);
+  const want = referenceDoc(file);
+  const problems: string[] = [];
+  if (got.format !== want.format) problems.push(`${basename(file)}: format ${got.format}, want ${want.format}`);
+  assert.deepEqual(got.tensors.map((t) => t.name), want.tensors.map((t) => t.name), `${file}: tensor names`);
+  got.tensors.forEach((g, i) => {
+    const w = want.tensors[i]!;
+    const where = `${basename(file)}:${g.name}`;
+    if (g.dtype !== w.dtype || g.offset !== w.offset || g.bytes !== w.bytes || g.shape.join() !== w.shape.join()) {
+      problems.push(`${where}: dtype/shape/offset/bytes ${g.dtype}/[${g.shape}]/${g.offset}/${g.bytes} vs ${w.dtype}/[${w.shape}]/${w.offset}/${w.bytes}`);
+    }
+    if (w.error) {
+      if (g.error?.code !== w.error.code) problems.push(`${where}: expected error ${w.error.code}, got ${JSON.stringify(g.error)}`);
+    } else if (!g.stats) problems.push(`${where}: no statistics (${JSON.stringify(g.error)})`);
+    else problems.push(...compareStats(where, g.dtype, g.stats, w.stats!));
+  });
+  return problems;
+}
+
+test('generated PyTorch and NumPy fixtures match the stub-unpickler reference', { skip: !hasNumpy && 'python3 with numpy is not installed' }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'weightscope-torch-golden-'));
+  execFileSync('python3', [reference, 'make-fixtures', dir]);
+  const files = readdirSync(dir).filter((f) => TORCH_OR_NUMPY.test(f)).sort();
+  assert.ok(files.length >= 12, files.join(', '));
+  const problems = files.flatMap((f) => compareFile(join(dir, f)));
+  assert.deepEqual(problems, []);
+  // Deflated entries and strided views read through small chunks and several workers give the same numbers.
+  for (const name of ['zip_deflated.pt', 'zip_bigendian.pt', 'arrays_compressed.npz', 'legacy.pth']) {
+    const file = join(dir, name);
+    assert.deepEqual(weightscope(file, '--workers', '2', '--chunk-size', '4096'), weightscope(file, '--workers', '1'), name);
+  }
+});
+
+test('every PyTorch and npz file in ../shared/checkpoints matches the stub-unpickler reference', (t) => {
+  if (!shared) return t.skip('no ../shared/checkpoints folder beside the project');
+  if (!hasNumpy) return t.skip('python3 with numpy is not installed');
+  const files = [
+    ...readdirSync(shared).filter((f) => f.startsWith('pt_')).map((f) => join(shared, f)),
+    ...(existsSync(join(shared, 'extra')) ? readdirSync(join(shared, 'extra')).filter((f) => f.endsWith('.npz')).map((f) => join(shared, 'extra', f)) : []),
+  ].sort();
+  assert.ok(files.length > 0);
+  assert.deepEqual(files.flatMap(compareFile), []);
+});
