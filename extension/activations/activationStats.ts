@@ -5,7 +5,7 @@
  * `SourceOpener` and treat every count and length as hostile.
  */
 import type { SourceOpener } from '../source/byteSource';
-import { elementCount, type TensorEntry, type TensorLocation } from '../formats/checkpoint';
+import { elementCount, type Finding, type TensorEntry, type TensorLocation } from '../formats/checkpoint';
 import { lookupDType } from '../formats/dtypes';
 import { FormatError } from '../formats/formatError';
 
@@ -44,6 +44,8 @@ export interface ActivationStats {
   readonly metadata: Readonly<Record<string, string>>;
   /** In file order. */
   readonly entries: readonly ActivationEntry[];
+  /** What a user should know about the file although it did not stop reading (unexpected pickle globals, …). */
+  readonly findings?: readonly Finding[];
 }
 
 export interface ActivationImporter {

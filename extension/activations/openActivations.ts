@@ -4,22 +4,28 @@ import { FormatError } from '../formats/formatError';
 import type { ActivationImporter, ActivationStats } from './activationStats';
 import { imatrixDatImporter } from './imatrixDat';
 import { imatrixGgufImporter } from './imatrixGguf';
+import { numpyStatsImporter } from './numpyStats';
+import { pytorchStatsImporter } from './pytorchStats';
 import { safetensorsStatsImporter } from './safetensorsStats';
 
 /** Every importer, in the order content sniffing tries them (the legacy `.dat` has no magic: last). */
-export const ACTIVATION_IMPORTERS: readonly ActivationImporter[] = [imatrixGgufImporter, safetensorsStatsImporter, imatrixDatImporter];
+export const ACTIVATION_IMPORTERS: readonly ActivationImporter[] = [
+  imatrixGgufImporter, safetensorsStatsImporter, numpyStatsImporter, pytorchStatsImporter, imatrixDatImporter,
+];
 
 const SNIFF_BYTES = 64;
+const SUPPORTED = 'GGUF or legacy .dat importance matrix, safetensors, .npz, PyTorch act_scales';
 
 export async function openActivationStats(path: string, opener: SourceOpener): Promise<ActivationStats> {
   if (!(await opener.exists(path)) || (await opener.isDirectory(path))) {
     throw new FormatError('FILE_NOT_FOUND', 'no such activation statistics file', path);
   }
+  // Content first: names like .bin and .dat are generic. A file whose start is malformed goes by its name, so that
+  // its importer can say what is wrong.
   const name = path.toLowerCase();
-  const byName = ACTIVATION_IMPORTERS.find((i) => i.extensions.some((ext) => name.endsWith(ext)));
-  const importer = byName ?? (await byContent(path, opener));
+  const importer = (await byContent(path, opener)) ?? ACTIVATION_IMPORTERS.find((i) => i.extensions.some((ext) => name.endsWith(ext)));
   if (!importer) {
-    throw new FormatError('UNSUPPORTED_FORMAT', 'not an activation statistics format Weightscope reads (GGUF or legacy .dat importance matrix, safetensors)', path);
+    throw new FormatError('UNSUPPORTED_FORMAT', `not an activation statistics format Weightscope reads (${SUPPORTED})`, path);
   }
   return importer.open(path, opener);
 }

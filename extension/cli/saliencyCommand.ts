@@ -53,6 +53,7 @@ async function runSaliencyCommand(argv: string[]): Promise<number> {
   try {
     const checkpoint = await openCheckpoint(args.positionals[0]!, nodeSourceOpener);
     const stats: ActivationStats | undefined = activationsPath === undefined ? undefined : await openActivationStats(activationsPath, nodeSourceOpener);
+    for (const finding of stats?.findings ?? []) warn(`${finding.code}: ${finding.file}: ${finding.message}`);
     const problem = statisticProblem(method, stats);
     if (problem) throw new UsageError(problem);
     const plan = planSaliency(checkpoint, method, stats, filter ? (name) => filter.test(name) : undefined);
@@ -84,12 +85,17 @@ function warn(message: string): void {
   process.stderr.write(`weightscope: warning: ${message}\n`);
 }
 
+/** A ranked score; null in a ranking is +Inf (NaN is never ranked). */
+function score(value: number | null): string {
+  return value === null ? 'inf' : formatStat(value);
+}
+
 function renderSaliencyTable(report: SaliencyReport, results: readonly { name: string; shape: readonly number[] }[]): string {
   const rows = report.tensors.map((t, i) => [
     t.name,
     formatShape(results[i]!.shape),
-    t.top_channels.slice(0, TABLE_SHOWN).map((c) => `${c.index} (${formatStat(c.score)})`).join(', '),
-    t.top_weights.slice(0, TABLE_SHOWN).map((w) => `[${w.row}, ${w.col}] (${formatStat(w.score)})`).join(', '),
+    t.top_channels.slice(0, TABLE_SHOWN).map((c) => `${c.index} (${score(c.score)})`).join(', '),
+    t.top_weights.slice(0, TABLE_SHOWN).map((w) => `[${w.row}, ${w.col}] (${score(w.score)})`).join(', '),
   ]);
   const table = rows.length > 0
     ? renderTable(['name', 'shape', `top channels (${report.method} score)`, 'top weights'], rows, [])

@@ -2,7 +2,8 @@
  * `weightscope saliency --json` against float64 references computed by numpy (saliency_reference.py), on seeded
  * models and activation statistics written in every import format (a GGUF importance matrix by gguf-py's GGUFWriter,
  * the legacy .dat byte by byte, safetensors in the documented layout and as act_scales), and on the real checkpoints
- * in ../shared/checkpoints with a generated importance matrix. Rankings must be identical; scores equal to 1e-12
+ * in ../shared/checkpoints with a generated importance matrix. The .npz and .pt statistics are read by numpy's own
+ * np.load and by torch_reference.py's stub unpickler. Rankings must be identical; scores equal to 1e-12
  * relative. Skipped with a message when python3 with numpy and gguf is not installed (scripts/setup.sh installs them).
  */
 import { test } from 'node:test';
@@ -83,7 +84,7 @@ test('magnitude of a safetensors model (F32, BF16, F16, a 4-D convolution, ties,
 
 test('Wanda and OBS from a GGUF importance matrix, its legacy .dat and the safetensors layout equal numpy', { skip }, () => {
   const model = join(fixtures(), 'model.safetensors');
-  for (const file of ['imatrix.gguf', 'imatrix.dat', 'stats.safetensors']) {
+  for (const file of ['imatrix.gguf', 'imatrix.dat', 'stats.safetensors', 'stats.npz']) {
     for (const method of ['wanda', 'obs']) {
       const got = check(model, method, '0.5', join(fixtures(), file));
       assert.ok(got.tensors.length >= 4, `${method} ${file}: ${got.tensors.length} tensors`);
@@ -104,9 +105,9 @@ test('Wanda and OBS from a GGUF importance matrix, its legacy .dat and the safet
 
 test('AWQ and SmoothQuant (α = 0, 0.5, 0.8, 1; a zero column gives null) from the layout and act_scales equal numpy', { skip }, () => {
   const model = join(fixtures(), 'model.safetensors');
-  check(model, 'awq', '0.5', join(fixtures(), 'stats.safetensors'));
+  for (const file of ['stats.safetensors', 'stats.npz']) check(model, 'awq', '0.5', join(fixtures(), file));
   for (const alpha of ['0', '0.5', '0.8', '1']) {
-    for (const file of ['stats.safetensors', 'act_scales.safetensors']) check(model, 'smoothquant', alpha, join(fixtures(), file));
+    for (const file of ['stats.safetensors', 'stats.npz', 'act_scales.safetensors', 'act_scales.pt']) check(model, 'smoothquant', alpha, join(fixtures(), file));
   }
   const sq = weightscope(model, 'smoothquant', '0.5', join(fixtures(), 'act_scales.safetensors'));
   const ties = sq.tensors.find((t) => t.name === 'model.layers.1.self_attn.o_proj.weight')!;

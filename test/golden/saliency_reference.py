@@ -6,7 +6,8 @@
         (F32, F16, Q8_0, Q4_K) and activation statistics for both: a GGUF importance matrix written by gguf-py's
         GGUFWriter (llama.cpp names, so the safetensors model is matched through the name table), the legacy .dat
         built byte by byte as llama.cpp's save_imatrix_legacy lays it out, a safetensors file in the documented
-        layout and a SmoothQuant-style act_scales safetensors (bare module names)
+        layout, the same layout in a NumPy .npz, and SmoothQuant-style act_scales (bare module names) as safetensors
+        and as a torch.save zip written without torch (torch_reference.py's pickler)
     saliency_reference.py make-imatrix MODEL OUT
         a GGUF importance matrix with seeded Σx² for every matrix of MODEL (a real checkpoint), under its own names
     saliency_reference.py saliency MODEL METHOD TOP ALPHA [ACTIVATIONS]
@@ -78,10 +79,36 @@ def read_model(path):
 LAYOUT = {".act_l2": "l2", ".act_mean_abs": "meanAbs", ".act_max_abs": "maxAbs"}
 
 
+def layout_entries(tensors):
+    """[(entry name, {statistic: vector})] from (name, float64 vector) pairs in the documented layout."""
+    entries = {}
+    for name, values in tensors:
+        stat, base = "maxAbs", name
+        for suffix, s in LAYOUT.items():
+            if name.endswith(suffix):
+                stat, base = s, name[: -len(suffix)]
+        entries.setdefault(base, {})[stat] = values
+    return list(entries.items())
+
+
+def read_torch_vectors(path):
+    """(name, float64 values) of a torch.save zip, by torch_reference.py's stub unpickler (nothing imported or run)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import torch_reference
+
+    torch_reference.stats = lambda values: values  # keep the decoded values instead of summarizing them
+    return [(t["name"], np.asarray(t["stats"], dtype=np.float64)) for t in torch_reference.read_file(path)["tensors"]]
+
+
 def read_activations(path):
     """[(entry name, {statistic: float64 vector})] in file order."""
     path = str(path)
     head = Path(path).read_bytes()[:8]
+    if path.endswith(".npz"):
+        with np.load(path, allow_pickle=False) as npz:
+            return layout_entries([(k, npz[k].astype(np.float64)) for k in npz.files])
+    if path.endswith(".pt"):
+        return layout_entries(read_torch_vectors(path))
     if head[:4] == b"GGUF":
         from gguf import GGUFReader
 
@@ -90,14 +117,7 @@ def read_activations(path):
         names = [t.name[: -len(".in_sum2")] for t in reader.tensors if t.name.endswith(".in_sum2")]
         return [(n, {"sumSquares": tensors[n + ".in_sum2"]}) for n in names]
     if path.endswith(".safetensors"):
-        entries = {}
-        for name, _, _, values in read_safetensors(path):
-            stat, base = "maxAbs", name
-            for suffix, s in LAYOUT.items():
-                if name.endswith(suffix):
-                    stat, base = s, name[: -len(suffix)]
-            entries.setdefault(base, {})[stat] = values
-        return list(entries.items())
+        return layout_entries([(name, values) for name, _, _, values in read_safetensors(path)])
     data = Path(path).read_bytes()
     (count,) = struct.unpack_from("<i", data, 0)
     at = 4
@@ -291,6 +311,21 @@ def make_imatrix(model, out):
     write_imatrix(out, sums)
 
 
+def write_act_scales_pt(path, scales):
+    """torch.save({module: half tensor}) as SmoothQuant's generate_act_scales.py writes it, without torch."""
+    from collections import OrderedDict
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import torch_reference
+
+    utils, storages, _, _ = torch_reference.fake_torch()
+    state = OrderedDict()
+    for key, (module, values) in enumerate(scales.items()):
+        storage = torch_reference.FakeStorage(storages["HalfStorage"], str(key), values.tobytes(), 2)
+        state[module] = torch_reference.FakeTensor(utils._rebuild_tensor_v2, storage, 0, [values.size], [1])
+    torch_reference.write_torch_zip(path, state, "act_scales")
+
+
 def make_fixtures(out):
     from gguf import GGMLQuantizationType, GGUFWriter, quants
 
@@ -332,6 +367,11 @@ def make_fixtures(out):
     layout.append(("model.layers.7.mlp.gate_proj.weight.act_l2", "F32", np.ones(40, np.float32)))
     write_safetensors(out / "stats.safetensors", layout)
     write_safetensors(out / "act_scales.safetensors", [(m, "F32", (rng.random(c) * 30).astype(np.float32)) for m, c in hf_cols.items()])
+    np.savez(out / "stats.npz", **{
+        f"{module}.weight.{stat}": (rng.random(c) * 20).astype(dtype)
+        for module, c in hf_cols.items() for stat, dtype in (("act_l2", "<f4"), ("act_mean_abs", "<f8"), ("act_max_abs", "<f2"))
+    })
+    write_act_scales_pt(out / "act_scales.pt", {m: (rng.random(c) * 30).astype("<f2") for m, c in hf_cols.items()})
 
     gguf_model = GGUFWriter(out / "model.gguf", "llama")
     gguf_model.add_uint32("llama.attention.head_count", 2)

@@ -12,6 +12,8 @@ import { FormatError } from '../../extension/formats/formatError';
 import { buildGguf, gguf, type GgufTensor } from '../fixtures/ggufWriter';
 import { MemoryFiles } from '../fixtures/memorySource';
 import { buildSafetensors, type TensorData } from '../fixtures/safetensorsWriter';
+import { buildTorchZip, f32 } from '../fixtures/torchWriter';
+import { buildZip } from '../fixtures/zipWriter';
 
 const f32s = (...values: number[]): Uint8Array => new Uint8Array(Float32Array.from(values).buffer);
 const i32s = (...values: number[]): Uint8Array => new Uint8Array(Int32Array.from(values).buffer);
@@ -167,8 +169,44 @@ test('safetensors statistics: one malformed file per error code', async () => {
   await expectCode(path, buildSafetensors([vector('w', [1])]).slice(0, 12), 'INVALID_HEADER_LENGTH');
 });
 
+// --- PyTorch act_scales and NumPy .npz ----------------------------------------------------------------------------
+
+test('SmoothQuant act_scales saved by torch.save: module name → max|X|, read without running the pickle', async () => {
+  const half = new Uint8Array(Uint16Array.from([0x3c00, 0x4000, 0x4200]).buffer); // 1, 2, 3 in f16
+  const bytes = buildTorchZip([
+    { name: 'model.layers.0.self_attn.q_proj', storage: 'HalfStorage', key: '0', data: half, elementBytes: 2, shape: [3] },
+    { name: 'model.layers.0.mlp.down_proj.weight.act_l2', storage: 'FloatStorage', key: '1', data: f32([4, 5]), elementBytes: 4, shape: [2] },
+  ], { folder: 'act_scales' }).bytes;
+  for (const path of ['/a/act_scales.pt', '/a/act_scales.bin', '/a/scales']) {
+    const stats = await open(path, bytes);
+    assert.equal(stats.format, 'pytorch');
+    assert.deepEqual(stats.entries.map((e) => [e.name, e.length, Object.keys(e.statistics)]), [
+      ['model.layers.0.self_attn.q_proj', 3, ['maxAbs']], ['model.layers.0.mlp.down_proj.weight', 2, ['l2']],
+    ]);
+    assert.equal(stats.entries[0]!.statistics.maxAbs!.location.dtype, 'F16');
+  }
+  // A model state dict is not statistics; a broken archive keeps the PyTorch reader's code.
+  await expectCode('/a/model.pt', buildTorchZip([{ name: 'w', storage: 'FloatStorage', key: '0', data: f32([1, 2, 3, 4]), elementBytes: 4, shape: [2, 2] }]).bytes, 'INVALID_SHAPE', /is this a model/);
+  await expectCode('/a/act_scales.pt', bytes.slice(0, 100), 'ZIP_NO_END_RECORD');
+});
+
+test('a NumPy .npz in the documented layout', async () => {
+  const npy = (values: number[]): Uint8Array => {
+    const header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${values.length},), }`.padEnd(117) + '\n';
+    return concat(new Uint8Array([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length, 0]), utf8(header), f32s(...values));
+  };
+  const bytes = buildZip([
+    { name: 'lm_head.weight.act_mean_abs.npy', data: npy([1, 2]) },
+    { name: 'lm_head.weight.act_max_abs.npy', data: npy([3, 4]), deflate: true },
+  ]).bytes;
+  const stats = await open('/a/stats.npz', bytes);
+  assert.equal(stats.format, 'numpy');
+  assert.deepEqual(stats.entries.map((e) => [e.name, e.length, Object.keys(e.statistics)]), [['lm_head.weight', 2, ['meanAbs', 'maxAbs']]]);
+  assert.ok(stats.entries[0]!.statistics.maxAbs!.location.deflate);
+});
+
 test('files of no known format, and missing files, are refused with a clear message', async () => {
-  await expectCode('/a/notes.txt', utf8('hello, these are not statistics'), 'UNSUPPORTED_FORMAT', /GGUF or legacy \.dat importance matrix, safetensors/);
+  await expectCode('/a/notes.txt', utf8('hello, these are not statistics'), 'UNSUPPORTED_FORMAT', /GGUF or legacy \.dat importance matrix, safetensors, \.npz, PyTorch act_scales/);
   await assert.rejects(openActivationStats('/a/none.gguf', new MemoryFiles({})), (e: unknown) => e instanceof FormatError && e.code === 'FILE_NOT_FOUND');
 });
 

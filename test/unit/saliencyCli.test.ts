@@ -55,8 +55,8 @@ test('magnitude: exactly the documented keys in order, ties to the lower index, 
     unmatched: [],
   });
   assert.deepEqual(Object.keys(report), ['method', 'tensors', 'unmatched']);
-  assert.deepEqual(Object.keys(report.tensors[0].top_weights[0]), ['row', 'col', 'score']);
-  assert.deepEqual(Object.keys(report.tensors[0].top_channels[0]), ['index', 'score']);
+  assert.deepEqual(Object.keys(report.tensors[0]!.top_weights[0]!), ['row', 'col', 'score']);
+  assert.deepEqual(Object.keys(report.tensors[0]!.top_channels[0]!), ['index', 'score']);
 });
 
 test('wanda: |W|·‖X‖₂ with the channel score Σ_i; Inf·0 is NaN and never ranked; unmatched entries listed', () => {
