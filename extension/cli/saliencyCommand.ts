@@ -10,7 +10,7 @@ import { FormatError } from '../formats/formatError';
 import { openCheckpoint } from '../formats/openCheckpoint';
 import { nodeSourceOpener } from '../source/nodeFileSource';
 import { flagValue, globToRegExp, integerFlag, numberFlag, parseArgs, UsageError } from './args';
-import { engineFromArgs, ENGINE_FLAGS, printJson, type Command } from './command';
+import { engineFromArgs, ENGINE_FLAGS, printFindings, printJson, type Command } from './command';
 import { formatShape, formatStat, renderTable } from './table';
 
 const FLAGS = {
@@ -53,7 +53,8 @@ async function runSaliencyCommand(argv: string[]): Promise<number> {
   try {
     const checkpoint = await openCheckpoint(args.positionals[0]!, nodeSourceOpener);
     const stats: ActivationStats | undefined = activationsPath === undefined ? undefined : await openActivationStats(activationsPath, nodeSourceOpener);
-    for (const finding of stats?.findings ?? []) warn(`${finding.code}: ${finding.file}: ${finding.message}`);
+    printFindings(checkpoint.findings);
+    printFindings(stats?.findings);
     const problem = statisticProblem(method, stats);
     if (problem) throw new UsageError(problem);
     const plan = planSaliency(checkpoint, method, stats, filter ? (name) => filter.test(name) : undefined);
