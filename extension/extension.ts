@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { ScanEngine } from './engine/scanEngine';
-import { CheckpointEditorProvider, exportStatistics, viewTypeFor } from './editor/checkpointEditorProvider';
+import { CheckpointEditorProvider, exportStatistics, importActivations, viewTypeFor } from './editor/checkpointEditorProvider';
 
 export function activate(context: vscode.ExtensionContext): void {
   const distDir = vscode.Uri.joinPath(context.extensionUri, 'dist').fsPath;
@@ -60,6 +60,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('weightscope.rescan', withActive((document) => document.rescan())),
     vscode.commands.registerCommand('weightscope.cancel', withActive((document) => document.cancel())),
     vscode.commands.registerCommand('weightscope.exportStatistics', withActive((document) => exportStatistics(document))),
+    vscode.commands.registerCommand('weightscope.importActivations', withActive((document) => importActivations(document).catch(() => null))),
   );
 }
 

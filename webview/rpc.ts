@@ -28,8 +28,13 @@ export class HostClient {
     });
   }
 
-  onEvent(listener: (event: HostEvent) => void): void {
+  /** Calls `listener` with every host event until the returned function is called. */
+  onEvent(listener: (event: HostEvent) => void): () => void {
     this.listeners.push(listener);
+    return () => {
+      const at = this.listeners.indexOf(listener);
+      if (at >= 0) this.listeners.splice(at, 1);
+    };
   }
 
   private receive(message: Envelope | undefined): void {

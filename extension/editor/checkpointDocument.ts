@@ -8,7 +8,8 @@ import { nodeSourceOpener } from '../source/nodeFileSource';
 import { analyseBlocks, isBlockQuantized, type BlockOutcome } from '../engine/blockDiagnostics';
 import type { ScanEngine, TensorOutcome } from '../engine/scanEngine';
 import { buildStatsReport, filesOf, type StatsReport } from '../engine/statsReport';
-import type { CheckpointSummary, OpenResponse, ScanProgress, StatsRecord, TensorRow } from '../protocol/messages';
+import type { CheckpointSummary, HostEvent, OpenResponse, ScanProgress, StatsRecord, TensorRow } from '../protocol/messages';
+import { DocumentSaliency } from './documentSaliency';
 
 /** How often streamed records are forwarded to the webview: often enough to feel live, rarely enough to stay cheap. */
 const PROGRESS_INTERVAL_MS = 250;
@@ -27,6 +28,10 @@ export interface ScanUpdate {
 export class CheckpointDocument implements vscode.CustomDocument {
   private readonly updates = new vscode.EventEmitter<ScanUpdate>();
   readonly onDidUpdate = this.updates.event;
+  private readonly saliencyEvents = new vscode.EventEmitter<HostEvent>();
+  /** Activation statistics imported for this checkpoint, and saliency results. */
+  readonly onSaliencyEvent = this.saliencyEvents.event;
+  readonly saliency: DocumentSaliency;
   private readonly outcomes = new Map<number, TensorOutcome>();
   private readonly blockOutcomes = new Map<number, Promise<BlockOutcome>>();
   private pending: StatsRecord[] = [];
@@ -40,6 +45,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
     private readonly engine: () => ScanEngine,
   ) {
     const tensors = 'checkpoint' in opened ? opened.checkpoint.tensors : [];
+    this.saliency = new DocumentSaliency('checkpoint' in opened ? opened.checkpoint : undefined, engine, (event) => this.saliencyEvents.fire(event));
     this.progress = {
       state: 'idle',
       doneTensors: 0,
@@ -169,8 +175,10 @@ export class CheckpointDocument implements vscode.CustomDocument {
 
   dispose(): void {
     this.cancel();
+    this.saliency.dispose();
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.updates.dispose();
+    this.saliencyEvents.dispose();
   }
 }
 

@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
 import type { ScanEngine } from '../engine/scanEngine';
 import { statsReportToCsv } from '../engine/statsReport';
-import type { Envelope, HostApi, HostEvent, HostMethod } from '../protocol/messages';
+import { FormatError } from '../formats/formatError';
+import type { ActivationsSummary, Envelope, HostApi, HostEvent, HostMethod } from '../protocol/messages';
 import { CheckpointDocument } from './checkpointDocument';
 import { renderWebviewHtml } from './webviewHtml';
 
@@ -84,10 +85,14 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
         await exportStatistics(document, format);
         return null;
       },
+      activations: () => document.saliency.activations(),
+      importActivations: () => importActivations(document),
+      saliency: (query) => document.saliency.analyse(query),
     };
 
     const subscriptions = [
       document.onDidUpdate((update) => sendEvent({ type: 'scanProgress', ...update })),
+      document.onSaliencyEvent(sendEvent),
       webview.onDidReceiveMessage(async (message: Envelope) => {
         if (message?.kind !== 'req') return;
         const handler = handlers[message.method] as ((params: unknown) => unknown) | undefined;
@@ -121,4 +126,32 @@ export async function exportStatistics(document: CheckpointDocument, format?: 'j
   const text = target.path.endsWith('.csv') ? statsReportToCsv(report) : JSON.stringify(report, null, 2) + '\n';
   await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(text));
   void vscode.window.showInformationMessage(vscode.l10n.t('Statistics exported to {0}', target.fsPath));
+}
+
+/**
+ * Asks for an activation statistics file and imports it into the document (null when cancelled). A file that cannot
+ * be imported is reported in a notification and rejects, so the webview can say so too.
+ */
+export async function importActivations(document: CheckpointDocument): Promise<ActivationsSummary | null> {
+  const picked = await vscode.window.showOpenDialog({
+    canSelectMany: false,
+    openLabel: vscode.l10n.t('Import Activation Statistics'),
+    defaultUri: vscode.Uri.joinPath(document.uri, '..'),
+    filters: {
+      [vscode.l10n.t('Activation statistics')]: ['gguf', 'dat', 'safetensors', 'npz', 'npy', 'pt', 'pth', 'bin'],
+      [vscode.l10n.t('All files')]: ['*'],
+    },
+  });
+  const file = picked?.[0];
+  if (!file) return null;
+  try {
+    const summary = await document.saliency.importFrom(file.fsPath);
+    const unmatched = summary.unmatched.length > 0 ? vscode.l10n.t(' ({0} entries match no weight)', summary.unmatched.length) : '';
+    void vscode.window.showInformationMessage(vscode.l10n.t('Imported {0}: statistics for {1} weights{2}.', file.fsPath, summary.matched, unmatched));
+    return summary;
+  } catch (error) {
+    const message = error instanceof FormatError ? error.describe() : (error as Error).message;
+    void vscode.window.showErrorMessage(vscode.l10n.t('Could not import activation statistics: {0}', message));
+    throw error;
+  }
 }

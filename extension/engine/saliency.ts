@@ -51,6 +51,8 @@ export interface SaliencyTarget {
   rows: number;
   cols: number;
   activation?: ActivationInput;
+  /** The name of the activation entry `activation` comes from. */
+  activationEntry?: string;
 }
 
 export interface SaliencyPlan {
@@ -73,6 +75,31 @@ export function statisticProblem(method: SaliencyMethod, stats: ActivationStats 
   return `${method} needs ${factor} (from ${usable.map(describeStatistic).join(' or ')}), but ${stats.file} holds ${held.join(', ')} only`;
 }
 
+/** The activation-aware methods some entry of `stats` serves. */
+export function methodsServed(stats: ActivationStats): (keyof typeof METHOD_SOURCES)[] {
+  return (Object.keys(METHOD_SOURCES) as (keyof typeof METHOD_SOURCES)[]).filter((m) => statisticProblem(m, stats) === undefined);
+}
+
+/** How the entries of `stats` land on the weights of `checkpoint`, whatever the method. */
+export function activationFit(checkpoint: Checkpoint, stats: ActivationStats): { matched: number; mismatched: { name: string; reason: string }[]; unmatched: string[] } {
+  const match = matchActivations(checkpoint, stats);
+  const mismatched: { name: string; reason: string }[] = [];
+  let matched = 0;
+  for (const [index, e] of match.byTensor) {
+    const entry = checkpoint.tensors[index]!;
+    const stat = stats.entries[e]!;
+    const { cols } = matrixShape(entry.shape);
+    if (!isSaliencyWeight(entry)) mismatched.push({ name: entry.name, reason: `"${stat.name}" names a tensor of shape [${entry.shape.join(', ')}], not a weight matrix` });
+    else if (stat.length !== cols) mismatched.push({ name: entry.name, reason: lengthReason(stat.name, stat.length, entry) });
+    else matched++;
+  }
+  return { matched, mismatched, unmatched: [...match.unmatched] };
+}
+
+function lengthReason(statName: string, length: number, entry: TensorEntry): string {
+  return `"${statName}" has ${length} values, but the weight has ${matrixShape(entry.shape).cols} input channels (shape [${entry.shape.join(', ')}])`;
+}
+
 /** The weights `method` applies to in `checkpoint`, each with its activation input. */
 export function planSaliency(checkpoint: Checkpoint, method: SaliencyMethod, stats?: ActivationStats, include: (name: string) => boolean = () => true): SaliencyPlan {
   const match = stats ? matchActivations(checkpoint, stats) : undefined;
@@ -81,6 +108,7 @@ export function planSaliency(checkpoint: Checkpoint, method: SaliencyMethod, sta
     if (!isSaliencyWeight(entry) || !include(entry.name)) return;
     const { rows, cols } = matrixShape(entry.shape);
     let activation: ActivationInput | undefined;
+    let activationEntry: string | undefined;
     if (needsActivations(method)) {
       const e = match?.byTensor.get(index);
       if (e === undefined) return;
@@ -91,15 +119,16 @@ export function planSaliency(checkpoint: Checkpoint, method: SaliencyMethod, sta
         return;
       }
       if (stat.length !== cols) {
-        plan.skipped.push({ name: entry.name, reason: `"${stat.name}" has ${stat.length} values, but the weight has ${cols} input channels (shape [${entry.shape.join(', ')}])` });
+        plan.skipped.push({ name: entry.name, reason: lengthReason(stat.name, stat.length, entry) });
         return;
       }
       const vector = stat.statistics[source.statistic]!;
       activation = { location: vector.location, transform: source.transform, ...(vector.divisor !== undefined ? { divisor: vector.divisor } : {}) };
+      activationEntry = stat.name;
     }
     const reason = saliencySkipReason(entry);
     if (reason) plan.skipped.push({ name: entry.name, reason });
-    else plan.targets.push({ index, entry, rows, cols, ...(activation ? { activation } : {}) });
+    else plan.targets.push({ index, entry, rows, cols, ...(activation ? { activation, activationEntry } : {}) });
   });
   return plan;
 }

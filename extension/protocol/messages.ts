@@ -2,12 +2,17 @@
  * The one protocol between the extension host and the webview. Both sides import only this file (and the
  * plain data types it re-exports), so the compiler ties every request to its reply.
  */
+import type { ActivationStatistic } from '../activations/activationStats';
 import type { BlockOutcome } from '../engine/blockDiagnostics';
+import type { SaliencyMethod } from '../engine/saliencyTypes';
 import type { HistogramSummary, TensorStats } from '../engine/statsTypes';
 export type { HistogramSummary, TensorStats, QuantileKey } from '../engine/statsTypes';
 export type { BlockAnalysis, ScaleDistribution } from '../engine/blocksTypes';
 export type { BlockOutcome } from '../engine/blockDiagnostics';
 export { QUANTILE_KEYS } from '../engine/statsTypes';
+export type { ActivationStatistic } from '../activations/activationStats';
+export type { SaliencyMethod } from '../engine/saliencyTypes';
+export { SALIENCY_METHODS } from '../engine/saliencyTypes';
 
 export interface ProblemInfo {
   code: string;
@@ -63,6 +68,52 @@ export type OpenResponse =
   | { kind: 'checkpoint'; summary: CheckpointSummary; tensors: TensorRow[]; records: StatsRecord[]; progress: ScanProgress }
   | { kind: 'error'; file: string; problem: ProblemInfo };
 
+/** The activation statistics imported for a checkpoint, as the Saliency tab shows them. */
+export interface ActivationsSummary {
+  file: string;
+  format: string;
+  metadata: Record<string, string>;
+  entries: number;
+  /** Weights that have statistics of the right length. */
+  matched: number;
+  /** Entry names that match no weight, in file order. */
+  unmatched: string[];
+  /** Weights matched by name whose statistics do not fit them, with why. */
+  mismatched: { name: string; reason: string }[];
+  /** The statistics the file holds, and the methods they serve. */
+  statistics: ActivationStatistic[];
+  methods: SaliencyMethod[];
+  /** Notes about the file (unsafe pickle globals, …). */
+  notes: string[];
+}
+
+export interface SaliencyQuery {
+  id: number;
+  method: SaliencyMethod;
+  /** SmoothQuant's migration strength. */
+  alpha: number;
+}
+
+/** One weight's saliency: rankings (non-finite scores null) and the per-column vectors behind the charts. */
+export interface SaliencyDetail {
+  method: SaliencyMethod;
+  rows: number;
+  cols: number;
+  topChannels: { index: number; score: number | null }[];
+  topWeights: { row: number; col: number; score: number | null }[];
+  channelScores: Float64Array;
+  /** max_i |W_ij| (magnitude, SmoothQuant). */
+  columnAbsmax: Float64Array | null;
+  /** The activation statistic a_j used, and where it came from. */
+  activations: Float64Array | null;
+  entry: string | null;
+}
+
+export interface SaliencyOutcome {
+  detail: SaliencyDetail | null;
+  error: ProblemInfo | null;
+}
+
 /** Webview → host requests, each with its reply type. */
 export interface HostApi {
   open: { req: Record<string, never>; res: OpenResponse };
@@ -73,12 +124,19 @@ export interface HostApi {
   blocks: { req: { id: number }; res: BlockOutcome };
   copyText: { req: { text: string }; res: null };
   exportStats: { req: { format: 'json' | 'csv' }; res: null };
+  /** The activation statistics imported for this checkpoint, if any. */
+  activations: { req: Record<string, never>; res: ActivationsSummary | null };
+  /** Asks for a statistics file and imports it (null when the user cancels). */
+  importActivations: { req: Record<string, never>; res: ActivationsSummary | null };
+  /** Saliency of one weight by one method (cached per document). */
+  saliency: { req: SaliencyQuery; res: SaliencyOutcome };
 }
 
 /** Host → webview notifications. */
 export type HostEvent =
   | { type: 'scanProgress'; records: StatsRecord[]; progress: ScanProgress }
-  | { type: 'focusTensor'; name: string };
+  | { type: 'focusTensor'; name: string }
+  | { type: 'activations'; summary: ActivationsSummary | null };
 
 export type HostMethod = keyof HostApi & string;
 

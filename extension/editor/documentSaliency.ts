@@ -1,0 +1,107 @@
+/**
+ * Saliency in the editor for one opened checkpoint: the activation statistics imported for it (they belong to the
+ * document, and every panel showing it sees them), and per-weight saliency results, cached within a bound. No
+ * `vscode` here: the provider asks for the file and turns requests into calls.
+ */
+import type { ActivationStats } from '../activations/activationStats';
+import { openActivationStats } from '../activations/openActivations';
+import { TaskError } from '../engine/computePool';
+import { activationFit, analyseSaliency, methodsServed, needsActivations, planSaliency, statisticProblem } from '../engine/saliency';
+import type { ScanEngine } from '../engine/scanEngine';
+import type { Checkpoint } from '../formats/checkpoint';
+import type { ActivationsSummary, HostEvent, SaliencyDetail, SaliencyOutcome, SaliencyQuery } from '../protocol/messages';
+import { nodeSourceOpener } from '../source/nodeFileSource';
+
+/** Rankings kept per weight for the editor's tables. */
+export const EDITOR_TOP = 32;
+/** Results kept per document (each holds a few vectors of the weight's width). */
+const CACHED_RESULTS = 24;
+/** A weight the user is looking at outranks model-wide runs. */
+const DETAIL_PRIORITY = 10;
+
+const orNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+export class DocumentSaliency {
+  private stats: ActivationStats | undefined;
+  private summary: ActivationsSummary | null = null;
+  private readonly results = new Map<string, Promise<SaliencyOutcome>>();
+  private readonly abort = new AbortController();
+
+  constructor(
+    private readonly checkpoint: Checkpoint | undefined,
+    private readonly engine: () => ScanEngine,
+    private readonly notify: (event: HostEvent) => void,
+  ) {}
+
+  activations(): ActivationsSummary | null {
+    return this.summary;
+  }
+
+  /** Imports a statistics file for this checkpoint, replacing the previous one; throws the importer's FormatError. */
+  async importFrom(path: string): Promise<ActivationsSummary> {
+    if (!this.checkpoint) throw new Error('this checkpoint could not be read, so statistics cannot be joined with it');
+    const stats = await openActivationStats(path, nodeSourceOpener);
+    const fit = activationFit(this.checkpoint, stats);
+    const statistics = [...new Set(stats.entries.flatMap((e) => Object.keys(e.statistics)))] as ActivationsSummary['statistics'];
+    this.stats = stats;
+    this.summary = {
+      file: stats.file, format: stats.format, metadata: { ...stats.metadata }, entries: stats.entries.length, ...fit, statistics,
+      methods: methodsServed(stats), notes: (stats.findings ?? []).map((f) => `${f.code}: ${f.message}`),
+    };
+    this.results.clear();
+    this.notify({ type: 'activations', summary: this.summary });
+    return this.summary;
+  }
+
+  /** Saliency of one weight, computed on first request (SmoothQuant once per α). */
+  analyse(query: SaliencyQuery): Promise<SaliencyOutcome> {
+    const key = `${query.id}:${query.method}:${query.method === 'smoothquant' ? query.alpha : ''}`;
+    let outcome = this.results.get(key);
+    if (!outcome) {
+      outcome = this.compute(query);
+      this.results.set(key, outcome);
+      for (const oldest of this.results.keys()) {
+        if (this.results.size <= CACHED_RESULTS) break;
+        this.results.delete(oldest);
+      }
+    }
+    return outcome;
+  }
+
+  private async compute({ id, method, alpha }: SaliencyQuery): Promise<SaliencyOutcome> {
+    const tensor = this.checkpoint?.tensors[id];
+    const fail = (code: string, message: string): SaliencyOutcome => ({ detail: null, error: { code, message } });
+    if (!tensor) return fail('INVALID_ARGUMENT', `no tensor ${id}`);
+    if (method === 'lift') return fail('NOT_AVAILABLE', 'LIFT needs the randomized SVD, which this build does not have yet');
+    if (needsActivations(method)) {
+      const problem = statisticProblem(method, this.stats);
+      if (problem) return fail('NO_STATISTICS', this.stats ? problem : `${method} joins the weights with activation statistics: import a file first`);
+    }
+    const plan = planSaliency(this.checkpoint!, method, this.stats, (name) => name === tensor.name);
+    const target = plan.targets.find((t) => t.index === id);
+    if (!target) {
+      const skipped = plan.skipped.find((s) => s.name === tensor.name);
+      return skipped ? fail('NOT_APPLICABLE', skipped.reason) : fail('NO_STATISTICS', `no entry of ${this.stats?.file} names this weight`);
+    }
+    try {
+      const analysis = await analyseSaliency(this.engine().pool, target, {
+        method, alpha, top: EDITOR_TOP, chunkBytes: this.engine().chunkBytes, signal: this.abort.signal, priority: DETAIL_PRIORITY,
+      });
+      const detail: SaliencyDetail = {
+        method, rows: target.rows, cols: target.cols,
+        topChannels: analysis.topChannels.map((c) => ({ index: c.index, score: orNull(c.score) })),
+        topWeights: analysis.topWeights.map((w) => ({ row: w.row, col: w.col, score: orNull(w.score) })),
+        channelScores: analysis.channelScores, columnAbsmax: analysis.columnAbsmax, activations: analysis.activations,
+        entry: target.activationEntry ?? null,
+      };
+      return { detail, error: null };
+    } catch (error) {
+      const problem = error instanceof TaskError ? error : new TaskError('READ_ERROR', String(error));
+      return fail(problem.code, problem.message);
+    }
+  }
+
+  dispose(): void {
+    this.abort.abort();
+  }
+}

@@ -1,0 +1,115 @@
+// End-to-end: the Saliency tab. Magnitude from the weights alone; then activation statistics imported through the
+// file picker (a llama.cpp imatrix) and the command (SmoothQuant act_scales), with Wanda's and SmoothQuant's rankings
+// checked against the CLI and the α slider moving the preview of flattened ranges.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { projectRoot, runCommand, waitFor } from './codeServer.mjs';
+import { filterTo, openCheckpoint } from './checkpointEditor.tests.mjs';
+
+const MODEL = 'base/model.safetensors';
+const WEIGHT = 'model.layers.1.mlp.gate_proj.weight';
+
+function saliencyCli(ctx, method, activations, ...flags) {
+  const args = [join(projectRoot, 'dist/cli.js'), 'saliency', join(ctx.workspace, MODEL), '--method', method, '--top', '32', '--json', ...flags];
+  if (activations) args.push('--activations', join(ctx.workspace, activations));
+  const report = JSON.parse(execFileSync(process.execPath, args, { maxBuffer: 64 << 20 }).toString());
+  return report.tensors.find((t) => t.name === WEIGHT);
+}
+
+async function openSaliencyTab(ctx) {
+  const frame = await openCheckpoint(ctx, MODEL);
+  await filterTo(frame, 'layers.1.mlp.gate');
+  await frame.locator(`[data-testid="tensor-row"][data-name="${WEIGHT}"]`).click();
+  const detail = frame.locator(`[data-testid="tensor-detail"][data-name="${WEIGHT}"]`);
+  await detail.locator('[data-testid="detail-tabs"] vscode-tab-header[data-tab="saliency"]').click();
+  await detail.locator('[data-testid="saliency-panel"]').waitFor();
+  return { frame, detail };
+}
+
+/** Picks a file in VS Code's open dialog (the simple, quick-input one in code-server) by its absolute path. */
+async function pickFile(page, path) {
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await waitFor(async () => {
+    if ((await input.inputValue()) !== path) await input.fill(path);
+    return (await input.inputValue()) === path;
+  }, 10_000, 'the file dialog to hold the path');
+  await page.keyboard.press('Enter');
+  await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+/** The ranked channels and weights the tab shows, in order. */
+async function shownRankings(detail) {
+  const channels = await detail.locator('[data-testid="saliency-channel"]').evaluateAll((rows) => rows.map((r) => [Number(r.dataset.index), r.dataset.score]));
+  const weights = await detail.locator('[data-testid="saliency-weight"]').evaluateAll((rows) => rows.map((r) => [Number(r.dataset.row), Number(r.dataset.col), r.dataset.score]));
+  return { channels, weights };
+}
+
+function assertSameRankings(shown, cli, what) {
+  assert.deepEqual(shown.channels.map(([j]) => j), cli.top_channels.map((c) => c.index), `${what}: channel ranking`);
+  assert.deepEqual(shown.weights.map(([i, j]) => [i, j]), cli.top_weights.map((w) => [w.row, w.col]), `${what}: weight ranking`);
+  shown.channels.forEach(([, score], k) => assert.equal(score === 'null' ? null : Number(score), cli.top_channels[k].score, `${what}: channel score ${k}`));
+  shown.weights.forEach(([, , score], k) => assert.equal(score === 'null' ? null : Number(score), cli.top_weights[k].score, `${what}: weight score ${k}`));
+}
+
+export const tests = [
+  {
+    name: 'saliency: magnitude from the weights alone ranks the planted outlier channels first',
+    async run(ctx) {
+      const { detail } = await openSaliencyTab(ctx);
+      await detail.locator('[data-testid="saliency-source"][data-state="none"]').waitFor();
+      await detail.locator('[data-testid="saliency-detail"][data-method="magnitude"]').waitFor({ timeout: 30_000 });
+      const shown = await shownRankings(detail);
+      assert.deepEqual(shown.channels.slice(0, 2).map(([j]) => j).sort((a, b) => a - b), [37, 190]);
+      assertSameRankings(shown, saliencyCli(ctx, 'magnitude'), 'magnitude');
+      // Activation-aware methods wait for statistics.
+      assert.equal(await detail.locator('[data-testid="saliency-method"] button[data-option="wanda"]').isDisabled(), true);
+      await detail.locator('[data-testid="saliency-profile"] svg path.series').waitFor();
+    },
+  },
+  {
+    name: 'saliency: an imported imatrix gives Wanda rankings equal to the CLI, and lists its unmatched entry',
+    async run(ctx) {
+      const { detail } = await openSaliencyTab(ctx);
+      await detail.locator('[data-testid="saliency-import"]').click();
+      await pickFile(ctx.page, join(ctx.workspace, 'activations/imatrix.gguf'));
+      await detail.locator('[data-testid="saliency-source"][data-state="imported"]').waitFor({ timeout: 20_000 });
+      assert.match(await detail.locator('[data-testid="saliency-source"]').innerText(), /imatrix\.gguf · imatrix · 30 entries · statistics for 29 weights/);
+      assert.equal(await detail.locator('[data-testid="saliency-unmatched"]').getAttribute('data-count'), '1');
+      await detail.locator('[data-testid="saliency-method"] button[data-option="wanda"]').click();
+      await detail.locator('[data-testid="saliency-detail"][data-method="wanda"]').waitFor({ timeout: 30_000 });
+      await detail.locator('[data-testid="saliency-unmatched"] summary').click();
+      assertSameRankings(await shownRankings(detail), saliencyCli(ctx, 'wanda', 'activations/imatrix.gguf'), 'wanda');
+      await ctx.shot('saliency');
+    },
+  },
+  {
+    name: 'saliency: act_scales imported by the command drive SmoothQuant; the α slider flattens activations',
+    async run(ctx) {
+      const { detail } = await openSaliencyTab(ctx);
+      await runCommand(ctx.page, 'Weightscope: Import Activation Statistics…');
+      await pickFile(ctx.page, join(ctx.workspace, 'activations/act_scales.pt'));
+      await detail.locator('[data-testid="saliency-source"][data-state="imported"]', { hasText: 'act_scales.pt' }).waitFor({ timeout: 20_000 });
+      await detail.locator('[data-testid="saliency-method"] button[data-option="smoothquant"]').click();
+      await detail.locator('[data-testid="saliency-detail"][data-method="smoothquant"]').waitFor({ timeout: 30_000 });
+      assertSameRankings(await shownRankings(detail), saliencyCli(ctx, 'smoothquant', 'activations/act_scales.pt', '--alpha', '0.5'), 'smoothquant α 0.5');
+      const spread = async () => Number((await detail.locator('[data-testid="spread-activations-after"]').innerText()).replace(/×$/, ''));
+      const atHalf = await spread();
+      // Move α to 0.9: activations flatten further, and the rankings are recomputed for the new α.
+      await detail.locator('[data-testid="saliency-alpha"]').evaluate((input) => {
+        input.value = '0.9';
+        input.dispatchEvent(new Event('input', { bubbles: true }));
+        input.dispatchEvent(new Event('change', { bubbles: true }));
+      });
+      await detail.locator('[data-testid="smoothquant-spread"][data-alpha="0.9"]').waitFor();
+      assert.ok(await spread() < atHalf, `activation spread after migration: α 0.9 ${await spread()} vs α 0.5 ${atHalf}`);
+      await detail.locator('[data-testid="saliency-detail"][data-method="smoothquant"]').waitFor({ timeout: 30_000 });
+      await waitFor(async () => {
+        const shown = await shownRankings(detail);
+        return shown.channels.length > 0 && JSON.stringify(shown.channels.map(([j]) => j)) === JSON.stringify(saliencyCli(ctx, 'smoothquant', 'activations/act_scales.pt', '--alpha', '0.9').top_channels.map((c) => c.index));
+      }, 20_000, 'the rankings for α = 0.9');
+      await ctx.shot('saliency-smoothquant');
+    },
+  },
+];

@@ -1,0 +1,244 @@
+/**
+ * The Saliency tab of a weight matrix: which input channels and which weights matter, from the weights alone
+ * (magnitude) or joined with the activation statistics imported for the checkpoint (Wanda, AWQ, SmoothQuant with an
+ * α slider that previews how activation and weight ranges flatten, OBS-diagonal). Rankings and the per-channel
+ * vectors come from the host; the SmoothQuant preview is recomputed here as α moves.
+ */
+import { lookupDType } from '../../extension/formats/dtypes';
+import { SALIENCY_METHODS, type ActivationsSummary, type SaliencyDetail, type SaliencyMethod, type SaliencyOutcome, type TensorRow } from '../../extension/protocol/messages';
+import { formatValue } from '../lib/format';
+import { awqSalientCount, smoothQuantPreview } from '../lib/saliency';
+import { renderChannelProfile } from '../views/channelProfile';
+import { el } from '../views/dom';
+import type { DetailPanel, PanelContext } from './panel';
+
+interface Settings {
+  method: SaliencyMethod;
+  alpha: number;
+  y: 'linear' | 'log';
+}
+
+const DEFAULTS: Settings = { method: 'magnitude', alpha: 0.5, y: 'log' };
+const ALPHA_STEP = 0.05;
+
+const LABELS: Record<SaliencyMethod, string> = {
+  magnitude: 'Magnitude', lift: 'LIFT', wanda: 'Wanda', awq: 'AWQ', smoothquant: 'SmoothQuant', obs: 'OBS (diagonal)',
+};
+const FORMULAS: Record<SaliencyMethod, string> = {
+  magnitude: 'weight |W_ij| · channel max_i |W_ij|',
+  lift: 'weight |(W_r)_ij| of the rank-r approximation · channel max_i |(W_r)_ij|',
+  wanda: 'weight |W_ij|·‖X_j‖₂ · channel Σ_i |W_ij|·‖X_j‖₂',
+  awq: 'weight |W_ij|·mean|X_j| · channel mean|X_j|; AWQ protects the top 1 % of channels',
+  smoothquant: 's_j = max|X_j|^α / max_i|W_ij|^(1−α) · weight |W_ij·s_j| · channel s_j',
+  obs: 'weight W_ij²·H_jj with H_jj = Σx_j² · channel Σ_i W_ij²·H_jj',
+};
+/** What the activation vector holds, per method. */
+const ACTIVATION: Partial<Record<SaliencyMethod, string>> = { wanda: '‖X_j‖₂', awq: 'mean|X_j|', smoothquant: 'max|X_j|', obs: 'H_jj' };
+
+/** The statistics imported for this checkpoint, shared by every mounted tab of this webview. */
+let summary: Promise<ActivationsSummary | null> | undefined;
+
+function available(method: SaliencyMethod, stats: ActivationsSummary | null): boolean {
+  if (method === 'magnitude') return true;
+  if (method === 'lift') return false;
+  return stats?.methods.includes(method) ?? false;
+}
+
+function toggle(testId: string, label: string, value: string, options: { value: string; text: string; disabled?: string }[], pick: (v: string) => void): HTMLElement {
+  return el('div', { class: 'toggle', 'data-testid': testId, 'data-value': value, role: 'group', 'aria-label': label },
+    ...options.map((o) => {
+      const button = el('button', { class: o.value === value ? 'on' : '', 'aria-pressed': String(o.value === value), 'data-option': o.value, ...(o.disabled ? { disabled: '', title: o.disabled } : {}) }, o.text);
+      button.addEventListener('click', () => pick(o.value));
+      return button;
+    }));
+}
+
+function score(value: number | null): string {
+  return value === null ? '+Inf' : formatValue(value);
+}
+
+/** The `k` best channels by score (ties to the lower index), for marking AWQ's salient ~1 %. */
+function bestChannels(scores: Float64Array, k: number): number[] {
+  return Array.from(scores.keys()).filter((j) => !Number.isNaN(scores[j]!)).sort((a, b) => scores[b]! - scores[a]! || a - b).slice(0, k);
+}
+
+function renderSource(stats: ActivationsSummary | null, importStats: () => void): HTMLElement {
+  const button = el('vscode-button', { secondary: '', 'data-testid': 'saliency-import' }, stats ? 'Import other statistics…' : 'Import Activation Statistics…');
+  button.addEventListener('click', importStats);
+  if (!stats) {
+    return el('div', { class: 'saliency-source', 'data-testid': 'saliency-source', 'data-state': 'none' },
+      el('span', { class: 'hint' }, 'Wanda, AWQ, SmoothQuant and OBS join the weights with activation statistics you already have: a llama.cpp imatrix (.gguf or .dat), SmoothQuant act_scales (.pt), or per-channel statistics in safetensors or .npz.'),
+      button);
+  }
+  const name = stats.file.split(/[\\/]/).pop() ?? stats.file;
+  const lists: HTMLElement[] = [];
+  if (stats.unmatched.length > 0) {
+    const shown = stats.unmatched.slice(0, 200);
+    lists.push(el('details', { 'data-testid': 'saliency-unmatched', 'data-count': String(stats.unmatched.length) },
+      el('summary', {}, `${stats.unmatched.length} ${stats.unmatched.length === 1 ? 'entry matches' : 'entries match'} no weight`),
+      el('ul', { class: 'name-list' }, ...shown.map((n) => el('li', {}, n)),
+        ...(stats.unmatched.length > shown.length ? [el('li', { class: 'hint' }, `… and ${stats.unmatched.length - shown.length} more`)] : []))));
+  }
+  if (stats.mismatched.length > 0) {
+    lists.push(el('details', { 'data-testid': 'saliency-mismatched' },
+      el('summary', {}, `${stats.mismatched.length} matched ${stats.mismatched.length === 1 ? 'weight does' : 'weights do'} not fit its statistics`),
+      el('ul', { class: 'name-list' }, ...stats.mismatched.slice(0, 200).map((m) => el('li', {}, `${m.name}: ${m.reason}`)))));
+  }
+  if (stats.notes.length > 0) lists.push(el('ul', { class: 'name-list notes' }, ...stats.notes.map((n) => el('li', {}, n))));
+  return el('div', { class: 'saliency-source', 'data-testid': 'saliency-source', 'data-state': 'imported', title: stats.file },
+    el('span', {}, el('strong', {}, name), ` · ${stats.format} · ${stats.entries.toLocaleString('en-US')} entries · statistics for ${stats.matched.toLocaleString('en-US')} weights`),
+    button, ...lists);
+}
+
+function rankTable(testId: string, head: string[], rows: { attrs: Record<string, string>; cells: string[] }[]): HTMLElement {
+  return el('table', { class: 'ranking', 'data-testid': testId },
+    el('tr', {}, ...head.map((h) => el('th', {}, h))),
+    ...rows.map((r) => el('tr', r.attrs, ...r.cells.map((c) => el('td', {}, c)))));
+}
+
+function renderDetail(d: SaliencyDetail, settings: Settings, alphaPreview: HTMLElement): HTMLElement {
+  const activation = ACTIVATION[d.method];
+  const marked = d.method === 'awq' ? bestChannels(d.channelScores, awqSalientCount(d.cols)) : d.topChannels.map((c) => c.index);
+  const channelTable = rankTable('saliency-top-channels', ['#', 'channel', 'score', ...(activation && d.activations ? [activation] : [])],
+    d.topChannels.map((c, i) => ({
+      attrs: { 'data-testid': 'saliency-channel', 'data-index': String(c.index), 'data-score': String(c.score) },
+      cells: [String(i + 1), String(c.index), score(c.score), ...(activation && d.activations ? [formatValue(d.activations[c.index])] : [])],
+    })));
+  const weightTable = rankTable('saliency-top-weights', ['#', 'row', 'col', 'score'],
+    d.topWeights.map((w, i) => ({
+      attrs: { 'data-testid': 'saliency-weight', 'data-row': String(w.row), 'data-col': String(w.col), 'data-score': String(w.score) },
+      cells: [String(i + 1), String(w.row), String(w.col), score(w.score)],
+    })));
+  const salient = d.method === 'awq' ? ` · the ${marked.length} salient channels (top 1 %) are marked` : ` · the top ${marked.length} are marked`;
+  return el('div', { class: 'saliency-detail', 'data-testid': 'saliency-detail', 'data-method': d.method },
+    el('div', { class: 'where' }, `${FORMULAS[d.method]}${d.entry ? ` · statistics of "${d.entry}"` : ''}`),
+    alphaPreview,
+    el('div', { class: 'section-title' }, `Channel score per input channel (${d.cols.toLocaleString('en-US')} columns)${salient}`),
+    renderChannelProfile('saliency-profile', [{ label: 'channel score', kind: 'score', values: d.channelScores }], marked, settings.y),
+    el('div', { class: 'tables' },
+      el('div', {}, el('div', { class: 'section-title' }, 'Top input channels'), channelTable),
+      el('div', {}, el('div', { class: 'section-title' }, 'Top weights'), weightTable)));
+}
+
+/** SmoothQuant: the per-channel ranges of activations and weights before and after migrating with strength α. */
+function renderAlphaPreview(d: SaliencyDetail, alpha: number, y: Settings['y']): HTMLElement {
+  if (d.method !== 'smoothquant' || !d.activations || !d.columnAbsmax) return el('div');
+  const p = smoothQuantPreview(d.activations, d.columnAbsmax, alpha);
+  const spread = (v: number | null): string => (v === null ? '—' : `${formatValue(v)}×`);
+  const facts = el('table', { class: 'flatness', 'data-testid': 'smoothquant-spread', 'data-alpha': String(alpha) },
+    el('tr', {}, el('th', {}, 'largest / median channel range'), el('th', {}, 'before'), el('th', {}, `after (α = ${alpha.toFixed(2)})`)),
+    el('tr', { 'data-key': 'activations' }, el('th', {}, 'activations max|X_j|'), el('td', {}, spread(p.spread.activationsBefore)), el('td', { 'data-testid': 'spread-activations-after' }, spread(p.spread.activationsAfter))),
+    el('tr', { 'data-key': 'weights' }, el('th', {}, 'weights max_i|W_ij|'), el('td', {}, spread(p.spread.weightsBefore)), el('td', { 'data-testid': 'spread-weights-after' }, spread(p.spread.weightsAfter))));
+  return el('div', { class: 'alpha-preview' },
+    el('div', { class: 'section-title' }, 'How migration flattens the ranges'),
+    renderChannelProfile('smoothquant-ranges', [
+      { label: 'activations before', kind: 'act-before', values: d.activations },
+      { label: 'after', kind: 'act-after', values: p.activationsAfter },
+      { label: 'weights before', kind: 'w-before', values: d.columnAbsmax },
+      { label: 'after', kind: 'w-after', values: p.weightsAfter },
+    ], [], y),
+    el('div', { class: 'tables' }, facts));
+}
+
+export const saliencyPanel: DetailPanel = {
+  id: 'saliency',
+  title: 'Saliency',
+  applies: (row: TensorRow) => {
+    const kind = lookupDType(row.dtype)?.kind;
+    return !row.problem && row.shape.length >= 2 && row.params > 0 && (kind === 'float' || kind === 'quant');
+  },
+  mount(container, row, ctx: PanelContext) {
+    let settings: Settings = { ...DEFAULTS, ...(ctx.view().panels.saliency as Partial<Settings> | undefined) };
+    let stats: ActivationsSummary | null = null;
+    let detail: SaliencyDetail | null = null;
+    let generation = 0;
+    let disposed = false;
+    const source = el('div');
+    const controls = el('div', { class: 'hist-controls saliency-controls' });
+    const preview = el('div');
+    const body = el('div', { class: 'saliency-body' });
+    container.replaceChildren(el('section', { class: 'saliency-panel', 'data-testid': 'saliency-panel' }, source, controls, body));
+
+    const save = (change: Partial<Settings>): void => {
+      settings = { ...settings, ...change };
+      ctx.updateView({ panels: { ...ctx.view().panels, saliency: settings } });
+    };
+    const method = (): SaliencyMethod => (available(settings.method, stats) ? settings.method : 'magnitude');
+    const importStats = (): void => {
+      ctx.host.request('importActivations', {}).catch(ctx.report);
+    };
+
+    const renderControls = (): void => {
+      const alpha = el('input', {
+        type: 'range', min: '0', max: '1', step: String(ALPHA_STEP), value: String(settings.alpha), 'data-testid': 'saliency-alpha', 'aria-label': 'SmoothQuant migration strength α',
+      }) as HTMLInputElement;
+      const alphaText = el('span', { class: 'alpha-value', 'data-testid': 'saliency-alpha-value' }, `α = ${settings.alpha.toFixed(2)}`);
+      alpha.addEventListener('input', () => {
+        settings = { ...settings, alpha: Number(alpha.value) };
+        alphaText.textContent = `α = ${settings.alpha.toFixed(2)}`;
+        if (detail) preview.replaceChildren(renderAlphaPreview(detail, settings.alpha, settings.y));
+      });
+      alpha.addEventListener('change', () => {
+        save({ alpha: Number(alpha.value) });
+        load();
+      });
+      controls.replaceChildren(
+        toggle('saliency-method', 'saliency method', method(), SALIENCY_METHODS.map((m) => ({
+          value: m, text: LABELS[m],
+          ...(available(m, stats) ? {} : { disabled: m === 'lift' ? 'LIFT needs the randomized SVD, not in this build yet' : `${LABELS[m]} needs imported activation statistics holding ${ACTIVATION[m]}` }),
+        })), (m) => {
+          save({ method: m as SaliencyMethod });
+          renderControls();
+          load();
+        }),
+        toggle('saliency-yscale', 'y axis', settings.y, [{ value: 'log', text: 'log y' }, { value: 'linear', text: 'linear y' }], (v) => {
+          save({ y: v as Settings['y'] });
+          renderControls();
+          if (detail) show({ detail, error: null });
+        }),
+        ...(method() === 'smoothquant' ? [el('label', { class: 'alpha' }, alpha, alphaText)] : []),
+      );
+    };
+
+    const show = (outcome: SaliencyOutcome): void => {
+      detail = outcome.detail;
+      if (!outcome.detail) {
+        body.replaceChildren(el('div', { class: 'problem', 'data-testid': 'saliency-problem' }, el('strong', {}, outcome.error?.code ?? 'ERROR'), ` ${outcome.error?.message ?? ''}`));
+        return;
+      }
+      preview.replaceChildren(renderAlphaPreview(outcome.detail, settings.alpha, settings.y));
+      body.replaceChildren(renderDetail(outcome.detail, settings, preview));
+    };
+
+    const load = (): void => {
+      const mine = ++generation;
+      body.replaceChildren(el('div', { class: 'pending', 'data-testid': 'saliency-pending' }, 'Scoring the weights…'));
+      ctx.host.request('saliency', { id: row.id, method: method(), alpha: settings.alpha }).then((outcome) => {
+        if (!disposed && mine === generation) show(outcome);
+      }, ctx.report);
+    };
+
+    const refresh = (next: ActivationsSummary | null): void => {
+      stats = next;
+      source.replaceChildren(renderSource(stats, importStats));
+      renderControls();
+      load();
+    };
+    const unsubscribe = ctx.host.onEvent((event) => {
+      if (event.type !== 'activations') return;
+      summary = Promise.resolve(event.summary);
+      if (!disposed) refresh(event.summary);
+    });
+    summary ??= ctx.host.request('activations', {});
+    summary.then((s) => !disposed && refresh(s), (error: unknown) => {
+      summary = undefined;
+      ctx.report(error);
+    });
+    return {
+      dispose: () => {
+        disposed = true;
+        unsubscribe();
+      },
+    };
+  },
+};
