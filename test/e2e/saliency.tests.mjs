@@ -27,16 +27,20 @@ async function openSaliencyTab(ctx) {
   return { frame, detail };
 }
 
-/** Picks a file in VS Code's open dialog (the simple, quick-input one in code-server) by its absolute path. */
+/**
+ * Picks a file in VS Code's open dialog (the simple, quick-input one in code-server) by its absolute path, with the
+ * dialog's own button: a key pressed while the webview has focus stays in the webview.
+ */
 async function pickFile(page, path) {
-  const input = page.locator('.quick-input-widget .quick-input-box input');
+  const widget = page.locator('.quick-input-widget');
+  const input = widget.locator('.quick-input-box input');
   await input.waitFor({ state: 'visible', timeout: 10_000 });
   await waitFor(async () => {
     if ((await input.inputValue()) !== path) await input.fill(path);
     return (await input.inputValue()) === path;
   }, 10_000, 'the file dialog to hold the path');
-  await page.keyboard.press('Enter');
-  await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 });
+  await widget.locator('.monaco-button', { hasText: 'Import Activation Statistics' }).click();
+  await widget.waitFor({ state: 'hidden', timeout: 10_000 });
 }
 
 /** The ranked channels and weights the tab shows, in order. */

@@ -20,9 +20,11 @@ interface Settings {
 
 const DEFAULTS: Settings = { method: 'magnitude', alpha: 0.5, y: 'log' };
 const ALPHA_STEP = 0.05;
+/** Channels marked on the profile (AWQ marks its salient ~1 % instead). */
+const MARKED = 10;
 
 const LABELS: Record<SaliencyMethod, string> = {
-  magnitude: 'Magnitude', lift: 'LIFT', wanda: 'Wanda', awq: 'AWQ', smoothquant: 'SmoothQuant', obs: 'OBS (diagonal)',
+  magnitude: 'Magnitude', lift: 'LIFT', wanda: 'Wanda', awq: 'AWQ', smoothquant: 'SmoothQuant', obs: 'OBS',
 };
 const FORMULAS: Record<SaliencyMethod, string> = {
   magnitude: 'weight |W_ij| · channel max_i |W_ij|',
@@ -98,7 +100,7 @@ function rankTable(testId: string, head: string[], rows: { attrs: Record<string,
 
 function renderDetail(d: SaliencyDetail, settings: Settings, alphaPreview: HTMLElement): HTMLElement {
   const activation = ACTIVATION[d.method];
-  const marked = d.method === 'awq' ? bestChannels(d.channelScores, awqSalientCount(d.cols)) : d.topChannels.map((c) => c.index);
+  const marked = d.method === 'awq' ? bestChannels(d.channelScores, awqSalientCount(d.cols)) : d.topChannels.slice(0, MARKED).map((c) => c.index);
   const channelTable = rankTable('saliency-top-channels', ['#', 'channel', 'score', ...(activation && d.activations ? [activation] : [])],
     d.topChannels.map((c, i) => ({
       attrs: { 'data-testid': 'saliency-channel', 'data-index': String(c.index), 'data-score': String(c.score) },
@@ -125,17 +127,17 @@ function renderAlphaPreview(d: SaliencyDetail, alpha: number, y: Settings['y']):
   if (d.method !== 'smoothquant' || !d.activations || !d.columnAbsmax) return el('div');
   const p = smoothQuantPreview(d.activations, d.columnAbsmax, alpha);
   const spread = (v: number | null): string => (v === null ? '—' : `${formatValue(v)}×`);
-  const facts = el('table', { class: 'flatness', 'data-testid': 'smoothquant-spread', 'data-alpha': String(alpha) },
-    el('tr', {}, el('th', {}, 'largest / median channel range'), el('th', {}, 'before'), el('th', {}, `after (α = ${alpha.toFixed(2)})`)),
+  const facts = el('table', { class: 'flatness', 'data-testid': 'smoothquant-spread', 'data-alpha': String(alpha), title: 'the largest channel range over the median one: 1× is flat' },
+    el('tr', {}, el('th', {}, 'largest / median range'), el('th', {}, 'before'), el('th', {}, `α = ${alpha.toFixed(2)}`)),
     el('tr', { 'data-key': 'activations' }, el('th', {}, 'activations max|X_j|'), el('td', {}, spread(p.spread.activationsBefore)), el('td', { 'data-testid': 'spread-activations-after' }, spread(p.spread.activationsAfter))),
     el('tr', { 'data-key': 'weights' }, el('th', {}, 'weights max_i|W_ij|'), el('td', {}, spread(p.spread.weightsBefore)), el('td', { 'data-testid': 'spread-weights-after' }, spread(p.spread.weightsAfter))));
   return el('div', { class: 'alpha-preview' },
-    el('div', { class: 'section-title' }, 'How migration flattens the ranges'),
+    el('div', { class: 'section-title' }, 'Channel ranges before (solid) and after migration (dashed)'),
     renderChannelProfile('smoothquant-ranges', [
-      { label: 'activations before', kind: 'act-before', values: d.activations },
-      { label: 'after', kind: 'act-after', values: p.activationsAfter },
-      { label: 'weights before', kind: 'w-before', values: d.columnAbsmax },
-      { label: 'after', kind: 'w-after', values: p.weightsAfter },
+      { label: 'max|X_j|', kind: 'act-before', values: d.activations },
+      { label: 'max|X_j| / s_j', kind: 'act-after', values: p.activationsAfter },
+      { label: 'max|W_j|', kind: 'w-before', values: d.columnAbsmax },
+      { label: 'max|W_j| · s_j', kind: 'w-after', values: p.weightsAfter },
     ], [], y),
     el('div', { class: 'tables' }, facts));
 }

@@ -8,6 +8,7 @@ import { select } from 'd3-selection';
 import { formatValue } from '../lib/format';
 import { pooledProfile } from '../lib/saliency';
 import { el } from './dom';
+import { decades } from './histogram';
 
 const WIDTH = 400;
 const HEIGHT = 170;
@@ -47,8 +48,10 @@ export function renderChannelProfile(testId: string, series: readonly ProfileSer
   }
   svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${bottom})`)
     .call(axisBottom(x).ticks(6).tickFormat((d) => String(Math.round(Number(d)))));
+  const [low, high] = yScale.domain() as [number, number];
+  const yTicks = y === 'log' ? decades(Math.log10(low), Math.log10(high), 5).map((e) => 10 ** e).filter((v) => v >= low && v <= high) : yScale.ticks(4);
   svg.append('g').attr('class', 'axis').attr('transform', `translate(${MARGIN.left},0)`)
-    .call(axisLeft(yScale).ticks(4).tickFormat((d) => formatValue(Number(d))));
+    .call(axisLeft(yScale).tickValues(yTicks.length >= 2 ? yTicks : [low, high]).tickFormat((d) => formatValue(Number(d))));
 
   const legend = el('div', { class: 'profile-legend' }, ...series.map((s) => el('span', { class: `key ${s.kind}` }, s.label)));
   const readout = el('div', { class: 'profile-readout', 'data-testid': `${testId}-readout` }, 'Point at the chart to read the channels under the pointer.');
