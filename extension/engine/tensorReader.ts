@@ -84,19 +84,6 @@ export function openTensorReader(location: TensorLocation, files: FileTable, opt
 /** Kept here too for the engine's callers; the formats own it. */
 export { isContiguous };
 
-/** The plain case the hot loops can use directly: contiguous little-endian bytes at a file offset. */
-export function isPlainLayout(location: TensorLocation): boolean {
-  const info = lookupDType(location.dtype);
-  const size = info && elementBytes(info);
-  return (
-    !location.deflate &&
-    !location.inline &&
-    !location.protobufField &&
-    (!location.bigEndian || size === 1) &&
-    (location.strides === undefined || isContiguous(location.shape, location.strides))
-  );
-}
-
 class FileBytes implements RawBytes {
   private readonly fd: number;
 

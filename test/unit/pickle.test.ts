@@ -6,7 +6,6 @@ import {
   OpaqueObject,
   PickleBytes,
   PickleDict,
-  PickleGlobal,
   PickleList,
   PickleSet,
   PickleTuple,
