@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { ScanEngine } from './engine/scanEngine';
-import { CheckpointEditorProvider, exportStatistics, importActivations, viewTypeFor } from './editor/checkpointEditorProvider';
+import { CheckpointEditorProvider, exportKeepList, exportStatistics, importActivations, viewTypeFor } from './editor/checkpointEditorProvider';
+import { isQuantScheme } from './engine/quantPreview';
 
 export function activate(context: vscode.ExtensionContext): void {
   const distDir = vscode.Uri.joinPath(context.extensionUri, 'dist').fsPath;
@@ -60,6 +61,22 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('weightscope.rescan', withActive((document) => document.rescan())),
     vscode.commands.registerCommand('weightscope.cancel', withActive((document) => document.cancel())),
     vscode.commands.registerCommand('weightscope.exportStatistics', withActive((document) => exportStatistics(document))),
+    vscode.commands.registerCommand('weightscope.exportKeepList', withActive(async (document) => {
+      const scheme = document.analyses.quantView().schemes[0];
+      const threshold = scheme && isQuantScheme(scheme) ? document.analyses.keepThreshold(scheme) : null;
+      if (!scheme || !isQuantScheme(scheme) || threshold === null) {
+        void vscode.window.showInformationMessage(vscode.l10n.t('Run a scheme in the Quantization view first.'));
+        return;
+      }
+      const format = await vscode.window.showQuickPick(
+        [
+          { label: vscode.l10n.t('llm-compressor ignore list'), format: 'llm-compressor' as const },
+          { label: vscode.l10n.t('llama-quantize tensor-type overrides'), format: 'llama-quantize' as const },
+        ],
+        { placeHolder: vscode.l10n.t('Tensors with SQNR below {0} dB under {1}', threshold.toFixed(1), scheme) },
+      );
+      if (format) await exportKeepList(document, scheme, threshold, format.format);
+    })),
     vscode.commands.registerCommand('weightscope.importActivations', withActive((document) => importActivations(document).catch(() => null))),
   );
 }

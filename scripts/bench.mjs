@@ -3,7 +3,7 @@
 // sequential reads of it (warm page cache), `weightscope stats` with 1 and 2 workers, their peak RSS, and the same
 // statistics computed by numpy when python3 with numpy is present.
 //
-//   node scripts/bench.mjs [--size-gib N] [--only stats|...]
+//   node scripts/bench.mjs [--size-gib N] [--only stats|sharded-header|tiles]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -184,7 +184,13 @@ function benchShardedHeader() {
   console.log(`header view of a 100-shard index: ${((headers - startUp) * 1000).toFixed(0)} ms beyond the CLI's ${(startUp * 1000).toFixed(0)} ms start-up`);
 }
 
-const SECTIONS = { stats: benchStats, 'sharded-header': benchShardedHeader };
+/** Heatmap tiles of a 4096 × 14336 BF16 tensor against a raw read of it (scripts/bench-tiles.mjs, which imports the
+ *  engine's TypeScript through tsx). */
+function benchTiles() {
+  execFileSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/bench-tiles.mjs')], { cwd: root, stdio: 'inherit' });
+}
+
+const SECTIONS = { stats: benchStats, 'sharded-header': benchShardedHeader, tiles: benchTiles };
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
 for (const [name, run] of Object.entries(SECTIONS)) {

@@ -9,10 +9,16 @@ import { blocksCommand } from './blocksCommand';
 import type { Command } from './command';
 import { saliencyCommand } from './saliencyCommand';
 import { statsCommand } from './statsCommand';
+import { tileCommand } from './tileCommand';
+import { outliersCommand } from './outliersCommand';
+import { quantCommand } from './quantCommand';
 
 /** Every subcommand, by name. */
 const COMMANDS: Readonly<Record<string, Command>> = {
   stats: statsCommand,
+  tile: tileCommand,
+  outliers: outliersCommand,
+  quant: quantCommand,
   blocks: blocksCommand,
   saliency: saliencyCommand,
 };

@@ -4,6 +4,7 @@ import type { TensorOutcome } from '../engine/scanEngine';
 import { buildStatsReport, type StatsReport } from '../engine/statsReport';
 import { flagValue, globToRegExp, parseArgs, UsageError } from './args';
 import { engineFromArgs, ENGINE_FLAGS, printFindings, printJson, type Command } from './command';
+import { ProgressLine } from './progress';
 import { formatBytes, formatShape, formatStat, renderTable } from './table';
 
 const FLAGS = { json: {}, filter: { value: true }, help: {}, ...ENGINE_FLAGS };
@@ -62,20 +63,4 @@ function renderStatsTable(report: StatsReport): string {
   const totalBytes = report.tensors.reduce((sum, t) => sum + t.bytes, 0);
   const head = `${report.format}: ${report.files.length} file(s), ${report.tensors.length} tensor(s), ${formatBytes(totalBytes)}\n`;
   return head + renderTable(['name', 'dtype', 'shape', 'size', 'mean', 'std', 'min', 'max', 'absmax', 'kurtosis', 'notes'], rows, [4, 5, 6, 7, 8, 9]);
-}
-
-/** A one-line progress indicator on stderr, redrawn at most every 200 ms. */
-class ProgressLine {
-  private last = 0;
-  constructor(private readonly total: number) {}
-  update(done: number): void {
-    const now = Date.now();
-    if (now - this.last < 200) return;
-    this.last = now;
-    const percent = this.total > 0 ? ((100 * done) / this.total).toFixed(1) : '100';
-    process.stderr.write(`\r${percent}% of ${formatBytes(this.total)} `);
-  }
-  clear(): void {
-    if (this.last > 0) process.stderr.write('\r\x1b[K');
-  }
 }

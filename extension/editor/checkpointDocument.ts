@@ -9,6 +9,7 @@ import { analyseBlocks, isBlockQuantized, type BlockOutcome } from '../engine/bl
 import type { ScanEngine, TensorOutcome } from '../engine/scanEngine';
 import { buildStatsReport, filesOf, type StatsReport } from '../engine/statsReport';
 import type { CheckpointSummary, HostEvent, OpenResponse, ScanProgress, StatsRecord, TensorRow } from '../protocol/messages';
+import { DocumentAnalyses } from './documentAnalyses';
 import { DocumentSaliency } from './documentSaliency';
 
 /** How often streamed records are forwarded to the webview: often enough to feel live, rarely enough to stay cheap. */
@@ -28,6 +29,11 @@ export interface ScanUpdate {
 export class CheckpointDocument implements vscode.CustomDocument {
   private readonly updates = new vscode.EventEmitter<ScanUpdate>();
   readonly onDidUpdate = this.updates.event;
+  private readonly analysisEvents = new vscode.EventEmitter<HostEvent>();
+  /** Progress of the model-wide outlier and quantization runs. */
+  readonly onAnalysisEvent = this.analysisEvents.event;
+  /** Heatmap tiles, outliers and quantization previews of this checkpoint (empty when it could not be opened). */
+  readonly analyses: DocumentAnalyses;
   private readonly saliencyEvents = new vscode.EventEmitter<HostEvent>();
   /** Activation statistics imported for this checkpoint, and saliency results. */
   readonly onSaliencyEvent = this.saliencyEvents.event;
@@ -45,6 +51,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
     private readonly engine: () => ScanEngine,
   ) {
     const tensors = 'checkpoint' in opened ? opened.checkpoint.tensors : [];
+    this.analyses = new DocumentAnalyses(tensors, engine, (event) => this.analysisEvents.fire(event));
     this.saliency = new DocumentSaliency('checkpoint' in opened ? opened.checkpoint : undefined, engine, (event) => this.saliencyEvents.fire(event));
     this.progress = {
       state: 'idle',
@@ -175,9 +182,11 @@ export class CheckpointDocument implements vscode.CustomDocument {
 
   dispose(): void {
     this.cancel();
+    this.analyses.dispose();
     this.saliency.dispose();
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.updates.dispose();
+    this.analysisEvents.dispose();
     this.saliencyEvents.dispose();
   }
 }
@@ -215,6 +224,8 @@ function toRow(entry: Checkpoint['tensors'][number], id: number): TensorRow {
     offset: entry.offset,
     quantized: isBlockQuantized(entry.dtype),
     problem: entry.problem ? { code: entry.problem.code, message: entry.problem.message } : null,
+    ...(entry.strides ? { strides: [...entry.strides] } : {}),
+    ...(entry.deflate ? { deflated: true } : {}),
   };
 }
 

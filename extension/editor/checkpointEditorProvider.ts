@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { ScanEngine } from '../engine/scanEngine';
 import { statsReportToCsv } from '../engine/statsReport';
+import { isQuantScheme, llamaQuantizeOverrides, llmCompressorIgnore, type QuantScheme } from '../engine/quantPreview';
 import { FormatError } from '../formats/formatError';
 import type { ActivationsSummary, Envelope, HostApi, HostEvent, HostMethod } from '../protocol/messages';
 import { CheckpointDocument } from './checkpointDocument';
@@ -62,6 +63,12 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
 
     const post = (message: Envelope): void => void webview.postMessage(message);
     const sendEvent = (event: HostEvent): void => post({ kind: 'evt', event });
+    // One tile request in flight per channel (a heatmap view): a newer one cancels the older.
+    const tileRequests = new Map<string, AbortController>();
+    const cancelTile = (channel: string): void => {
+      tileRequests.get(channel)?.abort();
+      tileRequests.delete(channel);
+    };
     const handlers: Handlers = {
       open: () => {
         document.ensureScanned();
@@ -85,6 +92,37 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
         await exportStatistics(document, format);
         return null;
       },
+      tile: async ({ id, channel, ...query }) => {
+        cancelTile(channel);
+        const abort = new AbortController();
+        tileRequests.set(channel, abort);
+        try {
+          return await document.analyses.tile(id, query, abort.signal);
+        } finally {
+          if (tileRequests.get(channel) === abort) tileRequests.delete(channel);
+        }
+      },
+      cancelTile: ({ channel }) => {
+        cancelTile(channel);
+        return null;
+      },
+      outliers: ({ id }) => document.analyses.outliers(id),
+      quant: ({ id }) => document.analyses.quant(id),
+      runAnalysis: ({ kind, schemes, restart }) => {
+        document.analyses.runAnalysis(kind, schemes, restart);
+        return null;
+      },
+      cancelAnalysis: ({ kind }) => {
+        document.analyses.cancelAnalysis(kind);
+        return null;
+      },
+      outlierView: () => document.analyses.outlierView(),
+      quantView: () => document.analyses.quantView(),
+      exportKeepList: async ({ scheme, thresholdDb, format }) => {
+        if (!isQuantScheme(scheme)) throw new Error(`unknown scheme ${scheme}`);
+        await exportKeepList(document, scheme, thresholdDb, format);
+        return null;
+      },
       activations: () => document.saliency.activations(),
       importActivations: () => importActivations(document),
       saliency: (query) => document.saliency.analyse(query),
@@ -92,6 +130,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
 
     const subscriptions = [
       document.onDidUpdate((update) => sendEvent({ type: 'scanProgress', ...update })),
+      document.onAnalysisEvent(sendEvent),
       document.onSaliencyEvent(sendEvent),
       webview.onDidReceiveMessage(async (message: Envelope) => {
         if (message?.kind !== 'req') return;
@@ -105,6 +144,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
       }),
     ];
     panel.onDidDispose(() => {
+      for (const channel of [...tileRequests.keys()]) cancelTile(channel);
       this.panels.delete(panel);
       subscriptions.forEach((s) => s.dispose());
     });
@@ -126,6 +166,26 @@ export async function exportStatistics(document: CheckpointDocument, format?: 'j
   const text = target.path.endsWith('.csv') ? statsReportToCsv(report) : JSON.stringify(report, null, 2) + '\n';
   await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(text));
   void vscode.window.showInformationMessage(vscode.l10n.t('Statistics exported to {0}', target.fsPath));
+}
+
+/**
+ * Asks where to save, then writes the tensors that lose most under `scheme` (SQNR below `thresholdDb`) as an
+ * llm-compressor `ignore` list (YAML) or llama-quantize `--tensor-type` overrides. Checkpoint names are written as
+ * they are: GGUF names need the GGUF name map.
+ */
+export async function exportKeepList(document: CheckpointDocument, scheme: QuantScheme, thresholdDb: number, format: 'llm-compressor' | 'llama-quantize'): Promise<void> {
+  const tensors = document.analyses.keepList(scheme, thresholdDb);
+  const base = document.uri.fsPath.replace(/(\.safetensors)?(\.index\.json)?$/, '');
+  const target = await vscode.window.showSaveDialog({
+    defaultUri: vscode.Uri.file(format === 'llm-compressor' ? `${base}.${scheme}.ignore.yaml` : `${base}.${scheme}.tensor-types.txt`),
+    filters: format === 'llm-compressor' ? { YAML: ['yaml', 'yml'], JSON: ['json'] } : { Text: ['txt'] },
+  });
+  if (!target) return;
+  const text = format === 'llm-compressor'
+    ? llmCompressorIgnore(tensors, scheme, thresholdDb, target.path.endsWith('.json') ? 'json' : 'yaml')
+    : llamaQuantizeOverrides(tensors, scheme, thresholdDb);
+  await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(text));
+  void vscode.window.showInformationMessage(vscode.l10n.t('{0} tensor(s) to keep in higher precision written to {1}', tensors.length, target.fsPath));
 }
 
 /**

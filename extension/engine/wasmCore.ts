@@ -33,6 +33,10 @@ interface Exports {
   ws_error(): number;
   ws_stats_new(code: number): number;
   ws_stats_merge(into: number, from: number): number;
+  ws_tile_new(dtype: number, cols: number, rowBegin: number, rowEnd: number, colBegin: number, colEnd: number, outRows: number,
+    outCols: number, outFirst: number, outLast: number, reducer: number, segStart: number, segLen: number, skip: number): number;
+  ws_channels_new(dtype: number, rows: number, cols: number, k: number): number;
+  ws_quant_new(dtype: number, rows: number, cols: number, schemes: number, keep: number): number;
   ws_blocks_new(code: number, rows: number, rowBlocks: number, gridRows: number, gridCols: number): number;
   ws_decode_new(code: number): number;
   ws_saliency_new(code: number, rows: number, cols: number, method: number, alpha: number, k: number): number;
@@ -95,6 +99,145 @@ export class StatsJob extends WasmJob {
   }
 }
 
+/** A tile job's parameters (wasm/ABI.md, ws_tile_new). */
+export interface TileJobSpec {
+  cols: number;
+  rows: readonly [number, number];
+  columns: readonly [number, number];
+  size: readonly [number, number];
+  outRows: readonly [number, number];
+  reducer: TileReducer;
+  segment: readonly [number, number];
+  skip: number;
+}
+
+export type TileReducer = 'mean' | 'absmax' | 'min' | 'max';
+const REDUCER_CODES: Readonly<Record<TileReducer, number>> = { mean: 0, absmax: 1, min: 2, max: 3 };
+
+/** A finished tile part: `rows × cols` cells (NaN = null) and the marginal totals. */
+export interface TileCells {
+  rows: number;
+  cols: number;
+  values: Float64Array;
+  rowAbsmax: Float64Array;
+  rowSquares: Float64Array;
+  rowCount: Float64Array;
+  colAbsmax: Float64Array;
+  colSquares: Float64Array;
+  colCount: Float64Array;
+}
+
+export class TileJob extends WasmJob {
+  constructor(core: WasmCore, handle: number, private readonly rows: number, private readonly cols: number) {
+    super(core, handle);
+  }
+
+  result(): TileCells {
+    const r = this.record();
+    const { rows, cols } = this;
+    if (r.length !== rows * cols + 3 * rows + 3 * cols) throw new WasmCoreError('WASM_ERROR', `tile record of ${r.length} slots for ${rows} × ${cols}`);
+    let at = 0;
+    const take = (n: number): Float64Array => r.subarray(at, (at += n));
+    return {
+      rows, cols, values: take(rows * cols), rowAbsmax: take(rows), rowSquares: take(rows), rowCount: take(rows),
+      colAbsmax: take(cols), colSquares: take(cols), colCount: take(cols),
+    };
+  }
+}
+
+/** One row or column in a ranking. */
+export interface ChannelEntry {
+  index: number;
+  absmax: number;
+  rms: number;
+  /** Excess kurtosis; NaN when undefined. */
+  kurtosis: number;
+}
+
+export interface ScalarEntry {
+  row: number;
+  col: number;
+  value: number;
+  /** (|value| − mean|W|) / std|W|; NaN when undefined. */
+  z: number;
+}
+
+/** The outlier analysis of one matrix (NaN = undefined). */
+export interface ChannelSummary {
+  count: number;
+  meanAbs: number;
+  stdAbs: number;
+  rowMedian: number;
+  colMedian: number;
+  rowRatio: number;
+  colRatio: number;
+  topRows: ChannelEntry[];
+  topCols: ChannelEntry[];
+  topScalars: ScalarEntry[];
+}
+
+export class ChannelsJob extends WasmJob {
+  result(): ChannelSummary {
+    const r = this.record();
+    const [rows, cols, scalars] = [r[7]!, r[8]!, r[9]!];
+    if (r.length !== 10 + 4 * (rows + cols + scalars)) throw new WasmCoreError('WASM_ERROR', `channel record of ${r.length} slots`);
+    const channel = (at: number): ChannelEntry => ({ index: r[at]!, absmax: r[at + 1]!, rms: r[at + 2]!, kurtosis: r[at + 3]! });
+    const at = (i: number): number => 10 + 4 * i;
+    return {
+      count: r[0]!, meanAbs: r[1]!, stdAbs: r[2]!, rowMedian: r[3]!, colMedian: r[4]!, rowRatio: r[5]!, colRatio: r[6]!,
+      topRows: Array.from({ length: rows }, (_, i) => channel(at(i))),
+      topCols: Array.from({ length: cols }, (_, i) => channel(at(rows + i))),
+      topScalars: Array.from({ length: scalars }, (_, i) => {
+        const p = at(rows + cols + i);
+        return { row: r[p]!, col: r[p + 1]!, value: r[p + 2]!, z: r[p + 3]! };
+      }),
+    };
+  }
+}
+
+/** Quantization schemes in the core's bit order (names as the CLI spells them). */
+export const QUANT_SCHEMES = [
+  'int8-sym-row', 'int8-sym-g128', 'int4-sym-g32', 'int4-asym-g128', 'int4-asym-g64', 'int3-asym-g64', 'q8_0', 'q4_0',
+  'fp8-e4m3-tensor', 'fp8-e4m3-row', 'mxfp4', 'nvfp4',
+] as const;
+export type QuantScheme = (typeof QUANT_SCHEMES)[number];
+/** Fractions of the largest |w| that can be kept in high precision, in the core's bit order. */
+export const KEEP_FRACTIONS = [0.001, 0.01] as const;
+export type KeepFraction = (typeof KEEP_FRACTIONS)[number];
+
+/** Error sums of one (scheme, kept fraction); `kept` 0 means nothing kept. */
+export interface QuantErrorSums {
+  scheme: QuantScheme;
+  kept: 0 | KeepFraction;
+  squared: number;
+  maxAbs: number;
+}
+
+export interface QuantSums {
+  /** Finite elements and Σw² over them. */
+  count: number;
+  signal: number;
+  errors: QuantErrorSums[];
+}
+
+export class QuantJob extends WasmJob {
+  constructor(core: WasmCore, handle: number, private readonly schemes: QuantScheme[], private readonly kept: (0 | KeepFraction)[]) {
+    super(core, handle);
+  }
+
+  result(): QuantSums {
+    const r = this.record();
+    const n = this.schemes.length * this.kept.length;
+    if (r.length !== 2 + 2 * n) throw new WasmCoreError('WASM_ERROR', `quantization record of ${r.length} slots`);
+    const errors = this.schemes.flatMap((scheme, s) =>
+      this.kept.map((kept, l) => {
+        const at = 2 + 2 * (s * this.kept.length + l);
+        return { scheme, kept, squared: r[at]!, maxAbs: r[at + 1]! };
+      }));
+    return { count: r[0]!, signal: r[1]!, errors };
+  }
+}
+
 /** Block diagnostics of a quantized tensor (wasm/crates/abi/src/blocks.rs). */
 export class BlocksJob extends WasmJob {
   result(): Omit<BlockAnalysis, 'blockBytes'> {
@@ -149,6 +292,26 @@ export class WasmCore {
 
   beginStats(dtype: string): StatsJob {
     return new StatsJob(this, this.create(this.exports.ws_stats_new(this.dtypeCode(dtype))));
+  }
+
+  beginTile(dtype: string, t: TileJobSpec): TileJob {
+    const handle = this.exports.ws_tile_new(this.dtypeCode(dtype), t.cols, t.rows[0], t.rows[1], t.columns[0], t.columns[1], t.size[0], t.size[1],
+      t.outRows[0], t.outRows[1], REDUCER_CODES[t.reducer], t.segment[0], t.segment[1], t.skip);
+    return new TileJob(this, this.create(handle), t.outRows[1] - t.outRows[0], t.size[1]);
+  }
+
+  /** Outlier channels and scalars of a `rows × cols` matrix, ranking the top `k`. */
+  beginChannels(dtype: string, rows: number, cols: number, k: number): ChannelsJob {
+    return new ChannelsJob(this, this.create(this.exports.ws_channels_new(this.dtypeCode(dtype), rows, cols, k)));
+  }
+
+  /** Quantization errors of a `rows × cols` matrix under several schemes, optionally keeping the largest |w|. */
+  beginQuant(dtype: string, rows: number, cols: number, schemes: readonly QuantScheme[], keep: readonly KeepFraction[]): QuantJob {
+    const schemeMask = schemes.reduce((mask, s) => mask | (1 << QUANT_SCHEMES.indexOf(s)), 0);
+    const keepMask = keep.reduce((mask, k) => mask | (1 << KEEP_FRACTIONS.indexOf(k)), 0);
+    const ordered = QUANT_SCHEMES.filter((s) => schemes.includes(s));
+    const kept = [0 as const, ...KEEP_FRACTIONS.filter((k) => keep.includes(k))];
+    return new QuantJob(this, this.create(this.exports.ws_quant_new(this.dtypeCode(dtype), rows, cols, schemeMask, keepMask)), ordered, kept);
   }
 
   /** Block diagnostics of a `rows` × `rowBlocks` blocks tensor, pooled into at most `gridRows` × `gridCols` cells. */

@@ -10,6 +10,9 @@ import { Cancelled, describeFailure, type TaskContext } from './tasks/taskContex
 import { runBlocks } from './tasks/blocks';
 import { runSaliency } from './tasks/saliency';
 import { runStats, runStatsBatch } from './tasks/stats';
+import { runTile } from './tasks/tile';
+import { runChannels } from './tasks/channels';
+import { runQuant } from './tasks/quant';
 import type { HostToWorker, TaskKind, TaskResult, TaskSpec, WorkerSetup, WorkerToHost } from './workerProtocol';
 
 type Runner<K extends TaskKind> = (spec: TaskSpec<K>, ctx: TaskContext) => Promise<TaskResult<K>>;
@@ -19,6 +22,9 @@ const RUNNERS: { [K in TaskKind]: Runner<K> } = {
   stats: runStats,
   statsBatch: runStatsBatch,
   blocks: runBlocks,
+  tile: runTile,
+  channels: runChannels,
+  quant: runQuant,
   saliency: runSaliency,
 };
 

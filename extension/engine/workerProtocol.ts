@@ -6,11 +6,18 @@
 import type { BlocksSpec, BlocksTaskResult } from './tasks/blocks';
 import type { SaliencySpec, SaliencyTaskResult } from './tasks/saliency';
 import type { StatsBatchResult, StatsBatchSpec, StatsSpec, StatsTaskResult } from './tasks/stats';
+import type { TileTaskResult, TileTaskSpec } from './tasks/tile';
+import type { ChannelsSpec } from './tasks/channels';
+import type { QuantSpec } from './tasks/quant';
+import type { ChannelSummary, QuantSums } from './wasmCore';
 
 export interface TaskMap {
   stats: { spec: StatsSpec; result: StatsTaskResult };
   statsBatch: { spec: StatsBatchSpec; result: StatsBatchResult };
   blocks: { spec: BlocksSpec; result: BlocksTaskResult };
+  tile: { spec: TileTaskSpec; result: TileTaskResult };
+  channels: { spec: ChannelsSpec; result: ChannelSummary };
+  quant: { spec: QuantSpec; result: QuantSums };
   saliency: { spec: SaliencySpec; result: SaliencyTaskResult };
 }
 

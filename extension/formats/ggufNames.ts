@@ -56,7 +56,7 @@ export function ggufToHfName(name: string): string | undefined {
   return mapName(name, FORWARD);
 }
 
-/** The llama.cpp name of an HF tensor or module name (with its "model." prefix), or undefined. */
+/** The llama.cpp name of an HF tensor name, or undefined when the table has no such tensor. */
 export function hfToGgufName(name: string): string | undefined {
   return mapName(name, BACKWARD);
 }

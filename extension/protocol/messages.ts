@@ -45,6 +45,10 @@ export interface TensorRow {
   /** A block-quantized (GGUF) dtype: the Blocks tab applies. */
   quantized: boolean;
   problem: ProblemInfo | null;
+  /** Element strides when the tensor is not stored row-major and contiguous (byte offsets of elements need them). */
+  strides?: number[];
+  /** The bytes sit in a compressed entry: `offset` counts within the decompressed entry. */
+  deflated?: boolean;
 }
 
 /** Statistics of one tensor as they stream in; `error` set when that tensor could not be analysed. */
@@ -67,6 +71,118 @@ export interface ScanProgress {
 export type OpenResponse =
   | { kind: 'checkpoint'; summary: CheckpointSummary; tensors: TensorRow[]; records: StatsRecord[]; progress: ScanProgress }
   | { kind: 'error'; file: string; problem: ProblemInfo };
+
+export type TileReducer = 'mean' | 'absmax' | 'min' | 'max';
+
+/** A tile as the webview asks for it: half-open source ranges of the matrix view, cells, reducer. */
+export interface TileQuery {
+  rows: [number, number];
+  cols: [number, number];
+  size: [number, number];
+  reduce: TileReducer;
+}
+
+/** Tile cells (row-major, NaN where no finite value) and marginals over the rectangle. */
+export interface TileReply extends TileQuery {
+  values: Float64Array;
+  rowAbsmax: Float64Array;
+  rowRms: Float64Array;
+  colAbsmax: Float64Array;
+  colRms: Float64Array;
+}
+
+export interface ChannelInfo {
+  index: number;
+  absmax: number;
+  rms: number | null;
+  kurtosis: number | null;
+}
+
+export interface ScalarInfo {
+  row: number;
+  col: number;
+  value: number;
+  z: number | null;
+}
+
+/** The outlier analysis of one tensor (rows = dim 0, columns = the product of the rest). */
+export interface OutlierSummary {
+  rowRatio: number | null;
+  colRatio: number | null;
+  rowMedian: number | null;
+  colMedian: number | null;
+  meanAbs: number | null;
+  stdAbs: number | null;
+  topRows: ChannelInfo[];
+  topCols: ChannelInfo[];
+  topScalars: ScalarInfo[];
+}
+
+export interface OutlierRecord {
+  id: number;
+  summary: OutlierSummary | null;
+  error: ProblemInfo | null;
+}
+
+export interface QuantMetricsInfo {
+  mse: number | null;
+  sqnrDb: number | null;
+  maxAbsErr: number | null;
+  /** Σ(w − ŵ)² / Σw². */
+  damage: number | null;
+}
+
+export interface QuantSchemeInfo {
+  scheme: string;
+  metrics: QuantMetricsInfo;
+  kept: { fraction: number; metrics: QuantMetricsInfo }[];
+}
+
+export interface QuantRecord {
+  id: number;
+  /** One entry per scheme that applies to the tensor. */
+  results: QuantSchemeInfo[] | null;
+  error: ProblemInfo | null;
+}
+
+export type AnalysisKind = 'outliers' | 'quant';
+
+export interface AnalysisProgress {
+  state: ScanState;
+  doneTensors: number;
+  totalTensors: number;
+  doneBytes: number;
+  totalBytes: number;
+}
+
+export interface SuperWeightInfo {
+  id: number;
+  row: number;
+  col: number;
+  value: number;
+  z: number;
+}
+
+export interface CrossLayerInfo {
+  /** The width the channel indices refer to (the most common column count). */
+  width: number;
+  channels: { index: number; echoes: { id: number; axis: 'row' | 'col'; ratio: number }[] }[];
+}
+
+/** Everything the model-wide Outliers view shows. */
+export interface OutlierView {
+  progress: AnalysisProgress;
+  records: OutlierRecord[];
+  superWeights: SuperWeightInfo[];
+  crossLayer: CrossLayerInfo;
+}
+
+/** Everything the model-wide Quantization view shows for the schemes last run. */
+export interface QuantView {
+  progress: AnalysisProgress;
+  schemes: string[];
+  records: QuantRecord[];
+}
 
 /** The activation statistics imported for a checkpoint, as the Saliency tab shows them. */
 export interface ActivationsSummary {
@@ -124,6 +240,21 @@ export interface HostApi {
   blocks: { req: { id: number }; res: BlockOutcome };
   copyText: { req: { text: string }; res: null };
   exportStats: { req: { format: 'json' | 'csv' }; res: null };
+  /** A heatmap tile of tensor `id`; a newer request on the same `channel` cancels this one. */
+  tile: { req: TileQuery & { id: number; channel: string }; res: TileReply };
+  /** Drops the tile request in flight on `channel` (its view went away). */
+  cancelTile: { req: { channel: string }; res: null };
+  /** The outlier analysis of one tensor (cached). */
+  outliers: { req: { id: number }; res: OutlierRecord };
+  /** Quantization errors of one tensor under every scheme, with the top 0.1 %/1 % kept (cached). */
+  quant: { req: { id: number }; res: QuantRecord };
+  /** Starts the model-wide analysis (outliers; quantization under `schemes`) unless it already ran for them. */
+  runAnalysis: { req: { kind: AnalysisKind; schemes?: string[]; restart?: boolean }; res: null };
+  cancelAnalysis: { req: { kind: AnalysisKind }; res: null };
+  outlierView: { req: Record<string, never>; res: OutlierView };
+  quantView: { req: Record<string, never>; res: QuantView };
+  /** Saves the keep-in-higher-precision list of `scheme` (tensors with SQNR below `thresholdDb`). */
+  exportKeepList: { req: { scheme: string; thresholdDb: number; format: 'llm-compressor' | 'llama-quantize' }; res: null };
   /** The activation statistics imported for this checkpoint, if any. */
   activations: { req: Record<string, never>; res: ActivationsSummary | null };
   /** Asks for a statistics file and imports it (null when the user cancels). */
@@ -136,6 +267,7 @@ export interface HostApi {
 export type HostEvent =
   | { type: 'scanProgress'; records: StatsRecord[]; progress: ScanProgress }
   | { type: 'focusTensor'; name: string }
+  | { type: 'analysisProgress'; kind: AnalysisKind; progress: AnalysisProgress }
   | { type: 'activations'; summary: ActivationsSummary | null };
 
 export type HostMethod = keyof HostApi & string;

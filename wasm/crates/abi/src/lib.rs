@@ -10,6 +10,9 @@ mod blocks;
 mod decode;
 mod saliency;
 mod stats;
+mod tile;
+mod channels;
+mod quantsim;
 
 use std::cell::RefCell;
 

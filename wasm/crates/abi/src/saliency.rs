@@ -3,6 +3,7 @@
 //! ABI.md): a header of 5 — channels ranked C, weights ranked K, cols, has column absmax, has activations — then C ×
 //! (column, score), K × (row, column, score), the `cols` channel scores, then the column absmaxes and the activation
 //! vector when present.
+use crate::tile::whole;
 use crate::{register, Job, JobError};
 use weightscope_core::saliency::{Method, SaliencyError, SaliencyJob};
 use weightscope_core::DType;
@@ -76,11 +77,3 @@ pub extern "C" fn ws_saliency_new(code: u32, rows: f64, cols: f64, method: u32, 
     register(job)
 }
 
-/// A whole number below 2^53 passed as f64.
-fn whole(x: f64, what: &str) -> Result<u64, JobError> {
-    if x >= 0.0 && x < 9_007_199_254_740_992.0 && x.fract() == 0.0 {
-        Ok(x as u64)
-    } else {
-        Err(JobError::params(format!("{} must be a whole number, not {}", what, x)))
-    }
-}

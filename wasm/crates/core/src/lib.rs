@@ -17,3 +17,9 @@ pub mod topk;
 
 pub use dtype::DType;
 pub use stats::{StatsJob, StatsResult, QUANTILE_PROBS};
+pub mod quantsim;
+pub mod ranks;
+pub mod rounding;
+pub mod tile;
+pub mod channels;
+pub mod finite;

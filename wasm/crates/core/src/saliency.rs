@@ -343,7 +343,7 @@ mod tests {
     }
 
     fn ranked(scores: &[f64], k: usize) -> Vec<Ranked> {
-        let mut all: Vec<Ranked> = scores.iter().enumerate().filter(|(_, s)| !s.is_nan()).map(|(i, &s)| Ranked { score: s, position: i as u64 }).collect();
+        let mut all: Vec<Ranked> = scores.iter().enumerate().filter(|(_, s)| !s.is_nan()).map(|(i, &s)| Ranked { score: s, position: i as u64, item: () }).collect();
         all.sort_by(crate::topk::rank_order);
         all.truncate(k);
         all

@@ -1,0 +1,86 @@
+import { writeFileSync } from 'node:fs';
+import { openCheckpoint } from '../formats/openCheckpoint';
+import { nodeSourceOpener } from '../source/nodeFileSource';
+import {
+  damageRanking, defaultKeepThreshold, hasQuantPreview, isQuantScheme, KEEP_FRACTIONS, keepList, llamaQuantizeOverrides, llmCompressorIgnore,
+  QUANT_SCHEMES, quantDocument, runQuantPreview, type QuantScheme,
+} from '../engine/quantPreview';
+import { flagValue, globToRegExp, parseArgs, UsageError } from './args';
+import { engineFromArgs, ENGINE_FLAGS, printJson, type Command } from './command';
+import { ProgressLine } from './progress';
+import { formatStat, renderTable } from './table';
+
+const FLAGS = {
+  json: {}, help: {}, scheme: { value: true, repeat: true }, 'keep-outliers': {}, filter: { value: true },
+  'export-ignore': { value: true }, 'export-llama-quantize': { value: true }, 'keep-below': { value: true }, ...ENGINE_FLAGS,
+};
+
+export const quantCommand: Command = {
+  usage: `  quant PATH --scheme S [--scheme S2 ...] [--json] [--keep-outliers] [--filter GLOB]
+        [--export-ignore FILE] [--export-llama-quantize FILE] [--keep-below DB]
+        quantization error (MSE, SQNR, max |error|) of every float tensor under each scheme:
+        ${QUANT_SCHEMES.join(', ')}`,
+  run: runQuantCommand,
+};
+
+async function runQuantCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, FLAGS);
+  if (args.flags.has('help')) {
+    process.stdout.write(`usage:\n${quantCommand.usage}\n`);
+    return 0;
+  }
+  if (args.positionals.length !== 1) throw new UsageError('quant takes exactly one PATH');
+  const given = args.flags.get('scheme') ?? [];
+  if (given.length === 0) throw new UsageError(`quant needs at least one --scheme (${QUANT_SCHEMES.join(', ')})`);
+  const unknown = given.find((s) => !isQuantScheme(s));
+  if (unknown !== undefined) throw new UsageError(`unknown scheme "${unknown}" (known: ${QUANT_SCHEMES.join(', ')})`);
+  const schemes = [...new Set(given)] as QuantScheme[];
+  const keepOutliers = args.flags.has('keep-outliers');
+  const keepBelowText = flagValue(args, 'keep-below');
+  const keepBelow = keepBelowText === undefined ? undefined : Number(keepBelowText);
+  if (keepBelow !== undefined && (keepBelowText!.trim() === '' || !Number.isFinite(keepBelow))) throw new UsageError(`--keep-below takes a number of dB, not "${keepBelowText}"`);
+  const filterText = flagValue(args, 'filter');
+  const filter = filterText === undefined ? undefined : globToRegExp(filterText);
+  const engine = engineFromArgs(args);
+  try {
+    const checkpoint = await openCheckpoint(args.positionals[0]!, nodeSourceOpener);
+    const entries = checkpoint.tensors;
+    const indices = entries.flatMap((t, i) => (hasQuantPreview(t) && (!filter || filter.test(t.name)) ? [i] : []));
+    const totalBytes = indices.reduce((sum, i) => sum + entries[i]!.bytes, 0);
+    const progress = process.stderr.isTTY && !args.flags.has('json') ? new ProgressLine(totalBytes) : undefined;
+    const outcomes = await runQuantPreview(engine.pool, entries, indices, {
+      schemes,
+      keep: keepOutliers ? [...KEEP_FRACTIONS] : [],
+      chunkBytes: engine.chunkBytes,
+      onProgress: (done) => progress?.update(done),
+    });
+    progress?.clear();
+    for (const i of indices) {
+      const problem = outcomes.get(i)?.problem;
+      if (problem) process.stderr.write(`weightscope: skipped ${entries[i]!.name}: ${problem.code}: ${problem.message}\n`);
+    }
+    const exportIgnore = flagValue(args, 'export-ignore');
+    const exportLlama = flagValue(args, 'export-llama-quantize');
+    if (exportIgnore !== undefined || exportLlama !== undefined) {
+      // The keep list follows the first scheme given.
+      const scheme = schemes[0]!;
+      const ranking = damageRanking(entries, outcomes, scheme);
+      const threshold = keepBelow ?? defaultKeepThreshold(entries, ranking) ?? Number.NEGATIVE_INFINITY;
+      const kept = keepList(entries, ranking, threshold);
+      if (exportIgnore !== undefined) writeFileSync(exportIgnore, llmCompressorIgnore(kept, scheme, threshold, exportIgnore.endsWith('.json') ? 'json' : 'yaml'));
+      if (exportLlama !== undefined) writeFileSync(exportLlama, llamaQuantizeOverrides(kept, scheme, threshold));
+      process.stderr.write(`weightscope: ${kept.length} tensor(s) with SQNR below ${threshold.toFixed(2)} dB under ${scheme} written to the keep list\n`);
+    }
+    const document = quantDocument(entries, outcomes, schemes, keepOutliers);
+    if (args.flags.has('json')) printJson(document);
+    else process.stdout.write(renderQuant(document));
+  } finally {
+    engine.dispose();
+  }
+  return 0;
+}
+
+function renderQuant(doc: ReturnType<typeof quantDocument>): string {
+  const rows = doc.tensors.map((t) => [t.name, t.scheme, formatStat(t.mse), formatStat(t.sqnr_db), formatStat(t.max_abs_err)]);
+  return renderTable(['name', 'scheme', 'mse', 'sqnr dB', 'max |err|'], rows, [2, 3, 4]);
+}

@@ -1,0 +1,789 @@
+//! Heatmap tiles: a rectangle of a tensor seen as a matrix `[dim0, product of the rest]`, reduced to an H × W grid
+//! of cells, streamed from only the rows the rectangle covers.
+//!
+//! Output cell (i, j) reduces source rows `A + floor(i·(B−A)/H)` up to `A + floor((i+1)·(B−A)/H)` (exclusive) and
+//! the same for columns. Reductions run over finite values only; a cell with no finite value (or an empty source
+//! range, when H > B − A) is NaN, meaning null. Mean sums in f64 with compensation, min/max/absmax are exact.
+//! Alongside the cells come per-output-row and per-output-column absmax, Σx² and counts over the rectangle, for the
+//! marginal strips.
+//!
+//! Results do not depend on how the bytes are chunked: values are reduced in units of at most 64 consecutive values
+//! of one cell in one source row, always cut at the same places, and a unit split across two pushes is completed
+//! from a small carry buffer.
+use crate::decode::Decoder;
+use crate::finite::all_finite;
+use crate::dtype::DType;
+
+/// Largest number of cells one job produces.
+pub const MAX_TILE_CELLS: u64 = 1 << 22;
+/// Values reduced together before joining a cell's running totals.
+const UNIT: u64 = 64;
+
+/// How a cell's values become one number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reducer {
+    /// Mean of the finite values.
+    Mean,
+    /// Largest |x|.
+    AbsMax,
+    /// Smallest value.
+    Min,
+    /// Largest value.
+    Max,
+}
+
+impl Reducer {
+    /// The ABI code (0 mean, 1 absmax, 2 min, 3 max).
+    pub fn from_code(code: u32) -> Option<Reducer> {
+        [Reducer::Mean, Reducer::AbsMax, Reducer::Min, Reducer::Max].get(code as usize).copied()
+    }
+}
+
+/// What to compute and how the bytes will arrive.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TileSpec {
+    /// Columns of the whole matrix.
+    pub cols: u64,
+    /// Source rows [A, B).
+    pub rows: (u64, u64),
+    /// Source columns [C, D).
+    pub columns: (u64, u64),
+    /// Output cells H × W.
+    pub size: (u64, u64),
+    /// The output rows [i0, i1) this job computes (all of them: (0, H)); reading covers only their source rows.
+    pub out_rows: (u64, u64),
+    /// How cells reduce.
+    pub reducer: Reducer,
+    /// Each streamed row holds columns [start, start + len) (the full row: (0, cols)).
+    pub segment: (u64, u64),
+    /// Elements to drop before the first row (when the read had to start at a group boundary).
+    pub skip: u64,
+}
+
+impl TileSpec {
+    /// Source rows of output row i: [A + floor(i·n/H), A + floor((i+1)·n/H)).
+    pub fn source_rows_of(&self, i: u64) -> (u64, u64) {
+        let n = self.rows.1 - self.rows.0;
+        let at = |i: u64| self.rows.0 + ((i as u128 * n as u128) / self.size.0 as u128) as u64;
+        (at(i), at(i + 1))
+    }
+
+    /// First source column of output column j.
+    pub fn source_column(&self, j: u64) -> u64 {
+        let n = self.columns.1 - self.columns.0;
+        self.columns.0 + ((j as u128 * n as u128) / self.size.1 as u128) as u64
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let (a, b) = self.rows;
+        let (c, d) = self.columns;
+        let (h, w) = self.size;
+        let (i0, i1) = self.out_rows;
+        let (start, len) = self.segment;
+        if a >= b || c >= d || d > self.cols {
+            return Err(format!("bad rectangle rows {}..{} columns {}..{} of {}", a, b, c, d, self.cols));
+        }
+        if h == 0 || w == 0 || h.saturating_mul(w) > MAX_TILE_CELLS {
+            return Err(format!("a tile has 1 to {} cells, not {} × {}", MAX_TILE_CELLS, h, w));
+        }
+        if i0 >= i1 || i1 > h {
+            return Err(format!("output rows {}..{} are not within 0..{}", i0, i1, h));
+        }
+        if start > c || start + len < d || start + len > self.cols {
+            return Err(format!("the streamed columns {}..{} do not cover {}..{}", start, start + len, c, d));
+        }
+        Ok(())
+    }
+}
+
+/// Running totals of one cell.
+#[derive(Clone, Copy, Debug)]
+struct Cell {
+    sum: f64,
+    /// Neumaier compensation of `sum`.
+    compensation: f64,
+    squares: f64,
+    absmax: f64,
+    min: f64,
+    max: f64,
+    count: f64,
+}
+
+const EMPTY_CELL: Cell =
+    Cell { sum: 0.0, compensation: 0.0, squares: 0.0, absmax: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, count: 0.0 };
+
+impl Cell {
+    /// Adds to the compensated sum (Neumaier).
+    fn add_sum(&mut self, x: f64) {
+        let t = self.sum + x;
+        self.compensation += if self.sum.abs() >= x.abs() { (self.sum - t) + x } else { (x - t) + self.sum };
+        self.sum = t;
+    }
+
+    fn add(&mut self, unit: &Cell) {
+        self.add_sum(unit.sum);
+        self.compensation += unit.compensation;
+        self.squares += unit.squares;
+        self.count += unit.count;
+        self.absmax = if unit.absmax > self.absmax { unit.absmax } else { self.absmax };
+        self.min = if unit.min < self.min { unit.min } else { self.min };
+        self.max = if unit.max > self.max { unit.max } else { self.max };
+    }
+
+    fn value(&self, reducer: Reducer) -> f64 {
+        if self.count == 0.0 {
+            return f64::NAN;
+        }
+        match reducer {
+            Reducer::Mean => (self.sum + self.compensation) / self.count,
+            Reducer::AbsMax => self.absmax,
+            Reducer::Min => self.min,
+            Reducer::Max => self.max,
+        }
+    }
+}
+
+/// Totals of up to UNIT consecutive values, in four lanes combined in a fixed order (so it vectorizes and never
+/// depends on where the slice came from).
+fn reduce_unit(values: &[f64]) -> Cell {
+    let mut sum = [0.0; 4];
+    let mut squares = [0.0; 4];
+    let mut absmax = [0.0; 4];
+    let mut min = [f64::INFINITY; 4];
+    let mut max = [f64::NEG_INFINITY; 4];
+    let mut count = [0.0; 4];
+    let quads = values.chunks_exact(4);
+    let rest = quads.remainder();
+    let mut lane = |l: usize, x: f64| {
+        let finite = x - x == 0.0;
+        let v = if finite { x } else { 0.0 };
+        sum[l] += v;
+        squares[l] += v * v;
+        absmax[l] = if v.abs() > absmax[l] { v.abs() } else { absmax[l] };
+        min[l] = if finite && x < min[l] { x } else { min[l] };
+        max[l] = if finite && x > max[l] { x } else { max[l] };
+        count[l] += if finite { 1.0 } else { 0.0 };
+    };
+    for quad in quads {
+        for (l, &x) in quad.iter().enumerate() {
+            lane(l, x);
+        }
+    }
+    for (l, &x) in rest.iter().enumerate() {
+        lane(l, x);
+    }
+    let pick = |a: f64, b: f64, better: fn(f64, f64) -> bool| if better(b, a) { b } else { a };
+    Cell {
+        sum: (sum[0] + sum[1]) + (sum[2] + sum[3]),
+        compensation: 0.0,
+        squares: (squares[0] + squares[1]) + (squares[2] + squares[3]),
+        absmax: pick(pick(absmax[0], absmax[1], |b, a| b > a), pick(absmax[2], absmax[3], |b, a| b > a), |b, a| b > a),
+        min: pick(pick(min[0], min[1], |b, a| b < a), pick(min[2], min[3], |b, a| b < a), |b, a| b < a),
+        max: pick(pick(max[0], max[1], |b, a| b > a), pick(max[2], max[3], |b, a| b > a), |b, a| b > a),
+        count: (count[0] + count[1]) + (count[2] + count[3]),
+    }
+}
+
+/// Why a tile job refused a call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TileError {
+    /// Parameters that do not describe a tile.
+    Params(String),
+    /// Partial element groups, or the stream ended early.
+    Input(&'static str),
+    /// Input after the results were final.
+    Phase,
+}
+
+/// The finished tile: `rows × W` cells (NaN = null) and the marginal totals.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TileResult {
+    /// Output rows computed (i1 − i0).
+    pub rows: usize,
+    /// Output columns (W).
+    pub cols: usize,
+    /// Row-major cell values.
+    pub values: Vec<f64>,
+    /// Per output row: absmax, Σx², finite count over the rectangle's columns.
+    pub row_absmax: Vec<f64>,
+    /// Per output row Σx².
+    pub row_squares: Vec<f64>,
+    /// Per output row finite count.
+    pub row_count: Vec<f64>,
+    /// Per output column: absmax over the computed rows.
+    pub col_absmax: Vec<f64>,
+    /// Per output column Σx².
+    pub col_squares: Vec<f64>,
+    /// Per output column finite count.
+    pub col_count: Vec<f64>,
+}
+
+/// Visible columns up to which values are accumulated per source column (long lane-wise loops, folded into cells
+/// once per output row); wider rectangles reduce each cell's slice of a row directly.
+const MAX_COLUMN_ACCUMULATORS: u64 = 1 << 18;
+
+/// Per-column running totals over the source rows of the current output row. The first row of an output row
+/// overwrites them, so they never need clearing.
+struct Columns {
+    /// Sum (mean), min or max, per the reducer; unused for absmax.
+    main: Vec<f64>,
+    absmax: Vec<f64>,
+    squares: Vec<f64>,
+    /// Non-finite values seen per column, over the rows added so far.
+    bad: Vec<f64>,
+    /// Rows added since the last fold.
+    rows: f64,
+    /// Some non-finite value was added since the last fold.
+    any_bad: bool,
+}
+
+impl Columns {
+    fn new(width: usize) -> Columns {
+        Columns { main: vec![0.0; width], absmax: vec![0.0; width], squares: vec![0.0; width], bad: vec![0.0; width], rows: 0.0, any_bad: false }
+    }
+
+    /// Adds `values`, the visible columns from `offset` of one source row.
+    fn add(&mut self, values: &[f64], offset: usize, reducer: Reducer) {
+        let end = offset + values.len();
+        let first = self.rows == 0.0;
+        let (main, absmax, squares, bad) =
+            (&mut self.main[offset..end], &mut self.absmax[offset..end], &mut self.squares[offset..end], &mut self.bad[offset..end]);
+        if all_finite(values) {
+            // One lane-wise pass per reducer; the first row of an output row overwrites instead of adding.
+            let mean = |m: f64, v: f64| m + v;
+            let min = |m: f64, v: f64| if v < m { v } else { m };
+            let max = |m: f64, v: f64| if v > m { v } else { m };
+            match (reducer, first) {
+                (Reducer::Mean, false) => accumulate::<false>(values, main, absmax, squares, mean),
+                (Reducer::Min, false) => accumulate::<false>(values, main, absmax, squares, min),
+                (Reducer::Max, false) => accumulate::<false>(values, main, absmax, squares, max),
+                (Reducer::AbsMax, false) => magnitudes::<false>(values, absmax, squares),
+                (Reducer::AbsMax, true) => magnitudes::<true>(values, absmax, squares),
+                (_, true) => accumulate::<true>(values, main, absmax, squares, mean),
+            }
+            return;
+        }
+        self.any_bad = true;
+        let start = match reducer {
+            Reducer::Min => f64::INFINITY,
+            Reducer::Max => f64::NEG_INFINITY,
+            _ => 0.0,
+        };
+        for (k, &x) in values.iter().enumerate() {
+            if first {
+                main[k] = start;
+                absmax[k] = 0.0;
+                squares[k] = 0.0;
+            }
+            if x - x != 0.0 {
+                bad[k] += 1.0;
+                continue;
+            }
+            main[k] = match reducer {
+                Reducer::Mean => main[k] + x,
+                Reducer::Min => main[k].min(x),
+                Reducer::Max => main[k].max(x),
+                Reducer::AbsMax => main[k],
+            };
+            squares[k] += x * x;
+            absmax[k] = absmax[k].max(x.abs());
+        }
+    }
+
+    /// Starts the next output row (the values are overwritten by its first row; the non-finite counts are cleared).
+    fn clear(&mut self) {
+        if self.any_bad {
+            self.bad.iter_mut().for_each(|b| *b = 0.0);
+        }
+        self.rows = 0.0;
+        self.any_bad = false;
+    }
+
+    /// The cell over visible columns [from, to) of the rows added since the last fold.
+    fn cell(&self, from: usize, to: usize, reducer: Reducer) -> Cell {
+        let mut cell = EMPTY_CELL;
+        if self.rows == 0.0 || from == to {
+            return cell;
+        }
+        let bad = if self.any_bad { sum_lanes(&self.bad[from..to]) } else { 0.0 };
+        cell.count = self.rows * (to - from) as f64 - bad;
+        if cell.count == 0.0 {
+            return cell;
+        }
+        cell.squares = sum_lanes(&self.squares[from..to]);
+        cell.absmax = fold_lanes(&self.absmax[from..to], 0.0, |m, a| if a > m { a } else { m });
+        let main = &self.main[from..to];
+        match reducer {
+            Reducer::Mean => {
+                let (sum, compensation) = compensated_sum(main);
+                cell.sum = sum;
+                cell.compensation = compensation;
+            }
+            Reducer::Min => cell.min = fold_lanes(main, f64::INFINITY, |m, v| if v < m { v } else { m }),
+            Reducer::Max => cell.max = fold_lanes(main, f64::NEG_INFINITY, |m, v| if v > m { v } else { m }),
+            Reducer::AbsMax => {}
+        }
+        cell
+    }
+}
+
+/// Folds in four interleaved lanes, combined in a fixed order (vectorizes, and never depends on the data's origin).
+fn fold_lanes(values: &[f64], start: f64, f: impl Fn(f64, f64) -> f64) -> f64 {
+    let mut lanes = [start; 4];
+    let quads = values.chunks_exact(4);
+    let rest = quads.remainder();
+    for quad in quads {
+        for l in 0..4 {
+            lanes[l] = f(lanes[l], quad[l]);
+        }
+    }
+    for (l, &v) in rest.iter().enumerate() {
+        lanes[l] = f(lanes[l], v);
+    }
+    f(f(lanes[0], lanes[1]), f(lanes[2], lanes[3]))
+}
+
+fn sum_lanes(values: &[f64]) -> f64 {
+    fold_lanes(values, 0.0, |a, b| a + b)
+}
+
+/// Σ values as a Neumaier-compensated (sum, compensation) pair, in four interleaved lanes (vectorizes).
+fn compensated_sum(values: &[f64]) -> (f64, f64) {
+    let mut sum = [0.0f64; 4];
+    let mut compensation = [0.0f64; 4];
+    let step = |s: &mut f64, c: &mut f64, x: f64| {
+        let t = *s + x;
+        *c += if s.abs() >= x.abs() { (*s - t) + x } else { (x - t) + *s };
+        *s = t;
+    };
+    let quads = values.chunks_exact(4);
+    let rest = quads.remainder();
+    for quad in quads {
+        for l in 0..4 {
+            step(&mut sum[l], &mut compensation[l], quad[l]);
+        }
+    }
+    for (l, &x) in rest.iter().enumerate() {
+        step(&mut sum[l], &mut compensation[l], x);
+    }
+    let mut total = EMPTY_CELL;
+    for l in 0..4 {
+        total.add_sum(sum[l]);
+        total.compensation += compensation[l];
+    }
+    (total.sum, total.compensation)
+}
+
+/// One lane-wise pass folding a row into the reducer's per-column values, absmax and Σx² (vectorizes). FIRST:
+/// the row starts the totals.
+fn accumulate<const FIRST: bool>(values: &[f64], main: &mut [f64], absmax: &mut [f64], squares: &mut [f64], reduce: impl Fn(f64, f64) -> f64) {
+    for (((&v, m), a), s) in values.iter().zip(main.iter_mut()).zip(absmax.iter_mut()).zip(squares.iter_mut()) {
+        let magnitude = v.abs();
+        if FIRST {
+            *m = v;
+            *a = magnitude;
+            *s = v * v;
+        } else {
+            *m = reduce(*m, v);
+            *a = if magnitude > *a { magnitude } else { *a };
+            *s += v * v;
+        }
+    }
+}
+
+/// The absmax reducer's pass: absmax and Σx² per column only.
+fn magnitudes<const FIRST: bool>(values: &[f64], absmax: &mut [f64], squares: &mut [f64]) {
+    for ((&v, a), s) in values.iter().zip(absmax.iter_mut()).zip(squares.iter_mut()) {
+        let magnitude = v.abs();
+        if FIRST {
+            *a = magnitude;
+            *s = v * v;
+        } else {
+            *a = if magnitude > *a { magnitude } else { *a };
+            *s += v * v;
+        }
+    }
+}
+
+/// Running totals per cell of the current output row, fed by units of one cell's slice of one source row.
+struct Slices {
+    cells: Vec<Cell>,
+    cursor: usize,
+    carry: Vec<f64>,
+}
+
+enum Accumulators {
+    Columns(Columns),
+    Slices(Slices),
+}
+
+/// A tile in progress.
+pub struct TileJob {
+    spec: TileSpec,
+    decoder: Decoder,
+    skip_left: u64,
+    /// Current source row and position within its streamed segment.
+    row: u64,
+    column: u64,
+    last_row: u64,
+    out_row: u64,
+    out_row_end: u64,
+    /// Segment-relative first column of each output column, and one past the last.
+    bounds: Vec<u64>,
+    accumulators: Accumulators,
+    result: TileResult,
+    done: bool,
+}
+
+impl TileJob {
+    /// A job for the tile `spec` over elements of `dtype`.
+    pub fn new(dtype: DType, spec: TileSpec) -> Result<TileJob, TileError> {
+        spec.check().map_err(TileError::Params)?;
+        let w = spec.size.1 as usize;
+        let rows = (spec.out_rows.1 - spec.out_rows.0) as usize;
+        let bounds = (0..=spec.size.1).map(|j| spec.source_column(j) - spec.segment.0).collect();
+        let first_row = spec.source_rows_of(spec.out_rows.0).0;
+        let last_row = spec.source_rows_of(spec.out_rows.1 - 1).1;
+        let visible = spec.columns.1 - spec.columns.0;
+        let accumulators = if visible <= MAX_COLUMN_ACCUMULATORS {
+            Accumulators::Columns(Columns::new(visible as usize))
+        } else {
+            Accumulators::Slices(Slices { cells: vec![EMPTY_CELL; w], cursor: 0, carry: Vec::with_capacity(UNIT as usize) })
+        };
+        let mut job = TileJob {
+            spec,
+            decoder: Decoder::new(dtype),
+            skip_left: spec.skip,
+            row: first_row,
+            column: 0,
+            last_row,
+            out_row: spec.out_rows.0,
+            out_row_end: spec.source_rows_of(spec.out_rows.0).1,
+            bounds,
+            accumulators,
+            result: TileResult {
+                rows,
+                cols: w,
+                values: vec![f64::NAN; rows * w],
+                row_absmax: vec![f64::NAN; rows],
+                row_squares: vec![0.0; rows],
+                row_count: vec![0.0; rows],
+                col_absmax: vec![f64::NAN; w],
+                col_squares: vec![0.0; w],
+                col_count: vec![0.0; w],
+            },
+            done: false,
+        };
+        job.finish_output_rows();
+        Ok(job)
+    }
+
+    /// Feeds the next bytes (whole element groups, in stream order).
+    pub fn push(&mut self, bytes: &[u8]) -> Result<(), TileError> {
+        if self.done {
+            return Err(TileError::Phase);
+        }
+        if bytes.len() % self.decoder.dtype().group_bytes() != 0 {
+            return Err(TileError::Input("input is not a whole number of elements"));
+        }
+        let dtype = self.decoder.dtype();
+        let mut decoder = std::mem::replace(&mut self.decoder, Decoder::new(dtype));
+        decoder.for_each_block(bytes, |values| self.consume(values));
+        self.decoder = decoder;
+        Ok(())
+    }
+
+    fn consume(&mut self, mut values: &[f64]) {
+        let skip = self.skip_left.min(values.len() as u64) as usize;
+        self.skip_left -= skip as u64;
+        values = &values[skip..];
+        let segment_len = self.spec.segment.1;
+        while !values.is_empty() && self.row < self.last_row {
+            let take = ((segment_len - self.column) as usize).min(values.len());
+            self.consume_row_part(&values[..take]);
+            self.column += take as u64;
+            values = &values[take..];
+            if self.column == segment_len {
+                self.column = 0;
+                self.row += 1;
+                match &mut self.accumulators {
+                    Accumulators::Columns(columns) => columns.rows += 1.0,
+                    Accumulators::Slices(slices) => slices.cursor = 0,
+                }
+                self.finish_output_rows();
+            }
+        }
+    }
+
+    /// Values of the current row from segment column `self.column` on.
+    fn consume_row_part(&mut self, part: &[f64]) {
+        let visible_start = self.bounds[0];
+        let visible_end = self.bounds[self.bounds.len() - 1];
+        let from = self.column.max(visible_start);
+        let to = (self.column + part.len() as u64).min(visible_end);
+        if from >= to {
+            return;
+        }
+        let visible = &part[(from - self.column) as usize..(to - self.column) as usize];
+        match &mut self.accumulators {
+            Accumulators::Columns(columns) => columns.add(visible, (from - visible_start) as usize, self.spec.reducer),
+            Accumulators::Slices(slices) => slices.add(visible, from, &self.bounds),
+        }
+    }
+
+    /// Writes out every output row whose source rows have all been seen.
+    fn finish_output_rows(&mut self) {
+        while self.out_row < self.spec.out_rows.1 && self.out_row_end <= self.row {
+            let local = (self.out_row - self.spec.out_rows.0) as usize;
+            let w = self.result.cols;
+            let reducer = self.spec.reducer;
+            let r = &mut self.result;
+            let mut row_total = EMPTY_CELL;
+            for j in 0..w {
+                let cell = match &mut self.accumulators {
+                    Accumulators::Columns(columns) => {
+                        let origin = self.bounds[0];
+                        columns.cell((self.bounds[j] - origin) as usize, (self.bounds[j + 1] - origin) as usize, reducer)
+                    }
+                    Accumulators::Slices(slices) => std::mem::replace(&mut slices.cells[j], EMPTY_CELL),
+                };
+                r.values[local * w + j] = cell.value(reducer);
+                if cell.count > 0.0 {
+                    if !(r.col_absmax[j] >= cell.absmax) {
+                        r.col_absmax[j] = cell.absmax;
+                    }
+                    r.col_squares[j] += cell.squares;
+                    r.col_count[j] += cell.count;
+                    row_total.add(&cell);
+                }
+            }
+            if let Accumulators::Columns(columns) = &mut self.accumulators {
+                columns.clear();
+            }
+            if row_total.count > 0.0 {
+                r.row_absmax[local] = row_total.absmax;
+            }
+            r.row_squares[local] = row_total.squares;
+            r.row_count[local] = row_total.count;
+            self.out_row += 1;
+            if self.out_row < self.spec.out_rows.1 {
+                self.out_row_end = self.spec.source_rows_of(self.out_row).1;
+            }
+        }
+    }
+
+    /// Ends the (only) pass: every row must have arrived.
+    pub fn end_pass(&mut self) -> Result<(), TileError> {
+        if self.row < self.last_row {
+            return Err(TileError::Input("the stream ended before the tile's last row"));
+        }
+        self.done = true;
+        Ok(())
+    }
+
+    /// The tile, once the pass has ended.
+    pub fn result(&self) -> Option<&TileResult> {
+        if self.done {
+            Some(&self.result)
+        } else {
+            None
+        }
+    }
+}
+
+impl Slices {
+    /// Visible values of the current row starting at segment column `from`.
+    fn add(&mut self, visible: &[f64], from: u64, bounds: &[u64]) {
+        let to = from + visible.len() as u64;
+        let mut at = from;
+        while at < to {
+            while bounds[self.cursor + 1] <= at {
+                self.cursor += 1;
+            }
+            let j = self.cursor;
+            let (cell_start, cell_end) = (bounds[j], bounds[j + 1]);
+            let unit_start = cell_start + (at - cell_start) / UNIT * UNIT;
+            let unit_end = (unit_start + UNIT).min(cell_end);
+            let end = unit_end.min(to);
+            let slice = &visible[(at - from) as usize..(end - from) as usize];
+            if self.carry.is_empty() && at == unit_start && end == unit_end {
+                let unit = reduce_unit(slice);
+                self.cells[j].add(&unit);
+            } else {
+                self.carry.extend_from_slice(slice);
+                if end == unit_end {
+                    let unit = reduce_unit(&self.carry);
+                    self.cells[j].add(&unit);
+                    self.carry.clear();
+                }
+            }
+            at = end;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Straightforward float64 reference of one tile over a row-major matrix.
+    fn reference(matrix: &[f64], cols: u64, spec: &TileSpec) -> Vec<f64> {
+        let mut out = Vec::new();
+        for i in 0..spec.size.0 {
+            let (r0, r1) = spec.source_rows_of(i);
+            for j in 0..spec.size.1 {
+                let (c0, c1) = (spec.source_column(j), spec.source_column(j + 1));
+                let mut finite = Vec::new();
+                for r in r0..r1 {
+                    for c in c0..c1 {
+                        let x = matrix[(r * cols + c) as usize];
+                        if x.is_finite() {
+                            finite.push(x);
+                        }
+                    }
+                }
+                out.push(if finite.is_empty() {
+                    f64::NAN
+                } else {
+                    match spec.reducer {
+                        Reducer::Mean => finite.iter().sum::<f64>() / finite.len() as f64,
+                        Reducer::AbsMax => finite.iter().fold(0.0, |m: f64, x| m.max(x.abs())),
+                        Reducer::Min => finite.iter().fold(f64::INFINITY, |m: f64, &x| m.min(x)),
+                        Reducer::Max => finite.iter().fold(f64::NEG_INFINITY, |m: f64, &x| m.max(x)),
+                    }
+                });
+            }
+        }
+        out
+    }
+
+    fn matrix(rows: u64, cols: u64) -> Vec<f64> {
+        (0..rows * cols)
+            .map(|i| {
+                let x = ((i as f64 * 0.618034).fract() - 0.5) * 4.0;
+                match i % 97 {
+                    13 => f64::NAN,
+                    29 => f64::INFINITY,
+                    _ => (x * 1024.0).round() / 1024.0,
+                }
+            })
+            .collect()
+    }
+
+    fn f64_bytes(values: &[f64]) -> Vec<u8> {
+        values.iter().flat_map(|v| v.to_le_bytes()).collect()
+    }
+
+    fn full_rows(spec: TileSpec, matrix: &[f64], chunk: usize) -> TileResult {
+        let (first, _) = spec.source_rows_of(spec.out_rows.0);
+        let (_, last) = spec.source_rows_of(spec.out_rows.1 - 1);
+        let bytes = f64_bytes(&matrix[(first * spec.cols) as usize..(last * spec.cols) as usize]);
+        let mut job = TileJob::new(DType::F64, spec).unwrap();
+        for part in bytes.chunks(chunk * 8) {
+            job.push(part).unwrap();
+        }
+        job.end_pass().unwrap();
+        job.result().unwrap().clone()
+    }
+
+    fn spec(rows: (u64, u64), columns: (u64, u64), size: (u64, u64), reducer: Reducer, cols: u64) -> TileSpec {
+        TileSpec { cols, rows, columns, size, out_rows: (0, size.0), reducer, segment: (0, cols), skip: 0 }
+    }
+
+    fn same(a: &[f64], b: &[f64], relative: f64) -> bool {
+        a.len() == b.len()
+            && a.iter().zip(b).all(|(x, y)| (x.is_nan() && y.is_nan()) || (x - y).abs() <= relative * y.abs().max(1e-300))
+    }
+
+    #[test]
+    fn cells_match_a_float64_block_reduction() {
+        let (rows, cols) = (37, 301);
+        let m = matrix(rows, cols);
+        for reducer in [Reducer::Mean, Reducer::AbsMax, Reducer::Min, Reducer::Max] {
+            for (r, c, size) in [((0, 37), (0, 301), (5, 7)), ((3, 30), (10, 290), (27, 280)), ((0, 37), (0, 301), (50, 400)), ((5, 6), (100, 101), (1, 1)), ((0, 37), (0, 301), (1, 1))] {
+                let s = spec(r, c, size, reducer, cols);
+                let got = full_rows(s, &m, 1000);
+                let want = reference(&m, cols, &s);
+                let tolerance = if reducer == Reducer::Mean { 1e-13 } else { 0.0 };
+                assert!(same(&got.values, &want, tolerance), "{:?} {:?} {:?} {:?}", reducer, r, c, size);
+            }
+        }
+    }
+
+    #[test]
+    fn chunking_and_splitting_by_output_rows_change_nothing() {
+        let (rows, cols) = (64, 1000);
+        let m = matrix(rows, cols);
+        let s = spec((2, 63), (1, 999), (13, 9), Reducer::Mean, cols);
+        let whole = full_rows(s, &m, 1 << 20);
+        for chunk in [1, 3, 63, 64, 65, 999, 4097] {
+            assert_eq!(full_rows(s, &m, chunk).values, whole.values, "chunk {}", chunk);
+        }
+        let top = full_rows(TileSpec { out_rows: (0, 6), ..s }, &m, 77);
+        let bottom = full_rows(TileSpec { out_rows: (6, 13), ..s }, &m, 77);
+        assert_eq!([top.values, bottom.values].concat(), whole.values);
+        assert_eq!([top.row_absmax, bottom.row_absmax].concat(), whole.row_absmax);
+    }
+
+    #[test]
+    fn row_segments_read_only_the_needed_columns() {
+        let (rows, cols) = (20, 500);
+        let m = matrix(rows, cols);
+        let s = TileSpec { segment: (96, 160), ..spec((4, 19), (100, 250), (6, 11), Reducer::Max, cols) };
+        let mut stream = Vec::new();
+        for r in 4..19 {
+            stream.extend_from_slice(&m[(r * cols + 96) as usize..(r * cols + 256) as usize]);
+        }
+        let mut job = TileJob::new(DType::F64, s).unwrap();
+        for part in f64_bytes(&stream).chunks(8 * 33) {
+            job.push(part).unwrap();
+        }
+        job.end_pass().unwrap();
+        assert!(same(&job.result().unwrap().values, &reference(&m, cols, &s), 0.0));
+    }
+
+    #[test]
+    fn marginals_cover_the_rectangle() {
+        let (rows, cols) = (10, 40);
+        let m: Vec<f64> = (0..rows * cols).map(|i| (i % 7) as f64 - 3.0).collect();
+        let s = spec((0, 10), (0, 40), (5, 4), Reducer::AbsMax, cols);
+        let t = full_rows(s, &m, 17);
+        for i in 0..5 {
+            let (r0, r1) = s.source_rows_of(i);
+            let values: Vec<f64> = (r0..r1).flat_map(|r| m[(r * cols) as usize..((r + 1) * cols) as usize].to_vec()).collect();
+            assert_eq!(t.row_absmax[i as usize], values.iter().fold(0.0, |a: f64, x| a.max(x.abs())));
+            assert_eq!(t.row_squares[i as usize], values.iter().map(|x| x * x).sum::<f64>());
+            assert_eq!(t.row_count[i as usize], values.len() as f64);
+        }
+        assert_eq!(t.col_count, vec![100.0; 4]);
+    }
+
+    #[test]
+    fn empty_source_ranges_are_null_and_skip_drops_leading_elements() {
+        let m = vec![1.0, -2.0, 3.0];
+        let s = TileSpec { skip: 1, ..spec((0, 1), (0, 3), (2, 6), Reducer::Mean, 3) };
+        let mut job = TileJob::new(DType::F64, s).unwrap();
+        job.push(&f64_bytes(&[99.0])).unwrap();
+        job.push(&f64_bytes(&m)).unwrap();
+        job.end_pass().unwrap();
+        let v = &job.result().unwrap().values;
+        // Row 0 of the output is empty (floor(0·1/2) = floor(1·1/2) = 0); columns 0, 2, 4 are empty.
+        assert!(v[..6].iter().all(|x| x.is_nan()));
+        assert!(v[6].is_nan() && v[7] == 1.0 && v[8].is_nan() && v[9] == -2.0 && v[10].is_nan() && v[11] == 3.0);
+    }
+
+    #[test]
+    fn bad_parameters_are_refused() {
+        for s in [
+            spec((3, 3), (0, 4), (1, 1), Reducer::Mean, 4),
+            spec((0, 3), (0, 5), (1, 1), Reducer::Mean, 4),
+            spec((0, 3), (0, 4), (0, 1), Reducer::Mean, 4),
+            spec((0, 3), (0, 4), (4096, 4096), Reducer::Mean, 4),
+        ] {
+            assert!(TileJob::new(DType::F32, s).is_err(), "{:?}", s);
+        }
+        let mut job = TileJob::new(DType::F32, spec((0, 2), (0, 4), (1, 1), Reducer::Mean, 4)).unwrap();
+        job.push(&[0; 16]).unwrap();
+        assert!(job.end_pass().is_err(), "only one of two rows arrived");
+    }
+}
