@@ -52,7 +52,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
   ) {
     const tensors = 'checkpoint' in opened ? opened.checkpoint.tensors : [];
     this.analyses = new DocumentAnalyses(tensors, engine, (event) => this.analysisEvents.fire(event));
-    this.saliency = new DocumentSaliency('checkpoint' in opened ? opened.checkpoint : undefined, engine, (event) => this.saliencyEvents.fire(event));
+    this.saliency = new DocumentSaliency('checkpoint' in opened ? opened.checkpoint : undefined, engine, (event) => this.saliencyEvents.fire(event), (id) => this.analyses.outliers(id));
     this.progress = {
       state: 'idle',
       doneTensors: 0,

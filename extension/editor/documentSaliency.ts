@@ -6,10 +6,11 @@
 import type { ActivationStats } from '../activations/activationStats';
 import { openActivationStats } from '../activations/openActivations';
 import { TaskError } from '../engine/computePool';
+import { STANDOUT_FACTOR } from '../engine/outliers';
 import { activationFit, analyseSaliency, methodsServed, needsActivations, planSaliency, statisticProblem } from '../engine/saliency';
 import type { ScanEngine } from '../engine/scanEngine';
 import type { Checkpoint } from '../formats/checkpoint';
-import type { ActivationsSummary, HostEvent, SaliencyDetail, SaliencyOutcome, SaliencyQuery } from '../protocol/messages';
+import type { ActivationsSummary, HostEvent, OutlierRecord, SaliencyDetail, SaliencyOutcome, SaliencyQuery } from '../protocol/messages';
 import { nodeSourceOpener } from '../source/nodeFileSource';
 
 /** Rankings kept per weight for the editor's tables. */
@@ -21,6 +22,14 @@ const DETAIL_PRIORITY = 10;
 
 const orNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
+/** The input channels that stand out in the weights' own outlier analysis: absmax ≥ STANDOUT_FACTOR × the median. */
+function standoutColumns(record: OutlierRecord): number[] | null {
+  const s = record.summary;
+  if (!s) return null;
+  const median = s.colMedian;
+  return median !== null && median > 0 ? s.topCols.filter((c) => c.absmax >= STANDOUT_FACTOR * median).map((c) => c.index) : [];
+}
+
 export class DocumentSaliency {
   private stats: ActivationStats | undefined;
   private summary: ActivationsSummary | null = null;
@@ -31,6 +40,8 @@ export class DocumentSaliency {
     private readonly checkpoint: Checkpoint | undefined,
     private readonly engine: () => ScanEngine,
     private readonly notify: (event: HostEvent) => void,
+    /** The outlier analysis of a tensor (the editor's, cached per document). */
+    private readonly outliers: (id: number) => Promise<OutlierRecord>,
   ) {}
 
   activations(): ActivationsSummary | null {
@@ -84,15 +95,19 @@ export class DocumentSaliency {
       return skipped ? fail('NOT_APPLICABLE', skipped.reason) : fail('NO_STATISTICS', `no entry of ${this.stats?.file} names this weight`);
     }
     try {
-      const analysis = await analyseSaliency(this.engine().pool, target, {
-        method, alpha, top: EDITOR_TOP, chunkBytes: this.engine().chunkBytes, signal: this.abort.signal, priority: DETAIL_PRIORITY,
-      });
+      const [analysis, outlierChannels] = await Promise.all([
+        analyseSaliency(this.engine().pool, target, {
+          method, alpha, top: EDITOR_TOP, chunkBytes: this.engine().chunkBytes, signal: this.abort.signal, priority: DETAIL_PRIORITY,
+        }),
+        this.outliers(id).then(standoutColumns, () => null),
+      ]);
       const detail: SaliencyDetail = {
         method, rows: target.rows, cols: target.cols,
         topChannels: analysis.topChannels.map((c) => ({ index: c.index, score: orNull(c.score) })),
         topWeights: analysis.topWeights.map((w) => ({ row: w.row, col: w.col, score: orNull(w.score) })),
         channelScores: analysis.channelScores, columnAbsmax: analysis.columnAbsmax, activations: analysis.activations,
         entry: target.activationEntry ?? null,
+        outlierChannels,
       };
       return { detail, error: null };
     } catch (error) {

@@ -223,6 +223,9 @@ export interface SaliencyDetail {
   /** The activation statistic a_j used, and where it came from. */
   activations: Float64Array | null;
   entry: string | null;
+  /** Input channels that stand out in the weights' outlier analysis (absmax ≥ 3 × the median), largest first;
+   *  null when that analysis failed. */
+  outlierChannels: number[] | null;
 }
 
 export interface SaliencyOutcome {

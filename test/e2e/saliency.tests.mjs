@@ -19,6 +19,8 @@ function saliencyCli(ctx, method, activations, ...flags) {
 
 async function openSaliencyTab(ctx) {
   const frame = await openCheckpoint(ctx, MODEL);
+  // The tab is the focus here: give the detail side most of the width.
+  await frame.locator('vscode-split-layout.workspace').evaluate((split) => { split.handlePosition = '30%'; });
   await filterTo(frame, 'layers.1.mlp.gate');
   await frame.locator(`[data-testid="tensor-row"][data-name="${WEIGHT}"]`).click();
   const detail = frame.locator(`[data-testid="tensor-detail"][data-name="${WEIGHT}"]`);
@@ -67,6 +69,11 @@ export const tests = [
       const shown = await shownRankings(detail);
       assert.deepEqual(shown.channels.slice(0, 2).map(([j]) => j).sort((a, b) => a - b), [37, 190]);
       assertSameRankings(shown, saliencyCli(ctx, 'magnitude'), 'magnitude');
+      // The planted outlier channels are the weights' own outliers too; the heatmap carries the overlay.
+      const overlap = detail.locator('[data-testid="saliency-overlap"]');
+      assert.deepEqual([await overlap.getAttribute('data-shared'), await overlap.getAttribute('data-outliers')], ['2', '2']);
+      await detail.locator('[data-testid="saliency-heatmap"] [data-testid="heatmap-canvas"][data-overlay="10 32"]').waitFor();
+      await detail.locator('[data-testid="saliency-heatmap"] [data-testid="heatmap-status"][data-state="ready"]').waitFor({ timeout: 30_000 });
       // Activation-aware methods wait for statistics.
       assert.equal(await detail.locator('[data-testid="saliency-method"] button[data-option="wanda"]').isDisabled(), true);
       await detail.locator('[data-testid="saliency-profile"] svg path.series').waitFor();
@@ -85,6 +92,9 @@ export const tests = [
       await detail.locator('[data-testid="saliency-detail"][data-method="wanda"]').waitFor({ timeout: 30_000 });
       await detail.locator('[data-testid="saliency-unmatched"] summary').click();
       assertSameRankings(await shownRankings(detail), saliencyCli(ctx, 'wanda', 'activations/imatrix.gguf'), 'wanda');
+      await ctx.shot('saliency-wanda');
+      await detail.locator('[data-testid="saliency-heatmap"] [data-testid="heatmap-status"][data-state="ready"]').waitFor({ timeout: 30_000 });
+      await detail.locator('[data-testid="saliency-heatmap"]').scrollIntoViewIfNeeded();
       await ctx.shot('saliency');
     },
   },

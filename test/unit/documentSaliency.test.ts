@@ -8,7 +8,7 @@ import { DocumentSaliency } from '../../extension/editor/documentSaliency';
 import { ScanEngine } from '../../extension/engine/scanEngine';
 import { FormatError } from '../../extension/formats/formatError';
 import { openCheckpoint } from '../../extension/formats/openCheckpoint';
-import type { HostEvent } from '../../extension/protocol/messages';
+import type { HostEvent, OutlierRecord } from '../../extension/protocol/messages';
 import { nodeSourceOpener } from '../../extension/source/nodeFileSource';
 import { buildSafetensors } from '../fixtures/safetensorsWriter';
 
@@ -33,7 +33,12 @@ writeFileSync(stats, buildSafetensors([
 test('statistics imported into a document: summary, events, per-weight results and their problems', async () => {
   const engine = new ScanEngine({ distDir: join(__dirname, '../../dist'), workers: 1 });
   const events: HostEvent[] = [];
-  const saliency = new DocumentSaliency(await openCheckpoint(model, nodeSourceOpener), () => engine, (e) => events.push(e));
+  const outliers = async (id: number): Promise<OutlierRecord> => ({
+    id, error: null,
+    summary: { rowRatio: 1, colRatio: 2, rowMedian: 1, colMedian: 1, meanAbs: 1, stdAbs: 1, topRows: [], topScalars: [],
+      topCols: [{ index: 1, absmax: 4, rms: 1, kurtosis: 0 }, { index: 0, absmax: 3, rms: 1, kurtosis: 0 }, { index: 2, absmax: 2, rms: 1, kurtosis: 0 }] },
+  });
+  const saliency = new DocumentSaliency(await openCheckpoint(model, nodeSourceOpener), () => engine, (e) => events.push(e), outliers);
   try {
     assert.equal(saliency.activations(), null);
     assert.equal((await saliency.analyse({ id: 0, method: 'wanda', alpha: 0.5 })).error?.code, 'NO_STATISTICS');
@@ -41,6 +46,7 @@ test('statistics imported into a document: summary, events, per-weight results a
     const magnitude = await saliency.analyse({ id: 0, method: 'magnitude', alpha: 0.5 });
     assert.deepEqual(magnitude.detail?.topChannels.slice(0, 2), [{ index: 1, score: 4 }, { index: 0, score: 3 }]);
     assert.deepEqual(Array.from(magnitude.detail!.columnAbsmax!), [3, 4, 2]);
+    assert.deepEqual(magnitude.detail!.outlierChannels, [1, 0], 'absmax at least 3 × the median column absmax');
 
     const summary = await saliency.importFrom(stats);
     assert.deepEqual(

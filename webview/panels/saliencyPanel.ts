@@ -10,6 +10,8 @@ import { formatValue } from '../lib/format';
 import { awqSalientCount, smoothQuantPreview } from '../lib/saliency';
 import { renderChannelProfile } from '../views/channelProfile';
 import { el } from '../views/dom';
+import type { Heatmap } from '../views/heatmap';
+import { tensorHeatmap } from './heatmapPanel';
 import type { DetailPanel, PanelContext } from './panel';
 
 interface Settings {
@@ -20,8 +22,9 @@ interface Settings {
 
 const DEFAULTS: Settings = { method: 'magnitude', alpha: 0.5, y: 'log' };
 const ALPHA_STEP = 0.05;
-/** Channels marked on the profile (AWQ marks its salient ~1 % instead). */
+/** Channels marked on the profile and the heatmap (AWQ marks its salient ~1 % instead), and weights ringed. */
 const MARKED = 10;
+const RINGED = 32;
 
 const LABELS: Record<SaliencyMethod, string> = {
   magnitude: 'Magnitude', lift: 'LIFT', wanda: 'Wanda', awq: 'AWQ', smoothquant: 'SmoothQuant', obs: 'OBS',
@@ -98,13 +101,35 @@ function rankTable(testId: string, head: string[], rows: { attrs: Record<string,
     ...rows.map((r) => el('tr', r.attrs, ...r.cells.map((c) => el('td', {}, c)))));
 }
 
-function renderDetail(d: SaliencyDetail, settings: Settings, alphaPreview: HTMLElement): HTMLElement {
+/** The channels a method singles out: AWQ's salient ~1 %, else the top MARKED. */
+function markedChannels(d: SaliencyDetail): number[] {
+  return d.method === 'awq' ? bestChannels(d.channelScores, awqSalientCount(d.cols)) : d.topChannels.slice(0, MARKED).map((c) => c.index);
+}
+
+/** Where the salient channels meet the weights' own outlier channels. */
+function renderOverlap(d: SaliencyDetail, marked: readonly number[]): HTMLElement {
+  const outliers = d.outlierChannels;
+  if (outliers === null) return el('p', { class: 'muted', 'data-testid': 'saliency-overlap' }, 'The outlier analysis of this weight is not available.');
+  if (outliers.length === 0) {
+    return el('p', { class: 'facts-line', 'data-testid': 'saliency-overlap', 'data-shared': '0', 'data-outliers': '0' },
+      'No input channel stands out in the weights themselves (absmax ≥ 3 × the median): any salient channel here comes from the method, not from the weights.');
+  }
+  const salient = new Set(marked);
+  const shared = outliers.filter((j) => salient.has(j));
+  return el('p', { class: 'facts-line', 'data-testid': 'saliency-overlap', 'data-shared': String(shared.length), 'data-outliers': String(outliers.length) },
+    `Outlier channels of the weights (absmax ≥ 3 × the median): ${outliers.join(', ')}. `,
+    el('strong', {}, `${shared.length} of ${outliers.length}`),
+    ` among the ${marked.length} most salient${shared.length > 0 ? ` (${shared.join(', ')})` : ''}.`);
+}
+
+function renderDetail(d: SaliencyDetail, settings: Settings, alphaPreview: HTMLElement, heatmap: HTMLElement): HTMLElement {
   const activation = ACTIVATION[d.method];
-  const marked = d.method === 'awq' ? bestChannels(d.channelScores, awqSalientCount(d.cols)) : d.topChannels.slice(0, MARKED).map((c) => c.index);
-  const channelTable = rankTable('saliency-top-channels', ['#', 'channel', 'score', ...(activation && d.activations ? [activation] : [])],
+  const marked = markedChannels(d);
+  const outliers = new Set(d.outlierChannels ?? []);
+  const channelTable = rankTable('saliency-top-channels', ['#', 'channel', 'score', ...(activation && d.activations ? [activation] : []), ''],
     d.topChannels.map((c, i) => ({
       attrs: { 'data-testid': 'saliency-channel', 'data-index': String(c.index), 'data-score': String(c.score) },
-      cells: [String(i + 1), String(c.index), score(c.score), ...(activation && d.activations ? [formatValue(d.activations[c.index])] : [])],
+      cells: [String(i + 1), String(c.index), score(c.score), ...(activation && d.activations ? [formatValue(d.activations[c.index])] : []), outliers.has(c.index) ? 'outlier' : ''],
     })));
   const weightTable = rankTable('saliency-top-weights', ['#', 'row', 'col', 'score'],
     d.topWeights.map((w, i) => ({
@@ -117,9 +142,12 @@ function renderDetail(d: SaliencyDetail, settings: Settings, alphaPreview: HTMLE
     alphaPreview,
     el('div', { class: 'section-title' }, `Channel score per input channel (${d.cols.toLocaleString('en-US')} columns)${salient}`),
     renderChannelProfile('saliency-profile', [{ label: 'channel score', kind: 'score', values: d.channelScores }], marked, settings.y),
+    renderOverlap(d, marked),
     el('div', { class: 'tables' },
       el('div', {}, el('div', { class: 'section-title' }, 'Top input channels'), channelTable),
-      el('div', {}, el('div', { class: 'section-title' }, 'Top weights'), weightTable)));
+      el('div', {}, el('div', { class: 'section-title' }, 'Top weights'), weightTable)),
+    el('div', { class: 'section-title' }, `Where they sit in the weights: marked channels shaded, the top ${Math.min(RINGED, d.topWeights.length)} weights ringed`),
+    heatmap);
 }
 
 /** SmoothQuant: the per-channel ranges of activations and weights before and after migrating with strength α. */
@@ -155,6 +183,8 @@ export const saliencyPanel: DetailPanel = {
     let detail: SaliencyDetail | null = null;
     let generation = 0;
     let disposed = false;
+    let heatmap: Heatmap | undefined;
+    const heatmapBox = el('div', { class: 'saliency-heatmap', 'data-testid': 'saliency-heatmap' });
     const source = el('div');
     const controls = el('div', { class: 'hist-controls saliency-controls' });
     const preview = el('div');
@@ -209,7 +239,12 @@ export const saliencyPanel: DetailPanel = {
         return;
       }
       preview.replaceChildren(renderAlphaPreview(outcome.detail, settings.alpha, settings.y));
-      body.replaceChildren(renderDetail(outcome.detail, settings, preview));
+      if (!heatmap) {
+        heatmap = tensorHeatmap(row, ctx);
+        heatmapBox.append(heatmap.element);
+      }
+      heatmap.setOverlay({ columns: markedChannels(outcome.detail), weights: outcome.detail.topWeights.slice(0, RINGED) });
+      body.replaceChildren(renderDetail(outcome.detail, settings, preview, heatmapBox));
     };
 
     const load = (): void => {
@@ -240,6 +275,7 @@ export const saliencyPanel: DetailPanel = {
       dispose: () => {
         disposed = true;
         unsubscribe();
+        heatmap?.dispose();
       },
     };
   },
