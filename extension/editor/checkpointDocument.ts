@@ -52,7 +52,12 @@ export class CheckpointDocument implements vscode.CustomDocument {
   ) {
     const tensors = 'checkpoint' in opened ? opened.checkpoint.tensors : [];
     this.analyses = new DocumentAnalyses(tensors, engine, (event) => this.analysisEvents.fire(event));
-    this.saliency = new DocumentSaliency('checkpoint' in opened ? opened.checkpoint : undefined, engine, (event) => this.saliencyEvents.fire(event), (id) => this.analyses.outliers(id));
+    // Imported statistics also weigh the quantization preview's errors.
+    const onSaliency = (event: HostEvent): void => {
+      this.saliencyEvents.fire(event);
+      if (event.type === 'activations') this.analyses.weighQuantErrors(this.saliency.quantWeights());
+    };
+    this.saliency = new DocumentSaliency('checkpoint' in opened ? opened.checkpoint : undefined, engine, onSaliency, (id) => this.analyses.outliers(id));
     this.progress = {
       state: 'idle',
       doneTensors: 0,

@@ -9,6 +9,7 @@ import { TaskError } from '../engine/computePool';
 import { STANDOUT_FACTOR } from '../engine/outliers';
 import { activationFit, analyseSaliency, methodsServed, needsActivations, planSaliency, statisticProblem } from '../engine/saliency';
 import type { ScanEngine } from '../engine/scanEngine';
+import type { ActivationInput } from '../engine/tasks/activations';
 import type { Checkpoint } from '../formats/checkpoint';
 import type { ActivationsSummary, HostEvent, OutlierRecord, SaliencyDetail, SaliencyOutcome, SaliencyQuery } from '../protocol/messages';
 import { nodeSourceOpener } from '../source/nodeFileSource';
@@ -62,6 +63,16 @@ export class DocumentSaliency {
     this.results.clear();
     this.notify({ type: 'activations', summary: this.summary });
     return this.summary;
+  }
+
+  /**
+   * Column weights for quantization errors: OBS's H_jj = Σx_j² of every weight the statistics cover with the right
+   * length; undefined when there are no statistics or they hold neither Σx² nor ‖X‖₂.
+   */
+  quantWeights(): ((index: number) => ActivationInput | undefined) | undefined {
+    if (!this.checkpoint || statisticProblem('obs', this.stats) !== undefined) return undefined;
+    const byIndex = new Map(planSaliency(this.checkpoint, 'obs', this.stats).targets.map((t) => [t.index, t.activation]));
+    return (index) => byIndex.get(index);
   }
 
   /** Saliency of one weight, computed on first request (SmoothQuant once per α). */

@@ -9,7 +9,7 @@ import { describeStatistic, type ActivationStatistic, type ActivationStats } fro
 import { matchActivations } from '../activations/matchActivations';
 import type { ComputePool, RunOptions } from './computePool';
 import type { SaliencyAnalysis, SaliencyMethod, StreamedMethod } from './saliencyTypes';
-import type { ActivationInput, ActivationTransform } from './tasks/saliency';
+import type { ActivationInput, ActivationTransform } from './tasks/activations';
 
 export const DEFAULT_TOP = 10;
 /** The core's limits: rankings of at most MAX_TOP entries, matrices of at most MAX_COLUMNS columns. */

@@ -211,12 +211,16 @@ export interface QuantErrorSums {
   kept: 0 | KeepFraction;
   squared: number;
   maxAbs: number;
+  /** Σ a_j (w − ŵ)² when the job had column weights a_j. */
+  weightedSquared: number | null;
 }
 
 export interface QuantSums {
   /** Finite elements and Σw² over them. */
   count: number;
   signal: number;
+  /** Σ a_j w² when the job had column weights a_j. */
+  weightedSignal: number | null;
   errors: QuantErrorSums[];
 }
 
@@ -228,13 +232,15 @@ export class QuantJob extends WasmJob {
   result(): QuantSums {
     const r = this.record();
     const n = this.schemes.length * this.kept.length;
-    if (r.length !== 2 + 2 * n) throw new WasmCoreError('WASM_ERROR', `quantization record of ${r.length} slots`);
+    // With column weights the record goes on with Σaw² and each Σa(w − ŵ)².
+    const weighted = r.length === 3 + 3 * n;
+    if (r.length !== 2 + 2 * n && !weighted) throw new WasmCoreError('WASM_ERROR', `quantization record of ${r.length} slots`);
     const errors = this.schemes.flatMap((scheme, s) =>
       this.kept.map((kept, l) => {
-        const at = 2 + 2 * (s * this.kept.length + l);
-        return { scheme, kept, squared: r[at]!, maxAbs: r[at + 1]! };
+        const i = s * this.kept.length + l;
+        return { scheme, kept, squared: r[2 + 2 * i]!, maxAbs: r[3 + 2 * i]!, weightedSquared: weighted ? r[3 + 2 * n + i]! : null };
       }));
-    return { count: r[0]!, signal: r[1]!, errors };
+    return { count: r[0]!, signal: r[1]!, weightedSignal: weighted ? r[2 + 2 * n]! : null, errors };
   }
 }
 

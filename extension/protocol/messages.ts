@@ -130,6 +130,9 @@ export interface QuantMetricsInfo {
   maxAbsErr: number | null;
   /** Σ(w − ŵ)² / Σw². */
   damage: number | null;
+  /** With imported activation statistics: SQNR and damage of the errors weighted per input channel by H_jj = Σx_j²
+   *  (null without them). */
+  weighted: { sqnrDb: number | null; damage: number | null } | null;
 }
 
 export interface QuantSchemeInfo {

@@ -126,4 +126,25 @@ export const tests = [
       await ctx.shot('saliency-smoothquant');
     },
   },
+  {
+    name: 'saliency: an imatrix\'s Σx² re-rank the quantization preview by activation-weighted error',
+    async run(ctx) {
+      const frame = await openCheckpoint(ctx, MODEL);
+      await runCommand(ctx.page, 'Weightscope: Import Activation Statistics…');
+      await pickFile(ctx.page, join(ctx.workspace, 'activations/imatrix.gguf'));
+      await frame.locator('[data-testid="main-tabs"] vscode-tab-header[data-tab="quantization"]').click();
+      await frame.locator('[data-testid="quant-progress"][data-state="done"]').waitFor({ timeout: 90_000 });
+      const ranking = frame.locator('[data-testid="quant-ranking"][data-rank-by="weighted"]');
+      await ranking.waitFor({ timeout: 30_000 });
+      const weighted = await ranking.locator('tr[data-name]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-weighted-sqnr')));
+      const withStatistics = weighted.filter((v) => v !== 'null').map(Number);
+      assert.equal(withStatistics.length, 29, 'every projection and the head have statistics');
+      assert.deepEqual(weighted.slice(0, 29).map(Number), withStatistics, 'weighted rows come first');
+      for (let i = 1; i < withStatistics.length; i++) assert.ok(withStatistics[i - 1] <= withStatistics[i] + 1e-9, `rank ${i}: ${withStatistics[i - 1]} then ${withStatistics[i]}`);
+      await ctx.shot('saliency-quant-weighted');
+      await frame.locator('[data-testid="quant-rank-by"] button[data-option="plain"]').click();
+      const plain = await frame.locator('[data-testid="quant-ranking"][data-rank-by="plain"] tr[data-name]').evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-sqnr'))));
+      for (let i = 1; i < plain.length; i++) assert.ok(plain[i - 1] <= plain[i] + 1e-9, `plain rank ${i}`);
+    },
+  },
 ];

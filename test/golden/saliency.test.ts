@@ -12,7 +12,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SaliencyReport } from '../../extension/engine/saliency';
+import { openActivationStats } from '../../extension/activations/openActivations';
+import { planSaliency, type SaliencyReport } from '../../extension/engine/saliency';
+import { runQuantPreview } from '../../extension/engine/quantPreview';
+import { ScanEngine } from '../../extension/engine/scanEngine';
+import { openCheckpoint } from '../../extension/formats/openCheckpoint';
+import { nodeSourceOpener } from '../../extension/source/nodeFileSource';
 
 const root = join(__dirname, '../..');
 const cli = join(root, 'dist/cli.js');
@@ -141,5 +146,36 @@ test('the real checkpoints in ../shared/checkpoints: magnitude, and Wanda with a
     python('make-imatrix', model, imatrix);
     const wanda = check(model, 'wanda', '0.5', imatrix);
     assert.equal(wanda.tensors.length, magnitude.tensors.length, name);
+  }
+});
+
+test('quantization errors weighted per input channel by an imatrix\'s Σx² equal numpy (reference_quant.py quantizers)', { skip }, async () => {
+  const model = join(fixtures(), 'model.safetensors');
+  const imatrix = join(fixtures(), 'imatrix.gguf');
+  const schemes = ['int8-sym-row', 'int4-asym-g128', 'int4-sym-g32', 'fp8-e4m3-tensor', 'mxfp4', 'nvfp4'] as const;
+  const checkpoint = await openCheckpoint(model, nodeSourceOpener);
+  const plan = planSaliency(checkpoint, 'obs', await openActivationStats(imatrix, nodeSourceOpener));
+  const byIndex = new Map(plan.targets.map((t) => [t.index, t.activation]));
+  const engine = new ScanEngine({ distDir: join(root, 'dist'), workers: 2, chunkBytes: 4096 });
+  try {
+    const outcomes = await runQuantPreview(engine.pool, checkpoint.tensors, [...byIndex.keys()], {
+      schemes, keep: [0.001], chunkBytes: engine.chunkBytes, weightsOf: (index) => byIndex.get(index),
+    });
+    const want = JSON.parse(python('weighted-quant', model, imatrix, ...schemes)) as Record<string, Record<string, number>>;
+    assert.deepEqual(Object.keys(want).sort(), [...byIndex.keys()].map((i) => checkpoint.tensors[i]!.name).sort());
+    const problems: string[] = [];
+    for (const [index, outcome] of outcomes) {
+      const name = checkpoint.tensors[index]!.name;
+      for (const result of outcome.results ?? []) {
+        const w = want[name]!;
+        const damage = w[result.scheme]! / w.signal!;
+        if (!close(result.metrics.weighted?.damage ?? null, damage)) problems.push(`${name} ${result.scheme}: weighted damage ${result.metrics.weighted?.damage}, numpy ${damage}`);
+        // Kept outliers come with weighted sums too; unweighted metrics are unchanged.
+        assert.ok(result.kept[0]!.metrics.weighted, `${name} ${result.scheme} kept`);
+      }
+    }
+    assert.deepEqual(problems, []);
+  } finally {
+    engine.dispose();
   }
 });

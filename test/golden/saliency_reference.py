@@ -10,6 +10,9 @@
         and as a torch.save zip written without torch (torch_reference.py's pickler)
     saliency_reference.py make-imatrix MODEL OUT
         a GGUF importance matrix with seeded Σx² for every matrix of MODEL (a real checkpoint), under its own names
+    saliency_reference.py weighted-quant MODEL ACTIVATIONS SCHEME...
+        per weight with statistics: Σ_j H_jj Σ_i w_ij² and, per scheme, Σ_j H_jj Σ_i (w_ij − ŵ_ij)² with H_jj = Σx_j² (OBS's
+        factor) and ŵ from reference_quant.py's quantizers
     saliency_reference.py saliency MODEL METHOD TOP ALPHA [ACTIVATIONS]
         the `saliency --json` document computed with numpy in float64: weights read by this script (safetensors
         parsed by hand, GGUF by gguf-py and gguf.quants.dequantize), activation files parsed by this script
@@ -255,6 +258,52 @@ def saliency(model, method, top, alpha, activations=None):
     return {"method": method, "tensors": tensors, "unmatched": unmatched}
 
 
+def matched_factors(model, activations, method):
+    """{weight name: (matrix, a_j)} for the weights the statistics cover with the right length."""
+    weights = read_model(model)
+    names = [w[0] for w in weights]
+    entries = read_activations(activations)
+    by_tensor = {}
+    for e, (name, _) in enumerate(entries):
+        hit = next((c for c in candidates(name) if c in names), None)
+        if hit is not None and hit not in by_tensor:
+            by_tensor[hit] = e
+    out = {}
+    for name, _, shape, values in weights:
+        if values is None or len(shape) < 2 or values.size == 0 or name not in by_tensor:
+            continue
+        W = values.reshape(shape[0], -1)
+        stats = entries[by_tensor[name]][1]
+        source = next(((s, f) for s, f in FACTORS[method] if s in stats), None)
+        if source is not None and stats[source[0]].size == W.shape[1]:
+            out[name] = (W, source[1](stats[source[0]]))
+    return out
+
+
+def weighted_quant(model, activations, schemes):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from reference_quant import SCHEMES, group_blocks, reconstruct
+
+    result = {}
+    for name, (m, h) in matched_factors(model, activations, "obs").items():
+        finite = np.isfinite(m)
+        values = np.where(finite, m, 0.0)
+        weights = np.broadcast_to(h, m.shape)
+        tensor_absmax = float(np.abs(m[finite]).max()) if finite.any() else 0.0
+        row = {"signal": float((weights * values * values).sum())}
+        for scheme in schemes:
+            if SCHEMES[scheme][0] in ("q8_0", "q4_0") and m.shape[1] % 32:
+                continue
+            g = SCHEMES[scheme][2] or m.shape[1]
+            squared = 0.0
+            for b, r, a in zip(group_blocks(values, g), group_blocks(finite, g), group_blocks(np.ascontiguousarray(weights), g)):
+                e = np.where(r, b - reconstruct(scheme, b, r, tensor_absmax), 0.0)
+                squared += float((a * e * e).sum())
+            row[scheme] = squared
+        result[name] = row
+    return result
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Fixtures
 
@@ -410,6 +459,8 @@ def main(argv):
         make_fixtures(argv[2])
     elif command == "make-imatrix":
         make_imatrix(argv[2], argv[3])
+    elif command == "weighted-quant":
+        print(json.dumps(weighted_quant(argv[2], argv[3], argv[4:])))
     elif command == "saliency":
         model, method, top, alpha = argv[2], argv[3], int(argv[4]), float(argv[5])
         activations = argv[6] if len(argv) > 6 else None

@@ -22,6 +22,12 @@ export interface ProfileSeries {
   values: ArrayLike<number>;
 }
 
+/** Whole decades on a log axis as 1e5, 1e-4; other values as the tables show them. */
+function tickText(value: number, y: 'linear' | 'log'): string {
+  const exponent = Math.log10(value);
+  return y === 'log' && Math.abs(exponent - Math.round(exponent)) < 1e-9 && (value >= 1e4 || value < 1e-2) ? `1e${Math.round(exponent)}` : formatValue(value);
+}
+
 export function renderChannelProfile(testId: string, series: readonly ProfileSeries[], marked: readonly number[], y: 'linear' | 'log'): HTMLElement {
   const cols = series[0]?.values.length ?? 0;
   const pooled = series.map((s) => ({ ...s, bins: pooledProfile(s.values, BINS) }));
@@ -51,7 +57,7 @@ export function renderChannelProfile(testId: string, series: readonly ProfileSer
   const [low, high] = yScale.domain() as [number, number];
   const yTicks = y === 'log' ? decades(Math.log10(low), Math.log10(high), 5).map((e) => 10 ** e).filter((v) => v >= low && v <= high) : yScale.ticks(4);
   svg.append('g').attr('class', 'axis').attr('transform', `translate(${MARGIN.left},0)`)
-    .call(axisLeft(yScale).tickValues(yTicks.length >= 2 ? yTicks : [low, high]).tickFormat((d) => formatValue(Number(d))));
+    .call(axisLeft(yScale).tickValues(yTicks.length >= 2 ? yTicks : [low, high]).tickFormat((d) => tickText(Number(d), y)));
 
   const legend = el('div', { class: 'profile-legend' }, ...series.map((s) => el('span', { class: `key ${s.kind}` }, s.label)));
   const readout = el('div', { class: 'profile-readout', 'data-testid': `${testId}-readout` }, 'Point at the chart to read the channels under the pointer.');

@@ -80,6 +80,14 @@ fn fail(error: JobError) -> i32 {
     error.status
 }
 
+/// A per-column vector staged as little-endian f64 (activation statistics, column weights).
+pub fn f64_values(bytes: &[u8]) -> Result<Vec<f64>, JobError> {
+    if bytes.len() % 8 != 0 {
+        return Err(JobError::input("the vector is not whole f64 values"));
+    }
+    Ok(bytes.chunks_exact(8).map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])).collect())
+}
+
 /// Registers a new job; returns its handle (never 0), or 0 with the reason in `ws_error`.
 pub fn register(job: Result<Box<dyn Job>, JobError>) -> u32 {
     let job = match job {

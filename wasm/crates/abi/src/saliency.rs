@@ -4,18 +4,14 @@
 //! (column, score), K × (row, column, score), the `cols` channel scores, then the column absmaxes and the activation
 //! vector when present.
 use crate::tile::whole;
-use crate::{register, Job, JobError};
+use crate::{f64_values, register, Job, JobError};
 use weightscope_core::saliency::{Method, SaliencyError, SaliencyJob};
 use weightscope_core::DType;
 
 impl Job for SaliencyJob {
     fn push(&mut self, inputs: &[&[u8]]) -> Result<(), JobError> {
         if !inputs[1].is_empty() {
-            if inputs[1].len() % 8 != 0 {
-                return Err(JobError::input("the activation vector is not whole f64 values"));
-            }
-            let values = inputs[1].chunks_exact(8).map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])).collect();
-            self.set_activations(values).map_err(saliency_error)?;
+            self.set_activations(f64_values(inputs[1])?).map_err(saliency_error)?;
         }
         if inputs[0].is_empty() {
             return Ok(());
