@@ -62,6 +62,10 @@ function tabStrip(testId: string, tabs: readonly { id: string; title: string }[]
   return strip;
 }
 
+/** Where the table/detail divider sits: the table gets most room, unless a wide tab (a heatmap) is shown. */
+const NARROW_SPLIT = '66%';
+const WIDE_SPLIT = '40%';
+
 function showCheckpoint(data: CheckpointData): void {
   app.setAttribute('data-view', 'checkpoint');
   const status = el('div', { class: 'scan-status' });
@@ -102,6 +106,10 @@ function showCheckpoint(data: CheckpointData): void {
     const content = el('div', { class: 'panel-content', 'data-testid': `panel-${panel.id}` });
     const tabs = panels.length > 1 ? [tabStrip('detail-tabs', panels, panel.id, (id) => {
       updateView({ detailTab: id });
+      const chosen = panels.find((p) => p.id === id);
+      if (chosen && Boolean(chosen.wide) !== Boolean(panel.wide)) {
+        (split as HTMLElement & { handlePosition: string }).handlePosition = chosen.wide ? WIDE_SPLIT : NARROW_SPLIT;
+      }
       renderDetail();
     })] : [];
     detailBox.replaceChildren(el('section', { class: 'detail', 'data-testid': 'tensor-detail', 'data-name': row.name }, ...renderTensorHeading(row), ...tabs, content));
@@ -119,7 +127,8 @@ function showCheckpoint(data: CheckpointData): void {
     updateView({ filter: filter.value, scrollTop: 0 });
     table.refresh();
   });
-  const split = el('vscode-split-layout', { class: 'workspace', 'initial-handle-position': '66%', 'min-start': '300px', 'min-end': '340px' });
+  const startsWide = DETAIL_PANELS.find((p) => p.id === view.detailTab)?.wide === true;
+  const split = el('vscode-split-layout', { class: 'workspace', 'initial-handle-position': startsWide ? WIDE_SPLIT : NARROW_SPLIT, 'min-start': '300px', 'min-end': '340px' });
   table.element.setAttribute('slot', 'start');
   detailBox.setAttribute('slot', 'end');
   split.append(table.element, detailBox);

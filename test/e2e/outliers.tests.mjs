@@ -87,7 +87,8 @@ export const tests = [
         return false;
       };
       assert.ok(await near(async () => Number(await readout.getAttribute('data-value')) === 12.5), 'the overview cell of the super weight reads 12.5');
-      assert.match(await readout.innerText(), /absmax 12\.5 over rows/);
+      // A coarse overview names the block it reduced; when the pane is wide enough the overview is already exact.
+      assert.match(await readout.innerText(), /absmax 12\.5 over rows|\[42, 400\] = 12\.5 · byte/);
       await ctx.shot('heatmap');
       // Zoom in on the super weight until cells are elements: the readout gives the exact value and its byte offset.
       // Each double-click zooms ×2 around the pointer (an animated transition): wait for its tile before the next.

@@ -72,6 +72,7 @@ function render(a: BlockAnalysis, kind: ScaleKind, histY: 'linear' | 'log', pick
 
 export const blocksPanel: DetailPanel = {
   id: 'blocks',
+  wide: true,
   title: 'Blocks',
   applies: (row) => row.quantized && !row.problem,
   mount(container, row, ctx) {

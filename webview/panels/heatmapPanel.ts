@@ -35,6 +35,7 @@ export function tensorHeatmap(row: TensorRow, ctx: PanelContext): Heatmap {
 
 export const heatmapPanel: DetailPanel = {
   id: 'heatmap',
+  wide: true,
   title: 'Heatmap',
   applies: (row) => !row.problem && row.params > 0 && lookupDType(row.dtype)?.kind !== 'complex',
   mount(container, row, ctx) {

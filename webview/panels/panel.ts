@@ -28,6 +28,8 @@ export interface Mounted {
 export interface DetailPanel {
   readonly id: string;
   readonly title: string;
+  /** Draws a picture that wants room (a heatmap): selecting the tab widens the detail side of the split. */
+  readonly wide?: boolean;
   /** Whether the tab makes sense for this tensor (a GGUF block tab only for quantized tensors, …). */
   applies(row: TensorRow, ctx: PanelContext): boolean;
   mount(container: HTMLElement, row: TensorRow, ctx: PanelContext): Mounted;
