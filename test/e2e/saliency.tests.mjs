@@ -19,8 +19,6 @@ function saliencyCli(ctx, method, activations, ...flags) {
 
 async function openSaliencyTab(ctx) {
   const frame = await openCheckpoint(ctx, MODEL);
-  // The tab is the focus here: give the detail side most of the width.
-  await frame.locator('vscode-split-layout.workspace').evaluate((split) => { split.handlePosition = '30%'; });
   await filterTo(frame, 'layers.1.mlp.gate');
   await frame.locator(`[data-testid="tensor-row"][data-name="${WEIGHT}"]`).click();
   const detail = frame.locator(`[data-testid="tensor-detail"][data-name="${WEIGHT}"]`);

@@ -172,6 +172,7 @@ function renderAlphaPreview(d: SaliencyDetail, alpha: number, y: Settings['y']):
 
 export const saliencyPanel: DetailPanel = {
   id: 'saliency',
+  wide: true,
   title: 'Saliency',
   applies: (row: TensorRow) => {
     const kind = lookupDType(row.dtype)?.kind;
