@@ -1,16 +1,18 @@
 //! Checking a block of decoded values for NaN and infinities, so hot loops can take a path without per-value tests.
 
-/// No NaN or infinity among `values` (x − x is 0 exactly for finite x), in four lanes (vectorizes).
+use crate::simd::F64x2;
+
+/// No NaN or infinity among `values` (x − x is 0 exactly for finite x, NaN otherwise), two lanes at a time.
 pub fn all_finite(values: &[f64]) -> bool {
-    let mut lanes = [0.0f64; 4];
-    let quads = values.chunks_exact(4);
-    let rest = quads.remainder();
-    for quad in quads {
-        for l in 0..4 {
-            lanes[l] += quad[l] - quad[l];
-        }
+    let mut probe = F64x2::splat(0.0);
+    let pairs = values.chunks_exact(2);
+    let rest = pairs.remainder();
+    for pair in pairs {
+        let v = F64x2::load(pair);
+        probe = probe.add(v.sub(v));
     }
-    rest.iter().all(|v| v - v == 0.0) && (lanes[0] + lanes[1] + lanes[2] + lanes[3]) == 0.0
+    let [a, b] = probe.lanes();
+    rest.iter().all(|v| v - v == 0.0) && a + b == 0.0
 }
 
 #[cfg(test)]

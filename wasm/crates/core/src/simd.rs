@@ -74,6 +74,12 @@ mod lanes {
         pub fn lanes(self) -> [f64; 2] {
             [f64x2_extract_lane::<0>(self.0), f64x2_extract_lane::<1>(self.0)]
         }
+        /// Writes the lanes to the first two places of `out`.
+        #[inline(always)]
+        pub fn store(self, out: &mut [f64]) {
+            out[0] = f64x2_extract_lane::<0>(self.0);
+            out[1] = f64x2_extract_lane::<1>(self.0);
+        }
     }
     /// Four little-endian f32 (16 bytes) widened into `out[..4]`.
     #[inline(always)]
@@ -181,6 +187,12 @@ mod lanes {
         #[inline(always)]
         pub fn lanes(self) -> [f64; 2] {
             self.0
+        }
+        /// Writes the lanes to the first two places of `out`.
+        #[inline(always)]
+        pub fn store(self, out: &mut [f64]) {
+            out[0] = self.0[0];
+            out[1] = self.0[1];
         }
     }
 

@@ -12,6 +12,7 @@
 //! from a small carry buffer.
 use crate::decode::Decoder;
 use crate::finite::all_finite;
+use crate::simd::F64x2;
 use crate::dtype::DType;
 
 /// Largest number of cells one job produces.
@@ -250,9 +251,9 @@ impl Columns {
             (&mut self.main[offset..end], &mut self.absmax[offset..end], &mut self.squares[offset..end], &mut self.bad[offset..end]);
         if all_finite(values) {
             // One lane-wise pass per reducer; the first row of an output row overwrites instead of adding.
-            let mean = |m: f64, v: f64| m + v;
-            let min = |m: f64, v: f64| if v < m { v } else { m };
-            let max = |m: f64, v: f64| if v > m { v } else { m };
+            let mean = |m: F64x2, v: F64x2| m.add(v);
+            let min = |m: F64x2, v: F64x2| m.min(v);
+            let max = |m: F64x2, v: F64x2| m.max(v);
             match (reducer, first) {
                 (Reducer::Mean, false) => accumulate::<false>(values, main, absmax, squares, mean),
                 (Reducer::Min, false) => accumulate::<false>(values, main, absmax, squares, min),
@@ -311,7 +312,7 @@ impl Columns {
             return cell;
         }
         cell.squares = sum_lanes(&self.squares[from..to]);
-        cell.absmax = fold_lanes(&self.absmax[from..to], 0.0, |m, a| if a > m { a } else { m });
+        cell.absmax = fold_lanes(&self.absmax[from..to], 0.0, F64x2::max);
         let main = &self.main[from..to];
         match reducer {
             Reducer::Mean => {
@@ -319,32 +320,31 @@ impl Columns {
                 cell.sum = sum;
                 cell.compensation = compensation;
             }
-            Reducer::Min => cell.min = fold_lanes(main, f64::INFINITY, |m, v| if v < m { v } else { m }),
-            Reducer::Max => cell.max = fold_lanes(main, f64::NEG_INFINITY, |m, v| if v > m { v } else { m }),
+            Reducer::Min => cell.min = fold_lanes(main, f64::INFINITY, F64x2::min),
+            Reducer::Max => cell.max = fold_lanes(main, f64::NEG_INFINITY, F64x2::max),
             Reducer::AbsMax => {}
         }
         cell
     }
 }
 
-/// Folds in four interleaved lanes, combined in a fixed order (vectorizes, and never depends on the data's origin).
-fn fold_lanes(values: &[f64], start: f64, f: impl Fn(f64, f64) -> f64) -> f64 {
-    let mut lanes = [start; 4];
-    let quads = values.chunks_exact(4);
-    let rest = quads.remainder();
-    for quad in quads {
-        for l in 0..4 {
-            lanes[l] = f(lanes[l], quad[l]);
-        }
+/// Folds two lanes at a time, the lanes combined last (a fixed order: never depends on the data's origin).
+fn fold_lanes(values: &[f64], start: f64, f: impl Fn(F64x2, F64x2) -> F64x2) -> f64 {
+    let mut lanes = F64x2::splat(start);
+    let pairs = values.chunks_exact(2);
+    let rest = pairs.remainder();
+    for pair in pairs {
+        lanes = f(lanes, F64x2::load(pair));
     }
-    for (l, &v) in rest.iter().enumerate() {
-        lanes[l] = f(lanes[l], v);
+    for &v in rest {
+        lanes = f(lanes, F64x2::load(&[v, start]));
     }
-    f(f(lanes[0], lanes[1]), f(lanes[2], lanes[3]))
+    let [a, b] = lanes.lanes();
+    f(F64x2::splat(a), F64x2::splat(b)).lanes()[0]
 }
 
 fn sum_lanes(values: &[f64]) -> f64 {
-    fold_lanes(values, 0.0, |a, b| a + b)
+    fold_lanes(values, 0.0, F64x2::add)
 }
 
 /// Σ values as a Neumaier-compensated (sum, compensation) pair, in four interleaved lanes (vectorizes).
@@ -374,33 +374,55 @@ fn compensated_sum(values: &[f64]) -> (f64, f64) {
     (total.sum, total.compensation)
 }
 
-/// One lane-wise pass folding a row into the reducer's per-column values, absmax and Σx² (vectorizes). FIRST:
-/// the row starts the totals.
-fn accumulate<const FIRST: bool>(values: &[f64], main: &mut [f64], absmax: &mut [f64], squares: &mut [f64], reduce: impl Fn(f64, f64) -> f64) {
-    for (((&v, m), a), s) in values.iter().zip(main.iter_mut()).zip(absmax.iter_mut()).zip(squares.iter_mut()) {
-        let magnitude = v.abs();
+/// One pass folding a row into the reducer's per-column values, absmax and Σx², two lanes at a time. FIRST: the row
+/// starts the totals.
+fn accumulate<const FIRST: bool>(values: &[f64], main: &mut [f64], absmax: &mut [f64], squares: &mut [f64], reduce: impl Fn(F64x2, F64x2) -> F64x2) {
+    let pairs = values.chunks_exact(2).zip(main.chunks_exact_mut(2)).zip(absmax.chunks_exact_mut(2)).zip(squares.chunks_exact_mut(2));
+    for (((v, m), a), s) in pairs {
+        let v = F64x2::load(v);
         if FIRST {
-            *m = v;
-            *a = magnitude;
-            *s = v * v;
+            v.store(m);
+            v.abs().store(a);
+            v.mul(v).store(s);
         } else {
-            *m = reduce(*m, v);
-            *a = if magnitude > *a { magnitude } else { *a };
-            *s += v * v;
+            reduce(F64x2::load(m), v).store(m);
+            F64x2::load(a).max(v.abs()).store(a);
+            F64x2::load(s).add(v.mul(v)).store(s);
         }
+    }
+    let done = values.len() / 2 * 2;
+    for k in done..values.len() {
+        let v = F64x2::splat(values[k]);
+        let [m, a, s] = if FIRST {
+            [v, v.abs(), v.mul(v)]
+        } else {
+            [reduce(F64x2::splat(main[k]), v), F64x2::splat(absmax[k]).max(v.abs()), F64x2::splat(squares[k]).add(v.mul(v))]
+        };
+        (main[k], absmax[k], squares[k]) = (m.lanes()[0], a.lanes()[0], s.lanes()[0]);
     }
 }
 
-/// The absmax reducer's pass: absmax and Σx² per column only.
+/// The absmax reducer's pass: absmax and Σx² per column only, two lanes at a time.
 fn magnitudes<const FIRST: bool>(values: &[f64], absmax: &mut [f64], squares: &mut [f64]) {
-    for ((&v, a), s) in values.iter().zip(absmax.iter_mut()).zip(squares.iter_mut()) {
-        let magnitude = v.abs();
+    for ((v, a), s) in values.chunks_exact(2).zip(absmax.chunks_exact_mut(2)).zip(squares.chunks_exact_mut(2)) {
+        let v = F64x2::load(v);
         if FIRST {
-            *a = magnitude;
-            *s = v * v;
+            v.abs().store(a);
+            v.mul(v).store(s);
         } else {
-            *a = if magnitude > *a { magnitude } else { *a };
-            *s += v * v;
+            F64x2::load(a).max(v.abs()).store(a);
+            F64x2::load(s).add(v.mul(v)).store(s);
+        }
+    }
+    let done = values.len() / 2 * 2;
+    for k in done..values.len() {
+        let v = values[k];
+        if FIRST {
+            absmax[k] = v.abs();
+            squares[k] = v * v;
+        } else {
+            absmax[k] = if v.abs() > absmax[k] { v.abs() } else { absmax[k] };
+            squares[k] += v * v;
         }
     }
 }
