@@ -11,6 +11,7 @@ import { openCheckpoint } from '../formats/openCheckpoint';
 import { nodeSourceOpener } from '../source/nodeFileSource';
 import { flagValue, globToRegExp, integerFlag, numberFlag, parseArgs, UsageError } from './args';
 import { engineFromArgs, ENGINE_FLAGS, printFindings, printJson, type Command } from './command';
+import { ProgressLine } from './progress';
 import { formatShape, formatStat, renderTable } from './table';
 
 const FLAGS = {
@@ -62,16 +63,21 @@ async function runSaliencyCommand(argv: string[]): Promise<number> {
       const example = stats.entries[0]!.name;
       throw new FormatError('ACTIVATIONS_MISMATCH', `none of its ${stats.entries.length} entries names a tensor of ${args.positionals[0]} (such as "${example}"): statistics of another model?`, stats.file);
     }
-    for (const { name, reason } of plan.skipped) warn(`"${name}" left out: ${reason}`);
+    for (const { name, reason } of plan.skipped) skipped(name, reason);
+    const totalBytes = plan.targets.reduce((sum, t) => sum + t.entry.bytes, 0);
+    const progress = process.stderr.isTTY && !args.flags.has('json') ? new ProgressLine(totalBytes) : undefined;
+    let doneBytes = 0;
+    const onProgress = (bytes: number): void => progress?.update((doneBytes += bytes));
     const outcomes = await Promise.all(plan.targets.map(async (target) => {
       try {
-        return { name: target.entry.name, shape: target.entry.shape, analysis: await analyseSaliency(engine.pool, target, { method, alpha, top, chunkBytes: engine.chunkBytes }) };
+        return { name: target.entry.name, shape: target.entry.shape, analysis: await analyseSaliency(engine.pool, target, { method, alpha, top, chunkBytes: engine.chunkBytes, onProgress }) };
       } catch (error) {
         const failure = error instanceof TaskError ? error : new TaskError('READ_ERROR', String(error));
-        warn(`"${target.entry.name}" left out: ${failure.code}: ${failure.message}`);
+        skipped(target.entry.name, `${failure.code}: ${failure.message}`);
         return undefined;
       }
     }));
+    progress?.clear();
     const results = outcomes.filter((o): o is { name: string; shape: readonly number[]; analysis: SaliencyAnalysis } => o !== undefined);
     const report = buildSaliencyReport(method, results, plan.unmatched);
     if (args.flags.has('json')) printJson(report);
@@ -82,8 +88,9 @@ async function runSaliencyCommand(argv: string[]): Promise<number> {
   }
 }
 
-function warn(message: string): void {
-  process.stderr.write(`weightscope: warning: ${message}\n`);
+/** A weight left out of the document, on stderr as the other analyses report theirs. */
+function skipped(name: string, reason: string): void {
+  process.stderr.write(`weightscope: skipped ${name}: ${reason}\n`);
 }
 
 /** A ranked score; null in a ranking is +Inf (NaN is never ranked). */

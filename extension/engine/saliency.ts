@@ -133,7 +133,7 @@ export function planSaliency(checkpoint: Checkpoint, method: SaliencyMethod, sta
   return plan;
 }
 
-export interface SaliencyOptions extends Pick<RunOptions, 'signal' | 'priority'> {
+export interface SaliencyOptions extends Pick<RunOptions, 'signal' | 'priority' | 'onProgress'> {
   method: StreamedMethod;
   alpha: number;
   top: number;
@@ -142,11 +142,11 @@ export interface SaliencyOptions extends Pick<RunOptions, 'signal' | 'priority'>
 
 /** One weight's saliency on the pool; rejects with the task's TaskError. */
 export function analyseSaliency(pool: ComputePool, target: SaliencyTarget, options: SaliencyOptions): Promise<SaliencyAnalysis> {
-  const { method, alpha, top, chunkBytes, signal, priority } = options;
+  const { method, alpha, top, chunkBytes, signal, priority, onProgress } = options;
   return pool.run(
     'saliency',
     { location: target.entry, rows: target.rows, cols: target.cols, method, alpha, top, chunkBytes, ...(target.activation ? { activation: target.activation } : {}) },
-    { signal, priority },
+    { signal, priority, onProgress },
   );
 }
 
