@@ -89,7 +89,7 @@ test('magnitude of a safetensors model (F32, BF16, F16, a 4-D convolution, ties,
 
 test('Wanda and OBS from a GGUF importance matrix, its legacy .dat and the safetensors layout equal numpy', { skip }, () => {
   const model = join(fixtures(), 'model.safetensors');
-  for (const file of ['imatrix.gguf', 'imatrix.dat', 'stats.safetensors', 'stats.npz']) {
+  for (const file of ['imatrix.gguf', 'imatrix.dat', 'stats.safetensors', 'stats.npz', 'stats_compressed.npz']) {
     for (const method of ['wanda', 'obs']) {
       const got = check(model, method, '0.5', join(fixtures(), file));
       assert.ok(got.tensors.length >= 4, `${method} ${file}: ${got.tensors.length} tensors`);

@@ -416,10 +416,12 @@ def make_fixtures(out):
     layout.append(("model.layers.7.mlp.gate_proj.weight.act_l2", "F32", np.ones(40, np.float32)))
     write_safetensors(out / "stats.safetensors", layout)
     write_safetensors(out / "act_scales.safetensors", [(m, "F32", (rng.random(c) * 30).astype(np.float32)) for m, c in hf_cols.items()])
-    np.savez(out / "stats.npz", **{
+    npz = {
         f"{module}.weight.{stat}": (rng.random(c) * 20).astype(dtype)
         for module, c in hf_cols.items() for stat, dtype in (("act_l2", "<f4"), ("act_mean_abs", "<f8"), ("act_max_abs", "<f2"))
-    })
+    }
+    np.savez(out / "stats.npz", **npz)
+    np.savez_compressed(out / "stats_compressed.npz", **{k: v[::-1].copy() for k, v in npz.items()})
     write_act_scales_pt(out / "act_scales.pt", {m: (rng.random(c) * 30).astype("<f2") for m, c in hf_cols.items()})
 
     gguf_model = GGUFWriter(out / "model.gguf", "llama")
