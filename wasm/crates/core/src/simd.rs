@@ -22,13 +22,6 @@ mod lanes {
         pub fn load(s: &[f64]) -> F64x2 {
             F64x2(f64x2(s[0], s[1]))
         }
-        /// Four little-endian f32 (the first 16 bytes of `b`), widened into two pairs.
-        #[inline(always)]
-        pub fn load_f32x4(b: &[u8]) -> (F64x2, F64x2) {
-            let f = |i: usize| f32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-            let v = f32x4(f(0), f(4), f(8), f(12));
-            (F64x2(f64x2_promote_low_f32x4(v)), F64x2(f64x2_promote_low_f32x4(i32x4_shuffle::<2, 3, 0, 1>(v, v))))
-        }
         /// Lane-wise sum.
         #[inline(always)]
         pub fn add(self, o: F64x2) -> F64x2 {
@@ -136,12 +129,6 @@ mod lanes {
         #[inline(always)]
         pub fn load(s: &[f64]) -> F64x2 {
             F64x2([s[0], s[1]])
-        }
-        /// Four little-endian f32 (the first 16 bytes of `b`), widened into two pairs.
-        #[inline(always)]
-        pub fn load_f32x4(b: &[u8]) -> (F64x2, F64x2) {
-            let f = |i: usize| f32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]) as f64;
-            (F64x2([f(0), f(4)]), F64x2([f(8), f(12)]))
         }
         /// Lane-wise sum.
         #[inline(always)]

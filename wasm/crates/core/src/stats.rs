@@ -448,7 +448,6 @@ struct WideState {
     high: PatternCounts,
     summary: FiniteSummary,
     decoder: Decoder,
-    scratch: Vec<f64>,
     /// Finite nonzero floats with a zero exponent (their top bits say too little of their value).
     subnormals: u64,
     /// Exact extreme keys of 64-bit integers, whose values f64 cannot hold exactly.
@@ -493,7 +492,6 @@ impl WideState {
             summary: FiniteSummary::new(),
             subnormals: 0,
             decoder: Decoder::new(dtype),
-            scratch: Vec::new(),
             int_keys: (u64::MAX, 0),
             min_key: u64::MAX,
             max_key: 0,
@@ -511,12 +509,8 @@ impl WideState {
         match &mut self.phase {
             WidePhase::Accumulate => {
                 self.high.count_high16(bytes, size);
-                if self.dtype == DType::F32 {
-                    self.summary.push_f32(bytes, &mut self.scratch);
-                } else {
-                    let summary = &mut self.summary;
-                    self.decoder.for_each_block(bytes, |values| summary.push(values));
-                }
+                let summary = &mut self.summary;
+                self.decoder.for_each_block(bytes, |values| summary.push(values));
                 if matches!(self.dtype, DType::I64 | DType::U64) {
                     for e in bytes.chunks_exact(size) {
                         let key = wide_key(self.dtype, e);

@@ -106,27 +106,6 @@ impl FiniteSummary {
         }
     }
 
-    /// Adds little-endian f32 values, reading whole finite blocks in place; `decoder` decodes the rest.
-    pub fn push_f32(&mut self, bytes: &[u8], scratch: &mut Vec<f64>) {
-        let mut bytes = bytes;
-        while !bytes.is_empty() {
-            let take = bytes.len().min(4 * BLOCK);
-            let (now, rest) = bytes.split_at(take);
-            if self.pending.is_empty() && take == 4 * BLOCK && self.shift.is_some() {
-                let sums = block_sums(F32Bytes(now), self.shift.unwrap_or(0.0));
-                if sums.s[0].is_finite() && sums.s[1].is_finite() {
-                    self.commit(&sums);
-                    bytes = rest;
-                    continue;
-                }
-            }
-            scratch.clear();
-            scratch.extend(now.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64));
-            self.push(scratch);
-            bytes = rest;
-        }
-    }
-
     /// Folds the values not yet in a full block (at the end of the stream, or before a merge).
     pub fn flush(&mut self) {
         if self.pending.is_empty() {
@@ -140,7 +119,7 @@ impl FiniteSummary {
                 c
             }
         };
-        let sums = block_sums(&self.pending[..], shift);
+        let sums = block_sums(&self.pending, shift);
         self.commit(&sums);
         self.pending.clear();
     }
@@ -179,67 +158,27 @@ impl FiniteSummary {
     }
 }
 
-/// Where a block's values come from: decoded f64 values, or little-endian f32 bytes read in place.
-trait Lanes {
-    fn len(&self) -> usize;
-    /// Values 4i .. 4i + 4 as two pairs.
-    fn quad(&self, i: usize) -> (F64x2, F64x2);
-    fn one(&self, i: usize) -> f64;
-}
-
-impl Lanes for &[f64] {
-    fn len(&self) -> usize {
-        <[f64]>::len(self)
-    }
-    #[inline(always)]
-    fn quad(&self, i: usize) -> (F64x2, F64x2) {
-        (F64x2::load(&self[4 * i..]), F64x2::load(&self[4 * i + 2..]))
-    }
-    fn one(&self, i: usize) -> f64 {
-        self[i]
-    }
-}
-
-/// Little-endian f32 bytes.
-struct F32Bytes<'a>(&'a [u8]);
-
-impl Lanes for F32Bytes<'_> {
-    fn len(&self) -> usize {
-        self.0.len() / 4
-    }
-    #[inline(always)]
-    fn quad(&self, i: usize) -> (F64x2, F64x2) {
-        F64x2::load_f32x4(&self.0[16 * i..16 * i + 16])
-    }
-    fn one(&self, i: usize) -> f64 {
-        let b = &self.0[4 * i..4 * i + 4];
-        f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64
-    }
-}
-
 /// Power sums of x − c and the extremes of a block, two f64 lanes at a time. A NaN or ±Inf anywhere makes the sums
 /// non-finite, which the caller checks.
-fn block_sums<L: Lanes>(block: L, c: f64) -> BlockSums {
+fn block_sums(block: &[f64], c: f64) -> BlockSums {
     let vc = F64x2::splat(c);
     let inf = F64x2::splat(f64::INFINITY);
     let zero = F64x2::splat(0.0);
     let (mut s1, mut s2, mut s3, mut s4) = (zero, zero, zero, zero);
     let (mut min, mut max, mut min_abs, mut zeros) = (inf, F64x2::splat(f64::NEG_INFINITY), inf, zero);
     let n = block.len();
-    for i in 0..n / 4 {
-        let (a, b) = block.quad(i);
-        for x in [a, b] {
-            let d = x.sub(vc);
-            let d2 = d.mul(d);
-            s1 = s1.add(d);
-            s2 = s2.add(d2);
-            s3 = s3.add(d2.mul(d));
-            s4 = s4.add(d2.mul(d2));
-            min = min.min(x);
-            max = max.max(x);
-            min_abs = min_abs.min(x.abs().zero_to(inf));
-            zeros = zeros.add(x.is_zero());
-        }
+    for pair in block.chunks_exact(2) {
+        let x = F64x2::load(pair);
+        let d = x.sub(vc);
+        let d2 = d.mul(d);
+        s1 = s1.add(d);
+        s2 = s2.add(d2);
+        s3 = s3.add(d2.mul(d));
+        s4 = s4.add(d2.mul(d2));
+        min = min.min(x);
+        max = max.max(x);
+        min_abs = min_abs.min(x.abs().zero_to(inf));
+        zeros = zeros.add(x.is_zero());
     }
     let lanes = |v: F64x2| v.lanes();
     let mut out = BlockSums {
@@ -250,8 +189,7 @@ fn block_sums<L: Lanes>(block: L, c: f64) -> BlockSums {
         min_abs_nonzero: lanes(min_abs)[0].min(lanes(min_abs)[1]),
         zeros: lanes(zeros)[0] + lanes(zeros)[1],
     };
-    for i in n / 4 * 4..n {
-        let x = block.one(i);
+    for &x in &block[n / 2 * 2..] {
         let d = x - c;
         let d2 = d * d;
         out.s[0] += d;
