@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { ScanEngine } from './engine/scanEngine';
 import { CheckpointEditorProvider, exportKeepList, exportStatistics, importActivations, viewTypeFor } from './editor/checkpointEditorProvider';
+import { openDiffPanel, openMergePanel, pickBase } from './editor/comparePanels';
 import { isQuantScheme } from './engine/quantPreview';
 
 export function activate(context: vscode.ExtensionContext): void {
@@ -61,6 +62,24 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('weightscope.rescan', withActive((document) => document.rescan())),
     vscode.commands.registerCommand('weightscope.cancel', withActive((document) => document.cancel())),
     vscode.commands.registerCommand('weightscope.exportStatistics', withActive((document) => exportStatistics(document))),
+    vscode.commands.registerCommand('weightscope.compareWithBase', async (uri?: vscode.Uri) => {
+      const tuned = uri ?? provider.activeDocument?.uri;
+      if (!tuned) {
+        void vscode.window.showInformationMessage(vscode.l10n.t('Open a checkpoint in Weightscope first, then compare it with its base.'));
+        return;
+      }
+      const base = await pickBase();
+      if (base) await openDiffPanel(context.extensionUri, sharedEngine, base, tuned);
+    }),
+    vscode.commands.registerCommand('weightscope.compareSelected', async (uri?: vscode.Uri, uris?: vscode.Uri[]) => {
+      const selected = uris && uris.length > 0 ? uris : uri ? [uri] : [];
+      if (selected.length !== 2) {
+        void vscode.window.showInformationMessage(vscode.l10n.t('Select exactly two checkpoints to compare (the first is the base).'));
+        return;
+      }
+      await openDiffPanel(context.extensionUri, sharedEngine, selected[0]!, selected[1]!);
+    }),
+    vscode.commands.registerCommand('weightscope.mergeFineTunes', (uri?: vscode.Uri) => openMergePanel(context.extensionUri, sharedEngine, uri ?? provider.activeDocument?.uri)),
     vscode.commands.registerCommand('weightscope.exportKeepList', withActive(async (document) => {
       const scheme = document.analyses.quantView().schemes[0];
       const threshold = scheme && isQuantScheme(scheme) ? document.analyses.keepThreshold(scheme) : null;

@@ -1,7 +1,8 @@
 // npm run bench (not part of the tests): throughput and memory, reported as ratios measured in one run.
 // Generates once, in a temporary folder, a 2 GiB BF16 checkpoint with 7B-like tensor shapes, then measures raw
 // sequential reads of it (warm page cache), `weightscope stats` with 1 and 2 workers, their peak RSS, and the same
-// statistics computed by numpy when python3 with numpy is present.
+// statistics computed by numpy when python3 with numpy is present. The diff and merge sections generate fine-tunes
+// of the same shapes and compare `diff`/`merge` with their raw baselines (scripts/benchCompare.ts).
 //
 //   node scripts/bench.mjs [--size-gib N] [--only stats|sharded-header|tiles]
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -37,7 +38,7 @@ function modelShapes(targetBytes) {
 }
 
 /** Writes the checkpoint once: Gaussian-like BF16 weights drawn from a table, in 16 MiB chunks. */
-function ensureCheckpoint(path, targetBytes) {
+function ensureCheckpoint(path, targetBytes, valueSeed = 88172645) {
   if (existsSync(path)) return;
   const shapes = modelShapes(targetBytes);
   const header = {};
@@ -65,7 +66,7 @@ function ensureCheckpoint(path, targetBytes) {
   head.write(json, 8, 'latin1');
   writeSync(fd, head);
   const chunk = new Uint16Array(8 << 20);
-  let x = 88172645;
+  let x = valueSeed;
   for (let written = 0; written < offset; written += chunk.byteLength) {
     for (let i = 0; i < chunk.length; i++) {
       x ^= x << 13;
@@ -184,13 +185,52 @@ function benchShardedHeader() {
   console.log(`header view of a 100-shard index: ${((headers - startUp) * 1000).toFixed(0)} ms beyond the CLI's ${(startUp * 1000).toFixed(0)} ms start-up`);
 }
 
+/** A base and `count` fine-tunes of the bench's shapes (other seeds: the values do not matter for throughput). */
+function ensureFineTunes(count) {
+  const paths = [join(benchDir, `model-bf16-${sizeGiB}gib.safetensors`)];
+  ensureCheckpoint(paths[0], sizeGiB * 2 ** 30);
+  for (let i = 1; i <= count; i++) {
+    paths.push(join(benchDir, `finetune${i}-bf16-${sizeGiB}gib.safetensors`));
+    ensureCheckpoint(paths[i], sizeGiB * 2 ** 30, 1000 + i);
+  }
+  for (const path of paths) catRead(path); // warm the page cache
+  return paths;
+}
+
+function benchCompare(cliArgs) {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/benchCompare.ts'), ...cliArgs], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (result.status !== 0) throw new Error(`benchCompare ${cliArgs.join(' ')} failed: ${result.stderr}`);
+  return JSON.parse(result.stdout.trim().split('\n').pop());
+}
+
+/** diff of a base and a fine-tune: lockstep streaming of both files vs the same reads with no compute (goal ≥ 0.8×). */
+function benchDiff() {
+  const [base, tuned] = ensureFineTunes(1);
+  for (const workers of [1, 2]) {
+    const r = benchCompare(['diff', base, tuned, '--workers', String(workers)]);
+    console.log(`weightscope diff, ${workers} worker(s): ${gb(r.bytes, r.diffSeconds)} GB/s of both files; raw lockstep reads ${gb(r.bytes, r.rawSeconds)} GB/s` +
+      ` → ${r.ratio.toFixed(2)}× (goal ≥ 0.8×); peak RSS ${r.peakRssMB.toFixed(0)} MB`);
+  }
+}
+
+/** merge of two fine-tunes into a new file vs a raw copy (same reads, the base's bytes written) (goal ≥ 0.5×). */
+function benchMerge() {
+  const [base, ...models] = ensureFineTunes(2);
+  const out = join(benchDir, 'merged.safetensors');
+  for (const method of ['task-arithmetic', 'ties', 'dare']) {
+    const r = benchCompare(['merge', out, base, ...models, '--workers', '2', '--method', method]);
+    console.log(`weightscope merge --method ${method} (2 fine-tunes, 2 workers): writes ${r.mergeWriteGBs.toFixed(2)} GB/s; raw copy ${r.copyWriteGBs.toFixed(2)} GB/s` +
+      ` → ${r.ratio.toFixed(2)}× (goal ≥ 0.5×); peak RSS ${r.peakRssMB.toFixed(0)} MB`);
+  }
+}
+
 /** Heatmap tiles of a 4096 × 14336 BF16 tensor against a raw read of it (scripts/bench-tiles.mjs, which imports the
  *  engine's TypeScript through tsx). */
 function benchTiles() {
   execFileSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/bench-tiles.mjs')], { cwd: root, stdio: 'inherit' });
 }
 
-const SECTIONS = { stats: benchStats, 'sharded-header': benchShardedHeader, tiles: benchTiles };
+const SECTIONS = { stats: benchStats, 'sharded-header': benchShardedHeader, tiles: benchTiles, diff: benchDiff, merge: benchMerge };
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
 for (const [name, run] of Object.entries(SECTIONS)) {

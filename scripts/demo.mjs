@@ -22,7 +22,12 @@ writeFileSync(
 - \`base/model.safetensors\` — a small Llama-shaped BF16 model with planted outlier input channels 37 and 190 and
   one extreme scalar (−12.5 in \`model.layers.1.mlp.down_proj.weight\`, row 42, column 400). Click it: the tensor
   tree appears at once, statistics stream in; select a tensor for its histogram.
-- \`finetune/model.safetensors\` — a fine-tune of it (rank-4 q/v deltas; layer 0 and the embeddings frozen).
+- \`finetune/model.safetensors\` — a fine-tune of it (rank-4 q/v deltas; layer 0 and the embeddings frozen): open it and
+  run *Weightscope: Compare with Base…* with \`base/model.safetensors\` for the layer profile.
+- \`finetune-b/model.safetensors\` — a second fine-tune (rank-4 o/down deltas): *Weightscope: Merge Fine-tunes…* on the
+  base with both fine-tunes previews TIES, DARE, TALL… and exports the merge.
+- \`adapter/\`, \`adapter-b/\` — two independently trained PEFT LoRA adapters with their adapter_config.json: a factor's
+  *LoRA ΔW* tab, and comparing the two (Explorer: select both → *Compare Selected Checkpoints*).
 - \`sharded/model.safetensors.index.json\` — the base in two shards: right-click → *Open With…* → Weightscope.
 - \`anomalies.safetensors\` — NaN/Inf, all-zero, constant and heavy-tailed tensors.
 - \`broken.safetensors\` — a truncated file: the error view.

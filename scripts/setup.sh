@@ -14,6 +14,11 @@ if command -v python3 >/dev/null && ! python3 -c 'import numpy' 2>/dev/null; the
   python3 -m pip install --quiet numpy || echo "setup: numpy could not be installed; golden tests will use checked-in references"
 fi
 
+# The safetensors package reads merged outputs back in the golden tests (skipped with a message when missing).
+if command -v python3 >/dev/null && ! python3 -c 'import safetensors' 2>/dev/null; then
+  python3 -m pip install --quiet safetensors || echo "setup: safetensors could not be installed; its read-back test will be skipped"
+fi
+
 # gguf-py is the independent reference for GGUF (header reader, dequantization); without it those tests skip.
 if command -v python3 >/dev/null && ! python3 -c 'import gguf' 2>/dev/null; then
   python3 -m pip install --quiet "gguf==0.19.0" || echo "setup: the gguf Python package could not be installed; GGUF golden tests will skip"

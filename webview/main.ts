@@ -9,6 +9,8 @@ import type { OpenResponse, StatsRecord, TensorRow } from '../extension/protocol
 import { CHECKPOINT_VIEWS, DETAIL_PANELS } from './panels/index';
 import type { Mounted, PanelContext } from './panels/panel';
 import { histogramCache } from './panels/statisticsPanel';
+import { INITIAL_DIFF_VIEW, showDiff, type DiffViewState } from './diff/diffView';
+import { INITIAL_MERGE_VIEW, showMerge, type MergeViewState } from './merge/mergeView';
 import { HostClient, RequestError } from './rpc';
 import { INITIAL_VIEW, type CheckpointData, type ViewState } from './state';
 import { renderTensorHeading } from './views/detail';
@@ -199,6 +201,16 @@ async function boot(): Promise<void> {
   }
   if (response.kind === 'error') {
     showError(response.file, response.problem.code, response.problem.message);
+    return;
+  }
+  if (response.kind === 'diff' || response.kind === 'merge') {
+    // The diff and merge panels keep their own view state under view.panels.
+    const key = response.kind;
+    const initial = key === 'diff' ? INITIAL_DIFF_VIEW : INITIAL_MERGE_VIEW;
+    const state = <T>(): T => ({ ...initial, ...((view.panels[key] as object | undefined) ?? {}) }) as T;
+    const save = (change: object): void => updateView({ panels: { ...view.panels, [key]: { ...state<object>(), ...change } } });
+    if (response.kind === 'diff') showDiff(app, host, response, state<DiffViewState>, save);
+    else showMerge(app, host, response.setup, state<MergeViewState>, save);
     return;
   }
   const records = new Map<number, StatsRecord>(response.records.map((r) => [r.id, r]));

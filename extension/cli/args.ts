@@ -6,6 +6,8 @@ export interface FlagSpec {
   value?: boolean;
   /** May be given more than once (values collected in order). */
   repeat?: boolean;
+  /** Takes every following argument up to the next option (`--models a b c`). */
+  variadic?: boolean;
 }
 
 export interface ParsedArgs {
@@ -31,6 +33,15 @@ export function parseArgs(argv: readonly string[], spec: Readonly<Record<string,
     const name = arg.slice(2, eq < 0 ? undefined : eq);
     const flag = spec[name];
     if (!flag) throw new UsageError(`unknown option --${name}`);
+    if (flag.variadic) {
+      if (eq >= 0) throw new UsageError(`--${name} takes its values after a space`);
+      const values: string[] = [];
+      while (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) values.push(argv[++i]!);
+      if (values.length === 0) throw new UsageError(`--${name} needs at least one value`);
+      if (flags.has(name)) throw new UsageError(`--${name} given twice`);
+      flags.set(name, values);
+      continue;
+    }
     let value = 'true';
     if (flag.value) {
       if (eq >= 0) value = arg.slice(eq + 1);

@@ -7,6 +7,8 @@ import { FormatError } from '../formats/formatError';
 import { UsageError } from './args';
 import { blocksCommand } from './blocksCommand';
 import type { Command } from './command';
+import { diffCommand } from './diffCommand';
+import { mergeCommand } from './mergeCommand';
 import { saliencyCommand } from './saliencyCommand';
 import { statsCommand } from './statsCommand';
 import { tileCommand } from './tileCommand';
@@ -16,6 +18,8 @@ import { quantCommand } from './quantCommand';
 /** Every subcommand, by name. */
 const COMMANDS: Readonly<Record<string, Command>> = {
   stats: statsCommand,
+  diff: diffCommand,
+  merge: mergeCommand,
   tile: tileCommand,
   outliers: outliersCommand,
   quant: quantCommand,

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
-import type { Checkpoint } from '../formats/checkpoint';
+import type { Checkpoint, TensorEntry } from '../formats/checkpoint';
+import { findLoraPairs } from '../compare/lora';
 import { elementCount } from '../formats/checkpoint';
 import { FormatError } from '../formats/formatError';
 import { openCheckpoint } from '../formats/openCheckpoint';
@@ -8,7 +9,8 @@ import { nodeSourceOpener } from '../source/nodeFileSource';
 import { analyseBlocks, isBlockQuantized, type BlockOutcome } from '../engine/blockDiagnostics';
 import type { ScanEngine, TensorOutcome } from '../engine/scanEngine';
 import { buildStatsReport, filesOf, type StatsReport } from '../engine/statsReport';
-import type { CheckpointSummary, HostEvent, OpenResponse, ScanProgress, StatsRecord, TensorRow } from '../protocol/messages';
+import type { CheckpointSummary, HostEvent, LoraDeltaInfo, OpenResponse, ScanProgress, StatsRecord, TensorRow } from '../protocol/messages';
+import { analyzeLoraDelta, pairOf } from '../engine/loraDelta';
 import { DocumentAnalyses } from './documentAnalyses';
 import { DocumentSaliency } from './documentSaliency';
 
@@ -39,6 +41,7 @@ export class CheckpointDocument implements vscode.CustomDocument {
   readonly onSaliencyEvent = this.saliencyEvents.event;
   readonly saliency: DocumentSaliency;
   private readonly outcomes = new Map<number, TensorOutcome>();
+  private readonly loraDeltas = new Map<string, Promise<LoraDeltaInfo>>();
   private readonly blockOutcomes = new Map<number, Promise<BlockOutcome>>();
   private pending: StatsRecord[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
@@ -94,10 +97,36 @@ export class CheckpointDocument implements vscode.CustomDocument {
     return {
       kind: 'checkpoint',
       summary: summarize(checkpoint, basename(this.uri.fsPath)),
-      tensors: checkpoint.tensors.map(toRow),
+      tensors: this.rows(checkpoint),
       records: [...this.outcomes.entries()].map(([id, outcome]) => toRecord(id, outcome)),
       progress: { ...this.progress },
     };
+  }
+
+  /** The catalogue rows, LoRA factors marked with the weight their pair adapts. */
+  private rows(checkpoint: Checkpoint): TensorRow[] {
+    const pairs = new Map<TensorEntry, string>();
+    for (const pair of findLoraPairs(checkpoint.tensors).pairs) for (const t of [pair.a, pair.b, pair.alpha]) if (t) pairs.set(t, pair.name);
+    return checkpoint.tensors.map((entry, id) => {
+      const row = toRow(entry, id);
+      const pair = pairs.get(entry);
+      return pair === undefined ? row : { ...row, loraPair: pair };
+    });
+  }
+
+  /** The ΔW of the LoRA pair tensor `id` belongs to, computed once (null when it is not a LoRA factor). */
+  loraDelta(id: number): Promise<LoraDeltaInfo | null> {
+    const checkpoint = this.checkpoint;
+    const entry = checkpoint?.tensors[id];
+    const pair = checkpoint && entry && pairOf(checkpoint, entry);
+    if (!checkpoint || !pair) return Promise.resolve(null);
+    let analysis = this.loraDeltas.get(pair.name);
+    if (!analysis) {
+      analysis = analyzeLoraDelta(this.engine(), checkpoint, this.uri.fsPath, nodeSourceOpener, pair);
+      analysis.catch(() => this.loraDeltas.delete(pair.name));
+      this.loraDeltas.set(pair.name, analysis);
+    }
+    return analysis;
   }
 
   histogram(id: number) {

@@ -3,9 +3,9 @@ import type { ScanEngine } from '../engine/scanEngine';
 import { statsReportToCsv } from '../engine/statsReport';
 import { isQuantScheme, llamaQuantizeOverrides, llmCompressorIgnore, type QuantScheme } from '../engine/quantPreview';
 import { FormatError } from '../formats/formatError';
-import type { ActivationsSummary, Envelope, HostApi, HostEvent, HostMethod } from '../protocol/messages';
+import type { ActivationsSummary } from '../protocol/messages';
 import { CheckpointDocument } from './checkpointDocument';
-import { renderWebviewHtml } from './webviewHtml';
+import { serveWebview, TileChannels } from './webviewRpc';
 
 export const CHECKPOINT_VIEW_TYPE = 'weightscope.checkpoint';
 export const INDEX_VIEW_TYPE = 'weightscope.checkpointIndex';
@@ -19,8 +19,6 @@ export function viewTypeFor(path: string): string {
   if (name.endsWith('.json')) return INDEX_VIEW_TYPE;
   return name.endsWith('.safetensors') || name.endsWith('.gguf') ? CHECKPOINT_VIEW_TYPE : BY_CHOICE_VIEW_TYPE;
 }
-
-type Handlers = { [M in HostMethod]: (params: HostApi[M]['req']) => HostApi[M]['res'] | Promise<HostApi[M]['res']> };
 
 /** Read-only custom editor for checkpoints; the same provider serves single files and sharded indexes. */
 export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProvider<CheckpointDocument> {
@@ -53,23 +51,9 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
   }
 
   resolveCustomEditor(document: CheckpointDocument, panel: vscode.WebviewPanel): void {
-    const webview = panel.webview;
-    webview.options = {
-      enableScripts: true,
-      localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'dist'), vscode.Uri.joinPath(this.extensionUri, 'media')],
-    };
-    webview.html = renderWebviewHtml(webview, this.extensionUri);
     this.panels.set(panel, document);
-
-    const post = (message: Envelope): void => void webview.postMessage(message);
-    const sendEvent = (event: HostEvent): void => post({ kind: 'evt', event });
-    // One tile request in flight per channel (a heatmap view): a newer one cancels the older.
-    const tileRequests = new Map<string, AbortController>();
-    const cancelTile = (channel: string): void => {
-      tileRequests.get(channel)?.abort();
-      tileRequests.delete(channel);
-    };
-    const handlers: Handlers = {
+    const tiles = new TileChannels();
+    const served = serveWebview(panel.webview, this.extensionUri, {
       open: () => {
         document.ensureScanned();
         return document.openResponse();
@@ -84,6 +68,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
       },
       histogram: ({ id }) => document.histogram(id),
       blocks: ({ id }) => document.blocks(id),
+      loraDelta: ({ id }) => document.loraDelta(id),
       copyText: async ({ text }) => {
         await vscode.env.clipboard.writeText(text);
         return null;
@@ -92,18 +77,9 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
         await exportStatistics(document, format);
         return null;
       },
-      tile: async ({ id, channel, ...query }) => {
-        cancelTile(channel);
-        const abort = new AbortController();
-        tileRequests.set(channel, abort);
-        try {
-          return await document.analyses.tile(id, query, abort.signal);
-        } finally {
-          if (tileRequests.get(channel) === abort) tileRequests.delete(channel);
-        }
-      },
+      tile: ({ id, channel, ...query }) => tiles.run(channel, (signal) => document.analyses.tile(id, query, signal)),
       cancelTile: ({ channel }) => {
-        cancelTile(channel);
+        tiles.cancel(channel);
         return null;
       },
       outliers: ({ id }) => document.analyses.outliers(id),
@@ -126,25 +102,15 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
       activations: () => document.saliency.activations(),
       importActivations: () => importActivations(document),
       saliency: (query) => document.saliency.analyse(query),
-    };
-
+    });
     const subscriptions = [
-      document.onDidUpdate((update) => sendEvent({ type: 'scanProgress', ...update })),
-      document.onAnalysisEvent(sendEvent),
-      document.onSaliencyEvent(sendEvent),
-      webview.onDidReceiveMessage(async (message: Envelope) => {
-        if (message?.kind !== 'req') return;
-        const handler = handlers[message.method] as ((params: unknown) => unknown) | undefined;
-        try {
-          if (!handler) throw new Error(`unknown request "${String(message.method)}"`);
-          post({ kind: 'res', id: message.id, ok: true, result: await handler(message.params) });
-        } catch (error) {
-          post({ kind: 'res', id: message.id, ok: false, error: { code: 'REQUEST_FAILED', message: (error as Error).message } });
-        }
-      }),
+      document.onDidUpdate((update) => served.send({ type: 'scanProgress', ...update })),
+      document.onAnalysisEvent((event) => served.send(event)),
+      document.onSaliencyEvent((event) => served.send(event)),
+      served,
     ];
     panel.onDidDispose(() => {
-      for (const channel of [...tileRequests.keys()]) cancelTile(channel);
+      tiles.dispose();
       this.panels.delete(panel);
       subscriptions.forEach((s) => s.dispose());
     });

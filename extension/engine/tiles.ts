@@ -6,6 +6,8 @@
 import { matrixShape, type TensorLocation } from '../formats/checkpoint';
 import type { ComputePool, RunOptions } from './computePool';
 import type { TileCells, TileReducer } from './wasmCore';
+import type { MaskTileSpec } from './tasks/maskTile';
+import { operandBytes, type Operand } from './tasks/operands';
 
 export const TILE_REDUCERS: readonly TileReducer[] = ['mean', 'absmax', 'min', 'max'];
 /** Largest tile, in cells (the core's limit). */
@@ -16,8 +18,12 @@ const SPLIT_MIN_BYTES = 2 << 20;
 /** A request that cannot be served as asked (bad range, size, reducer): a usage error, not a file problem. */
 export class ArgumentError extends Error {}
 
-/** Where a tile's values come from. One tensor today; a difference of two tensors can be added as another kind. */
-export type TileSource = { kind: 'tensor'; location: TensorLocation };
+/** Where a tile's values come from: a tensor, the difference B − A of two operands of one shape (a diff), or how
+ *  many tasks of a merge keep each weight (a mask heatmap). */
+export type TileSource =
+  | { kind: 'tensor'; location: TensorLocation }
+  | { kind: 'delta'; a: Operand; b: Operand; shape: readonly number[] }
+  | { kind: 'maskCount'; merge: Omit<MaskTileSpec, 'rows' | 'cols' | 'size' | 'outRows' | 'reduce' | 'chunkBytes'> };
 
 /** A tile as asked: ranges may leave either end open (`[undefined, B]`), meaning the start or the end. */
 export interface TileRequest {
@@ -79,19 +85,26 @@ export interface TileOptions extends Pick<RunOptions, 'signal' | 'priority'> {
 
 /** Computes a tile, splitting its output rows across workers when the band is large. */
 export async function computeTile(pool: ComputePool, source: TileSource, rect: TileRect, options: TileOptions): Promise<Tile> {
-  const { location } = source;
   const [h] = rect.size;
-  const bandBytes = ((rect.rows[1] - rect.rows[0]) / matrixShape(location.shape).rows) * location.bytes;
+  const shape = source.kind === 'tensor' ? source.location.shape : source.kind === 'delta' ? source.shape : source.merge.base.shape;
+  const bytes = source.kind === 'tensor'
+    ? source.location.bytes
+    : source.kind === 'delta'
+      ? operandBytes(source.a) + operandBytes(source.b)
+      : [source.merge.base, ...source.merge.tasks].reduce((s, t) => s + t.bytes, 0);
+  const bandBytes = ((rect.rows[1] - rect.rows[0]) / matrixShape(shape).rows) * bytes;
   const parts = bandBytes < SPLIT_MIN_BYTES ? 1 : Math.max(1, Math.min(options.maxParts ?? pool.workerCount, pool.workerCount, h));
   const cuts = Array.from({ length: parts + 1 }, (_, k) => Math.round((k * h) / parts));
+  const run = { signal: options.signal, priority: options.priority };
   const results = await Promise.all(
-    cuts.slice(0, -1).map((from, k) =>
-      pool.run(
-        'tile',
-        { location, rows: rect.rows, cols: rect.cols, size: rect.size, outRows: [from, cuts[k + 1]!], reduce: rect.reduce, chunkBytes: options.chunkBytes },
-        { signal: options.signal, priority: options.priority },
-      ),
-    ),
+    cuts.slice(0, -1).map((from, k) => {
+      const part = { rows: rect.rows, cols: rect.cols, size: rect.size, outRows: [from, cuts[k + 1]!] as [number, number], reduce: rect.reduce, chunkBytes: options.chunkBytes };
+      switch (source.kind) {
+        case 'tensor': return pool.run('tile', { location: source.location, ...part }, run);
+        case 'delta': return pool.run('deltaTile', { a: source.a, b: source.b, shape: [...source.shape], ...part }, run);
+        case 'maskCount': return pool.run('maskTile', { ...source.merge, ...part }, run);
+      }
+    }),
   );
   return joinTileParts(rect, results);
 }

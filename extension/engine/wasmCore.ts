@@ -3,10 +3,11 @@
  * layout of every result record. Everything else uses the typed API below.
  */
 import type { BlockAnalysis, ScaleDistribution } from './blocksTypes';
+import type { DeltaHistogram, LowRankSummary, MergeTensorStats, PairAnalysis } from './diffTypes';
 import type { SaliencyAnalysis, StreamedMethod } from './saliencyTypes';
 import { QUANTILE_KEYS, type HistogramSummary, type TensorStats } from './statsTypes';
 
-const ABI_VERSION = 4;
+const ABI_VERSION = 6;
 const INPUT_SLOTS = 16;
 
 /** ABI dtype codes: position in the core's list, from 1. */
@@ -33,6 +34,18 @@ interface Exports {
   ws_error(): number;
   ws_stats_new(code: number): number;
   ws_stats_merge(into: number, from: number): number;
+  ws_diff_new(a: number, b: number): number;
+  ws_lowrank_new(a: number, b: number, rows: number, cols: number, k: number, oversample: number, powerIterations: number, seed: number): number;
+  ws_lora_new(a: number, b: number, rank: number, inputs: number, outputs: number, layouts: number, scale: number): number;
+  ws_lora_tile(handle: number, first: number, count: number, slot: number): number;
+  ws_stage_delta(a: number, b: number): number;
+  ws_maskcount_new(method: number, tasks: number, dtypes0: number, dtypes1: number, dtypes2: number, first: number, lambda: number,
+    density: number, drop: number, beta: number, gamma: number, k: number, seed: number, nameHashHi: number, nameHashLo: number): number;
+  ws_maskcount_cut(handle: number, task: number, keepHi: number, keepLo: number, dropHi: number, dropLo: number): number;
+  ws_maskcount_stage(handle: number): number;
+  ws_merge_new(method: number, tasks: number, dtypes0: number, dtypes1: number, dtypes2: number, elements: number, lambda: number,
+    density: number, drop: number, beta: number, gamma: number, k: number, seed: number, nameHashHi: number, nameHashLo: number,
+    outputs: number): number;
   ws_tile_new(dtype: number, cols: number, rowBegin: number, rowEnd: number, colBegin: number, colEnd: number, outRows: number,
     outCols: number, outFirst: number, outLast: number, reducer: number, segStart: number, segLen: number, skip: number): number;
   ws_channels_new(dtype: number, rows: number, cols: number, k: number): number;
@@ -97,6 +110,58 @@ export class StatsJob extends WasmJob {
   result(): { stats: TensorStats; histogram: HistogramSummary } {
     return decodeStatsRecord(this.record());
   }
+}
+
+export class DiffJob extends WasmJob {
+  result(): PairAnalysis {
+    return decodeDiffRecord(this.record());
+  }
+}
+
+export class LowRankJob extends WasmJob {
+  result(): LowRankSummary {
+    return decodeLowRankRecord(this.record());
+  }
+}
+
+export class LoraJob extends WasmJob {
+  /** Stages rows [first, first + count) of ΔW in input slot `slot` as little-endian F64. */
+  tileInto(first: number, count: number, slot: number): void {
+    this.core.check(this.core.exports.ws_lora_tile(this.handle, first, count, slot), 'LoRA tile');
+  }
+}
+
+export class MergeJob extends WasmJob {
+  result(): MergeTensorStats {
+    return decodeMergeRecord(this.record());
+  }
+}
+
+export class MaskCountJob extends WasmJob {
+  /** Stages in slot 0 (F64) how many tasks keep each element of slots 1 (base), 2, 3, … (tasks). */
+  stage(): void {
+    this.core.check(this.core.exports.ws_maskcount_stage(this.handle), 'mask counts');
+  }
+}
+
+/** Merge methods as the core numbers them. */
+export const MERGE_METHOD_CODES = { 'task-arithmetic': 1, ties: 2, dare: 3, breadcrumbs: 4, tall: 5, consensus: 6 } as const;
+
+export interface MergeJobParams {
+  method: keyof typeof MERGE_METHOD_CODES;
+  /** Base first, then one per task. */
+  dtypes: readonly string[];
+  elements: number;
+  lambda: number;
+  density: number;
+  drop: number;
+  beta: number;
+  gamma: number;
+  k: number;
+  seed: number;
+  /** FNV-1a 64 of the tensor name (DARE masks differ per tensor). */
+  nameHash: bigint;
+  outputs: { merged: boolean; masks: boolean };
 }
 
 /** A tile job's parameters (wasm/ABI.md, ws_tile_new). */
@@ -300,6 +365,52 @@ export class WasmCore {
     return new StatsJob(this, this.create(this.exports.ws_stats_new(this.dtypeCode(dtype))));
   }
 
+  beginDiff(a: string, b: string): DiffJob {
+    return new DiffJob(this, this.create(this.exports.ws_diff_new(this.dtypeCode(a), this.dtypeCode(b))));
+  }
+
+  /** A randomized SVD of D = b − a (a null: D = b), rows × cols, streamed once per pass. */
+  beginLowRank(a: string | null, b: string, rows: number, cols: number, k: number, oversample: number, powerIterations: number, seed: number): LowRankJob {
+    const code = a === null ? 0 : this.dtypeCode(a);
+    return new LowRankJob(this, this.create(this.exports.ws_lowrank_new(code, this.dtypeCode(b), rows, cols, k, oversample, powerIterations, seed)));
+  }
+
+  /** Stages B − A (slots 1 and 2, dtypes `a` and `b`) as F64 in slot 0, for a job that reads one stream. */
+  stageDelta(a: string, b: string): void {
+    this.check(this.exports.ws_stage_delta(this.dtypeCode(a), this.dtypeCode(b)), 'delta');
+  }
+
+  /** A LoRA pair: A (slot 0) and B (slot 1) pushed in, then ΔW tiles. `transposed` flags MLX's in × r / r × out. */
+  beginLora(a: string, b: string, rank: number, inputs: number, outputs: number, transposed: { a: boolean; b: boolean }, scale: number): LoraJob {
+    const layouts = (transposed.a ? 1 : 0) | (transposed.b ? 2 : 0);
+    return new LoraJob(this, this.create(this.exports.ws_lora_new(this.dtypeCode(a), this.dtypeCode(b), rank, inputs, outputs, layouts, scale)));
+  }
+
+  beginMerge(p: MergeJobParams): MergeJob {
+    const [packed, hi, lo] = this.mergeCodes(p);
+    const outputs = (p.outputs.merged ? 1 : 0) | (p.outputs.masks ? 2 : 0);
+    const handle = this.exports.ws_merge_new(MERGE_METHOD_CODES[p.method], p.dtypes.length - 1, packed[0]!, packed[1]!, packed[2]!, p.elements,
+      p.lambda, p.density, p.drop, p.beta, p.gamma, p.k, p.seed, hi, lo, outputs);
+    return new MergeJob(this, this.create(handle));
+  }
+
+  /** How many tasks keep each element of a merge, from element `first`, with the cuts of the merge's record. */
+  beginMaskCount(p: Omit<MergeJobParams, 'elements' | 'outputs'>, first: number, cuts: readonly (readonly [number, number, number, number])[]): MaskCountJob {
+    const [packed, hi, lo] = this.mergeCodes(p);
+    const handle = this.create(this.exports.ws_maskcount_new(MERGE_METHOD_CODES[p.method], p.dtypes.length - 1, packed[0]!, packed[1]!, packed[2]!, first,
+      p.lambda, p.density, p.drop, p.beta, p.gamma, p.k, p.seed, hi, lo));
+    const job = new MaskCountJob(this, handle);
+    cuts.forEach(([keepHi, keepLo, dropHi, dropLo], t) => this.check(this.exports.ws_maskcount_cut(handle, t, keepHi, keepLo, dropHi, dropLo), 'mask cuts'));
+    return job;
+  }
+
+  /** Dtype codes packed eight bits each, six per f64, and the name hash's halves. */
+  private mergeCodes(p: Pick<MergeJobParams, 'dtypes' | 'nameHash'>): [number[], number, number] {
+    const packed = [0, 0, 0];
+    p.dtypes.forEach((dtype, slot) => (packed[Math.floor(slot / 6)]! += this.dtypeCode(dtype) * 2 ** (8 * (slot % 6))));
+    return [packed, Number(p.nameHash >> 32n), Number(p.nameHash & 0xffffffffn)];
+  }
+
   beginTile(dtype: string, t: TileJobSpec): TileJob {
     const handle = this.exports.ws_tile_new(this.dtypeCode(dtype), t.cols, t.rows[0], t.rows[1], t.columns[0], t.columns[1], t.size[0], t.size[1],
       t.outRows[0], t.outRows[1], REDUCER_CODES[t.reducer], t.segment[0], t.segment[1], t.skip);
@@ -387,6 +498,66 @@ function decodeStatsRecord(r: Float64Array): { stats: TensorStats; histogram: Hi
     tails: TAIL_KS.map((k, i) => ({ k, below: at(TAILS_AT + 2 * i), above: at(TAILS_AT + 2 * i + 1) })),
   };
   return { stats, histogram };
+}
+
+const nanToNull = (x: number): number | null => (Number.isNaN(x) ? null : x);
+
+/** Diff record offsets (wasm/crates/abi/src/diff.rs). */
+const DIFF_HEADER = 17;
+
+function decodeDiffRecord(r: Float64Array): PairAnalysis {
+  const bins = (r.length - DIFF_HEADER) / 2;
+  if (!Number.isInteger(bins) || bins <= 0) throw new WasmCoreError('WASM_ERROR', `diff record of ${r.length} slots`);
+  const [n, l2a, l2b, l2d, rel, cosine, maxAbs, changed, bothNonzero, flips, identical] = Array.from(r.subarray(0, 11)) as number[];
+  const histogram: DeltaHistogram = {
+    log2Lo: r[15]!,
+    binsPerOctave: r[16]!,
+    positive: Array.from(r.subarray(DIFF_HEADER, DIFF_HEADER + bins)),
+    negative: Array.from(r.subarray(DIFF_HEADER + bins)),
+    zeros: r[13]!,
+    nonFinite: r[14]!,
+  };
+  return {
+    stats: {
+      l2_a: nanToNull(l2a!), l2_b: nanToNull(l2b!), l2_delta: nanToNull(l2d!), rel_delta: nanToNull(rel!), cosine: nanToNull(cosine!),
+      max_abs_delta: nanToNull(maxAbs!),
+      changed_fraction: n! > 0 ? changed! / n! : null,
+      sign_flip_fraction: bothNonzero! > 0 ? flips! / bothNonzero! : null,
+      identical: identical === 1,
+    },
+    elements: n!, changed: changed!, signFlips: flips!, bothNonzero: bothNonzero!, histogram,
+  };
+}
+
+function decodeLowRankRecord(r: Float64Array): LowRankSummary {
+  const k = r[0]!;
+  if (r.length !== 4 + 2 * k) throw new WasmCoreError('WASM_ERROR', `low-rank record of ${r.length} slots for k = ${k}`);
+  return {
+    singular_values: Array.from(r.subarray(4, 4 + k)),
+    frobenius_squared: r[1]!,
+    energy: Array.from(r.subarray(4 + k), nanToNull),
+    stable_rank: nanToNull(r[2]!),
+    effective_rank: nanToNull(r[3]!),
+  };
+}
+
+function decodeMergeRecord(r: Float64Array): MergeTensorStats {
+  const [n, tasks, kept, conflicts, trimmed, total] = Array.from(r.subarray(0, 6)) as number[];
+  if (r.length !== 6 + (tasks! + 1) + 7 * tasks!) throw new WasmCoreError('WASM_ERROR', `merge record of ${r.length} slots for ${tasks} tasks`);
+  let at = 6;
+  const take = (count: number): number[] => Array.from(r.subarray(at, (at += count)));
+  const taskCounts = take(tasks! + 1);
+  return {
+    elements: n!,
+    kept_fraction: n! > 0 ? kept! / (tasks! * n!) : null,
+    sign_conflict_fraction: n! > 0 ? conflicts! / n! : null,
+    task_counts: taskCounts,
+    trimmed_mass: total! > 0 ? trimmed! / total! : null,
+    kept_per_task: take(tasks!),
+    keep_threshold: take(tasks!).map(nanToNull),
+    drop_threshold: take(tasks!).map(nanToNull),
+    cut_keys: Array.from({ length: tasks! }, () => take(4) as [number, number, number, number]),
+  };
 }
 
 /** Block diagnostics record offsets (wasm/crates/abi/src/blocks.rs): a header, three statistics records, the grid. */

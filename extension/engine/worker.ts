@@ -10,6 +10,12 @@ import { Cancelled, describeFailure, type TaskContext } from './tasks/taskContex
 import { runBlocks } from './tasks/blocks';
 import { runSaliency } from './tasks/saliency';
 import { runStats, runStatsBatch } from './tasks/stats';
+import { runDeltaTile } from './tasks/deltaTile';
+import { runDiff } from './tasks/diff';
+import { runMaskTile } from './tasks/maskTile';
+import { runLowRank } from './tasks/lowRank';
+import { runMerge } from './tasks/merge';
+import { runReadThrough } from './tasks/readThrough';
 import { runTile } from './tasks/tile';
 import { runChannels } from './tasks/channels';
 import { runQuant } from './tasks/quant';
@@ -22,6 +28,12 @@ const RUNNERS: { [K in TaskKind]: Runner<K> } = {
   stats: runStats,
   statsBatch: runStatsBatch,
   blocks: runBlocks,
+  diff: runDiff,
+  deltaTile: runDeltaTile,
+  maskTile: runMaskTile,
+  lowRank: runLowRank,
+  merge: runMerge,
+  readThrough: runReadThrough,
   tile: runTile,
   channels: runChannels,
   quant: runQuant,

@@ -4,6 +4,12 @@
  * worker.ts.
  */
 import type { BlocksSpec, BlocksTaskResult } from './tasks/blocks';
+import type { DeltaTileSpec } from './tasks/deltaTile';
+import type { DiffSpec, DiffTaskResult } from './tasks/diff';
+import type { MaskTileSpec } from './tasks/maskTile';
+import type { LowRankSpec, LowRankTaskResult } from './tasks/lowRank';
+import type { MergeSpec, MergeTaskResult } from './tasks/merge';
+import type { ReadThroughResult, ReadThroughSpec } from './tasks/readThrough';
 import type { SaliencySpec, SaliencyTaskResult } from './tasks/saliency';
 import type { StatsBatchResult, StatsBatchSpec, StatsSpec, StatsTaskResult } from './tasks/stats';
 import type { TileTaskResult, TileTaskSpec } from './tasks/tile';
@@ -15,6 +21,12 @@ export interface TaskMap {
   stats: { spec: StatsSpec; result: StatsTaskResult };
   statsBatch: { spec: StatsBatchSpec; result: StatsBatchResult };
   blocks: { spec: BlocksSpec; result: BlocksTaskResult };
+  diff: { spec: DiffSpec; result: DiffTaskResult };
+  deltaTile: { spec: DeltaTileSpec; result: TileTaskResult };
+  maskTile: { spec: MaskTileSpec; result: TileTaskResult };
+  lowRank: { spec: LowRankSpec; result: LowRankTaskResult };
+  merge: { spec: MergeSpec; result: MergeTaskResult };
+  readThrough: { spec: ReadThroughSpec; result: ReadThroughResult };
   tile: { spec: TileTaskSpec; result: TileTaskResult };
   channels: { spec: ChannelsSpec; result: ChannelSummary };
   quant: { spec: QuantSpec; result: QuantSums };

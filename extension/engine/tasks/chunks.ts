@@ -18,7 +18,7 @@ function groupOf(dtype: string): { elements: number; bytes: number } {
   return { elements: info.groupElements, bytes: info.groupBytes };
 }
 
-function gcd(a: number, b: number): number {
+export function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
 

@@ -8,6 +8,10 @@
 
 mod blocks;
 mod decode;
+mod diff;
+mod lora;
+mod lowrank;
+mod merge;
 mod saliency;
 mod stats;
 mod tile;
@@ -16,8 +20,13 @@ mod quantsim;
 
 use std::cell::RefCell;
 
+/// True for an f64 holding a whole number in [0, 2⁵³]: counts and sizes cross the boundary as f64.
+pub fn whole(x: f64) -> bool {
+    x >= 0.0 && x <= 9_007_199_254_740_992.0 && x.fract() == 0.0
+}
+
 /// Bumped whenever an export or a record layout changes; the host refuses a mismatched module.
-pub const ABI_VERSION: u32 = 4;
+pub const ABI_VERSION: u32 = 6;
 /// Input slots: enough for a merge of a base and fifteen fine-tunes.
 pub const INPUT_SLOTS: usize = 16;
 
@@ -75,7 +84,7 @@ thread_local! {
 }
 
 /// Remembers why the last call failed and returns its status.
-fn fail(error: JobError) -> i32 {
+pub fn fail(error: JobError) -> i32 {
     ERROR.with(|e| *e.borrow_mut() = error.message);
     error.status
 }
@@ -150,15 +159,33 @@ pub extern "C" fn ws_input(slot: u32, len: usize) -> *mut u8 {
     })
 }
 
+/// Runs `f` on the staged slots (each up to its filled length).
+pub fn with_inputs<R>(f: impl FnOnce(&[&[u8]]) -> R) -> R {
+    INPUTS.with(|inputs| {
+        let inputs = inputs.borrow();
+        let staged: Vec<&[u8]> = inputs.iter().map(|(buffer, filled)| &buffer[..*filled]).collect();
+        f(&staged)
+    })
+}
+
+/// Lets a job fill input slot `slot` itself (a LoRA tile feeding a diff): `fill` gets the emptied buffer and
+/// whatever it leaves there is the slot's content.
+pub fn stage_input(slot: u32, fill: impl FnOnce(&mut Vec<u8>)) -> Result<(), JobError> {
+    INPUTS.with(|inputs| {
+        let mut inputs = inputs.borrow_mut();
+        let (buffer, filled) = inputs.get_mut(slot as usize).ok_or_else(|| JobError::params(format!("input slot {} is out of range", slot)))?;
+        buffer.clear();
+        fill(buffer);
+        *filled = buffer.len();
+        Ok(())
+    })
+}
+
 /// Feeds the staged slots (each up to the length its last `ws_input` gave) to job `handle`. 0 ok; −1 bad handle;
 /// −2 bad input; −3 wrong phase; the reason is in `ws_error`.
 #[no_mangle]
 pub extern "C" fn ws_job_push(handle: u32) -> i32 {
-    INPUTS.with(|inputs| {
-        let inputs = inputs.borrow();
-        let staged: Vec<&[u8]> = inputs.iter().map(|(buffer, filled)| &buffer[..*filled]).collect();
-        with_job(handle, |job| job.push(&staged)).map(|()| 0).unwrap_or_else(|status| status)
-    })
+    with_inputs(|staged| with_job(handle, |job| job.push(staged)).map(|()| 0).unwrap_or_else(|status| status))
 }
 
 /// Ends a pass. 1: stream the same bytes again; 0: the results are final; below 0: an error.

@@ -6,7 +6,13 @@
 pub mod blocks;
 pub mod counts;
 pub mod decode;
+pub mod diff;
 pub mod dtype;
+pub mod encode;
+pub mod hash;
+pub mod lora;
+pub mod lowrank;
+pub mod merge;
 pub mod moments;
 pub mod quant;
 pub mod simd;

@@ -67,6 +67,37 @@ mod lanes {
         pub fn lanes(self) -> [f64; 2] {
             [f64x2_extract_lane::<0>(self.0), f64x2_extract_lane::<1>(self.0)]
         }
+        /// Lane-wise `self == o` (false when either is NaN).
+        #[inline(always)]
+        pub fn eq(self, o: F64x2) -> M64x2 {
+            M64x2(f64x2_eq(self.0, o.0))
+        }
+        /// Lanes whose sign bit is set (−0.0 and negative NaNs included).
+        #[inline(always)]
+        pub fn sign_bit(self) -> M64x2 {
+            M64x2(i64x2_shr(self.0, 63))
+        }
+        /// Lane-wise `self < o` (false when either is NaN).
+        #[inline(always)]
+        pub fn lt(self, o: F64x2) -> M64x2 {
+            M64x2(f64x2_lt(self.0, o.0))
+        }
+        /// Lane-wise `self <= o` (false when either is NaN).
+        #[inline(always)]
+        pub fn le(self, o: F64x2) -> M64x2 {
+            M64x2(f64x2_le(self.0, o.0))
+        }
+        /// Lane-wise quotient.
+        #[inline(always)]
+        pub fn div(self, o: F64x2) -> F64x2 {
+            F64x2(f64x2_div(self.0, o.0))
+        }
+        /// The raw bits of the lanes shifted right by `shift` (logical), as integers.
+        #[inline(always)]
+        pub fn bits_shr(self, shift: u32) -> [u64; 2] {
+            let v = u64x2_shr(self.0, shift);
+            [u64x2_extract_lane::<0>(v), u64x2_extract_lane::<1>(v)]
+        }
         /// Writes the lanes to the first two places of `out`.
         #[inline(always)]
         pub fn store(self, out: &mut [f64]) {
@@ -74,6 +105,44 @@ mod lanes {
             out[1] = f64x2_extract_lane::<1>(self.0);
         }
     }
+
+    /// Two lane masks (all ones or all zeros per lane).
+    #[derive(Clone, Copy, Debug)]
+    pub struct M64x2(v128);
+
+    impl M64x2 {
+        /// Lane-wise and.
+        #[inline(always)]
+        pub fn and(self, o: M64x2) -> M64x2 {
+            M64x2(v128_and(self.0, o.0))
+        }
+        /// Lane-wise or.
+        #[inline(always)]
+        pub fn or(self, o: M64x2) -> M64x2 {
+            M64x2(v128_or(self.0, o.0))
+        }
+        /// Lane-wise exclusive or.
+        #[inline(always)]
+        pub fn xor(self, o: M64x2) -> M64x2 {
+            M64x2(v128_xor(self.0, o.0))
+        }
+        /// Lane-wise not.
+        #[inline(always)]
+        pub fn not(self) -> M64x2 {
+            M64x2(v128_not(self.0))
+        }
+        /// 1.0 in the set lanes, 0.0 elsewhere.
+        #[inline(always)]
+        pub fn ones(self) -> F64x2 {
+            F64x2(v128_and(self.0, f64x2_splat(1.0)))
+        }
+        /// `a` in the set lanes, `b` elsewhere.
+        #[inline(always)]
+        pub fn select(self, a: F64x2, b: F64x2) -> F64x2 {
+            F64x2(v128_bitselect(a.0, b.0, self.0))
+        }
+    }
+
     /// Four little-endian f32 (16 bytes) widened into `out[..4]`.
     #[inline(always)]
     pub fn widen_f32(b: &[u8], out: &mut [f64]) {
@@ -175,11 +244,78 @@ mod lanes {
         pub fn lanes(self) -> [f64; 2] {
             self.0
         }
+        /// Lane-wise `self == o` (false when either is NaN).
+        #[inline(always)]
+        pub fn eq(self, o: F64x2) -> M64x2 {
+            M64x2([self.0[0] == o.0[0], self.0[1] == o.0[1]])
+        }
+        /// Lanes whose sign bit is set (−0.0 and negative NaNs included).
+        #[inline(always)]
+        pub fn sign_bit(self) -> M64x2 {
+            M64x2([self.0[0].is_sign_negative(), self.0[1].is_sign_negative()])
+        }
+        /// Lane-wise `self < o` (false when either is NaN).
+        #[inline(always)]
+        pub fn lt(self, o: F64x2) -> M64x2 {
+            M64x2([self.0[0] < o.0[0], self.0[1] < o.0[1]])
+        }
+        /// Lane-wise `self <= o` (false when either is NaN).
+        #[inline(always)]
+        pub fn le(self, o: F64x2) -> M64x2 {
+            M64x2([self.0[0] <= o.0[0], self.0[1] <= o.0[1]])
+        }
+        /// Lane-wise quotient.
+        #[inline(always)]
+        pub fn div(self, o: F64x2) -> F64x2 {
+            F64x2([self.0[0] / o.0[0], self.0[1] / o.0[1]])
+        }
+        /// The raw bits of the lanes shifted right by `shift` (logical), as integers.
+        #[inline(always)]
+        pub fn bits_shr(self, shift: u32) -> [u64; 2] {
+            [self.0[0].to_bits() >> shift, self.0[1].to_bits() >> shift]
+        }
         /// Writes the lanes to the first two places of `out`.
         #[inline(always)]
         pub fn store(self, out: &mut [f64]) {
             out[0] = self.0[0];
             out[1] = self.0[1];
+        }
+    }
+
+    /// Two lane masks.
+    #[derive(Clone, Copy, Debug)]
+    pub struct M64x2([bool; 2]);
+
+    impl M64x2 {
+        /// Lane-wise and.
+        #[inline(always)]
+        pub fn and(self, o: M64x2) -> M64x2 {
+            M64x2([self.0[0] & o.0[0], self.0[1] & o.0[1]])
+        }
+        /// Lane-wise or.
+        #[inline(always)]
+        pub fn or(self, o: M64x2) -> M64x2 {
+            M64x2([self.0[0] | o.0[0], self.0[1] | o.0[1]])
+        }
+        /// Lane-wise exclusive or.
+        #[inline(always)]
+        pub fn xor(self, o: M64x2) -> M64x2 {
+            M64x2([self.0[0] ^ o.0[0], self.0[1] ^ o.0[1]])
+        }
+        /// Lane-wise not.
+        #[inline(always)]
+        pub fn not(self) -> M64x2 {
+            M64x2([!self.0[0], !self.0[1]])
+        }
+        /// 1.0 in the set lanes, 0.0 elsewhere.
+        #[inline(always)]
+        pub fn ones(self) -> F64x2 {
+            F64x2([self.0[0] as u8 as f64, self.0[1] as u8 as f64])
+        }
+        /// `a` in the set lanes, `b` elsewhere.
+        #[inline(always)]
+        pub fn select(self, a: F64x2, b: F64x2) -> F64x2 {
+            F64x2([if self.0[0] { a.0[0] } else { b.0[0] }, if self.0[1] { a.0[1] } else { b.0[1] }])
         }
     }
 
@@ -216,7 +352,7 @@ mod lanes {
     }
 }
 
-pub use lanes::{widen_bf16, widen_f16, widen_f32, F64x2};
+pub use lanes::{widen_bf16, widen_f16, widen_f32, F64x2, M64x2};
 
 #[cfg(test)]
 mod tests {
@@ -234,6 +370,27 @@ mod tests {
         assert_eq!(F64x2::load(&[0.0, -0.0]).is_zero().lanes(), [1.0, 1.0]);
         assert_eq!(F64x2::splat(4.0).is_zero().lanes(), [0.0, 0.0]);
         assert_eq!(F64x2::load(&[-3.0, 0.0]).abs().zero_to(F64x2::splat(9.0)).lanes(), [3.0, 9.0]);
+    }
+
+    #[test]
+    fn lane_masks() {
+        let a = F64x2::load(&[1.0, f64::NAN]);
+        let b = F64x2::load(&[1.0, f64::NAN]);
+        assert_eq!(a.eq(b).ones().lanes(), [1.0, 0.0]);
+        assert_eq!(F64x2::load(&[-0.0, 0.0]).sign_bit().ones().lanes(), [1.0, 0.0]);
+        assert_eq!(F64x2::load(&[-1.0, 2.0]).sign_bit().not().ones().lanes(), [0.0, 1.0]);
+        let m = a.eq(b);
+        let n = F64x2::load(&[-1.0, -1.0]).sign_bit();
+        assert_eq!(m.and(n).ones().lanes(), [1.0, 0.0]);
+        assert_eq!(m.or(n).ones().lanes(), [1.0, 1.0]);
+        assert_eq!(m.xor(n).ones().lanes(), [0.0, 1.0]);
+        assert_eq!(m.select(F64x2::splat(5.0), F64x2::splat(6.0)).lanes(), [5.0, 6.0]);
+        assert_eq!(F64x2::load(&[1.0, -2.0]).bits_shr(52), [0x3ff, 0xc00]);
+        let (p, q) = (F64x2::load(&[1.0, f64::NAN]), F64x2::load(&[2.0, 1.0]));
+        assert_eq!((p.lt(q).ones().lanes(), q.lt(p).ones().lanes()), ([1.0, 0.0], [0.0, 0.0]));
+        assert_eq!((p.le(p).ones().lanes(), q.div(F64x2::splat(2.0)).lanes()), ([1.0, 0.0], [1.0, 0.5]));
+        // The maximum keeps its accumulator against NaN, which is how non-finite deltas are left out.
+        assert_eq!(F64x2::splat(1.0).max(F64x2::load(&[f64::NAN, 2.0])).lanes(), [1.0, 2.0]);
     }
 
     #[test]

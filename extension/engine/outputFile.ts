@@ -1,0 +1,63 @@
+/**
+ * A file Weightscope writes (a merged model, masks): written under a temporary name beside its target, header
+ * first and then data at known offsets (by any worker, with positional writes), and renamed into place only when
+ * complete. Inputs are never overwritten.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, realpathSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { SafetensorsPlan } from '../formats/safetensorsLayout';
+
+export class OutputFile {
+  private constructor(
+    readonly path: string,
+    readonly tempPath: string,
+  ) {}
+
+  /** Creates the temporary file with the plan's header and its full size (data filled in later). */
+  static async create(path: string, plan: SafetensorsPlan): Promise<OutputFile> {
+    const tempPath = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.partial`);
+    const handle = await open(tempPath, 'wx');
+    try {
+      await handle.write(plan.header, 0, plan.header.length, 0);
+      await handle.truncate(plan.totalBytes);
+    } finally {
+      await handle.close();
+    }
+    return new OutputFile(path, tempPath);
+  }
+
+  async commit(): Promise<void> {
+    await rename(this.tempPath, this.path);
+  }
+
+  async discard(): Promise<void> {
+    await rm(this.tempPath, { force: true });
+  }
+}
+
+/** The canonical path of a file that may not exist yet (its folder resolved). */
+function canonical(path: string): string {
+  if (existsSync(path)) return realpathSync(path);
+  const folder = dirname(resolve(path));
+  return join(existsSync(folder) ? realpathSync(folder) : folder, basename(path));
+}
+
+/**
+ * Why writing to `outputs` would be wrong: an output that is an input file, or two outputs that are the same file.
+ * Undefined when all is well.
+ */
+export function outputConflict(outputs: readonly { flag: string; path: string }[], inputs: readonly string[]): string | undefined {
+  const inputSet = new Map(inputs.map((p) => [canonical(p), p]));
+  const seen = new Map<string, string>();
+  for (const { flag, path } of outputs) {
+    const key = canonical(path);
+    const input = inputSet.get(key);
+    if (input !== undefined) return `${flag} ${path} is an input (${input}): Weightscope never overwrites its inputs`;
+    const other = seen.get(key);
+    if (other !== undefined) return `${flag} and ${other} name the same file ${path}`;
+    seen.set(key, flag);
+  }
+  return undefined;
+}

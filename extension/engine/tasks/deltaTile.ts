@@ -1,0 +1,52 @@
+/**
+ * Worker side of a heatmap tile of a difference B − A (the diff view's delta heatmap): both operands' whole rows of
+ * the requested output rows are streamed in lockstep, their difference staged in WASM as F64, and fed to the same
+ * tile job a tensor's heatmap uses.
+ */
+import { matrixShape } from '../../formats/checkpoint';
+import type { TileCells, TileReducer } from '../wasmCore';
+import { openBoth } from './diff';
+import { operandChunks, operandUnit, type Operand } from './operands';
+import { sourceRow } from './tile';
+import type { TaskContext } from './taskContext';
+
+export interface DeltaTileSpec {
+  a: Operand;
+  b: Operand;
+  /** The shape both operands share (the matrix view is `[dim0, product of the rest]`). */
+  shape: number[];
+  rows: [number, number];
+  cols: [number, number];
+  size: [number, number];
+  outRows: [number, number];
+  reduce: TileReducer;
+  chunkBytes: number;
+}
+
+export async function runDeltaTile(spec: DeltaTileSpec, ctx: TaskContext): Promise<TileCells> {
+  const { cols } = matrixShape(spec.shape);
+  const first = sourceRow(spec.rows, spec.size[0], spec.outRows[0]) * cols;
+  const end = sourceRow(spec.rows, spec.size[0], spec.outRows[1]) * cols;
+  // Chunks start on whole groups of both dtypes (and whole LoRA rows): the job skips what precedes the first row.
+  const unit = operandUnit([spec.a, spec.b]);
+  const from = Math.floor(first / unit) * unit;
+  const job = ctx.core.beginTile('F64', {
+    cols, rows: spec.rows, columns: spec.cols, size: spec.size, outRows: spec.outRows, reducer: spec.reduce, segment: [0, cols], skip: first - from,
+  });
+  const [a, b] = await openBoth(spec, ctx);
+  try {
+    for (const chunk of operandChunks([spec.a, spec.b], end, spec.chunkBytes, from)) {
+      ctx.checkCancelled();
+      const read = (await a.fill(chunk, 1)) + (await b.fill(chunk, 2));
+      ctx.core.stageDelta(a.dtype, b.dtype);
+      job.push();
+      ctx.progress(read);
+    }
+    job.endPass();
+    return job.result();
+  } finally {
+    job.dispose();
+    a.close();
+    b.close();
+  }
+}
