@@ -5,7 +5,7 @@ import { TaskError } from '../engine/computePool';
 import {
   analyseSaliency, buildSaliencyReport, DEFAULT_ALPHA, DEFAULT_TOP, MAX_TOP, needsActivations, planSaliency, statisticProblem, type SaliencyReport,
 } from '../engine/saliency';
-import { SALIENCY_METHODS, type SaliencyAnalysis, type SaliencyMethod } from '../engine/saliencyTypes';
+import { DEFAULT_RANK, MAX_RANK, SALIENCY_METHODS, type SaliencyAnalysis, type SaliencyMethod } from '../engine/saliencyTypes';
 import { FormatError } from '../formats/formatError';
 import { openCheckpoint } from '../formats/openCheckpoint';
 import { nodeSourceOpener } from '../source/nodeFileSource';
@@ -25,7 +25,8 @@ export const saliencyCommand: Command = {
   usage: `  saliency PATH [--activations FILE] --method ${SALIENCY_METHODS.join('|')} [--alpha A] [--rank R]
            [--top K] [--json] [--filter GLOB] [--workers N] [--chunk-size BYTES]
         the most salient input channels and weights of every matrix; wanda, awq, smoothquant and obs join
-        the weights with imported activation statistics (llama.cpp imatrix .gguf/.dat, safetensors)`,
+        the weights with imported activation statistics (llama.cpp imatrix .gguf/.dat, safetensors); lift ranks
+        the weights of the rank-R approximation (--rank, default ${DEFAULT_RANK})`,
   run: runSaliencyCommand,
 };
 
@@ -44,8 +45,7 @@ async function runSaliencyCommand(argv: string[]): Promise<number> {
   const method = methodText as SaliencyMethod;
   const alpha = numberFlag(args, 'alpha', 0, 1) ?? DEFAULT_ALPHA;
   const top = integerFlag(args, 'top', 1, MAX_TOP) ?? DEFAULT_TOP;
-  integerFlag(args, 'rank', 1, 4096);
-  if (method === 'lift') throw new UsageError('lift needs the randomized SVD, which this build does not have yet');
+  const rank = integerFlag(args, 'rank', 1, MAX_RANK) ?? DEFAULT_RANK;
   const filterText = flagValue(args, 'filter');
   const filter = filterText === undefined ? undefined : globToRegExp(filterText);
   const activationsPath = flagValue(args, 'activations');
@@ -68,9 +68,11 @@ async function runSaliencyCommand(argv: string[]): Promise<number> {
     const progress = process.stderr.isTTY && !args.flags.has('json') ? new ProgressLine(totalBytes) : undefined;
     let doneBytes = 0;
     const onProgress = (bytes: number): void => progress?.update((doneBytes += bytes));
+    // The table also shows how LIFT's principal weights overlap the largest ones (more passes); the JSON does not.
+    const lift = { rank, overlaps: !args.flags.has('json') };
     const outcomes = await Promise.all(plan.targets.map(async (target) => {
       try {
-        return { name: target.entry.name, shape: target.entry.shape, analysis: await analyseSaliency(engine.pool, target, { method, alpha, top, chunkBytes: engine.chunkBytes, onProgress }) };
+        return { name: target.entry.name, shape: target.entry.shape, analysis: await analyseSaliency(engine.pool, target, { method, alpha, top, chunkBytes: engine.chunkBytes, lift, onProgress }) };
       } catch (error) {
         const failure = error instanceof TaskError ? error : new TaskError('READ_ERROR', String(error));
         skipped(target.entry.name, `${failure.code}: ${failure.message}`);
@@ -88,6 +90,11 @@ async function runSaliencyCommand(argv: string[]): Promise<number> {
   }
 }
 
+/** The share of LIFT's principal weights (top 5 % by |W_r|) also in the top 5 % by |W|. */
+function magnitudeOverlap(overlaps: SaliencyAnalysis['overlaps']): string {
+  return overlaps && overlaps.principal > 0 ? `${((100 * overlaps.withMagnitude) / overlaps.principal).toFixed(1)} %` : '—';
+}
+
 /** A weight left out of the document, on stderr as the other analyses report theirs. */
 function skipped(name: string, reason: string): void {
   process.stderr.write(`weightscope: skipped ${name}: ${reason}\n`);
@@ -98,15 +105,17 @@ function score(value: number | null): string {
   return value === null ? 'inf' : formatStat(value);
 }
 
-function renderSaliencyTable(report: SaliencyReport, results: readonly { name: string; shape: readonly number[] }[]): string {
+function renderSaliencyTable(report: SaliencyReport, results: readonly { name: string; shape: readonly number[]; analysis: SaliencyAnalysis }[]): string {
+  const lift = report.method === 'lift';
   const rows = report.tensors.map((t, i) => [
     t.name,
     formatShape(results[i]!.shape),
     t.top_channels.slice(0, TABLE_SHOWN).map((c) => `${c.index} (${score(c.score)})`).join(', '),
     t.top_weights.slice(0, TABLE_SHOWN).map((w) => `[${w.row}, ${w.col}] (${score(w.score)})`).join(', '),
+    ...(lift ? [magnitudeOverlap(results[i]!.analysis.overlaps)] : []),
   ]);
   const table = rows.length > 0
-    ? renderTable(['name', 'shape', `top channels (${report.method} score)`, 'top weights'], rows, [])
+    ? renderTable(['name', 'shape', `top channels (${report.method} score)`, 'top weights', ...(lift ? ['principal ∩ top |W|'] : [])], rows, [])
     : `${report.method}: no weight to analyse\n`;
   const unmatched = report.unmatched.length > 0 ? `\nunmatched activation entries (${report.unmatched.length}): ${report.unmatched.join(', ')}\n` : '';
   return table + unmatched;

@@ -10,6 +10,7 @@ import { matchActivations } from '../activations/matchActivations';
 import type { ComputePool, RunOptions } from './computePool';
 import type { SaliencyAnalysis, SaliencyMethod, StreamedMethod } from './saliencyTypes';
 import type { ActivationInput, ActivationTransform } from './tasks/activations';
+import type { SaliencySpec } from './tasks/saliency';
 
 export const DEFAULT_TOP = 10;
 /** The core's limits: rankings of at most MAX_TOP entries, matrices of at most MAX_COLUMNS columns. */
@@ -134,18 +135,23 @@ export function planSaliency(checkpoint: Checkpoint, method: SaliencyMethod, sta
 }
 
 export interface SaliencyOptions extends Pick<RunOptions, 'signal' | 'priority' | 'onProgress'> {
-  method: StreamedMethod;
+  method: SaliencyMethod;
   alpha: number;
   top: number;
   chunkBytes: number;
+  /** LIFT: the rank, whether to count the overlaps, and the base's tensor of the same shape. */
+  lift?: SaliencySpec['lift'];
 }
 
 /** One weight's saliency on the pool; rejects with the task's TaskError. */
 export function analyseSaliency(pool: ComputePool, target: SaliencyTarget, options: SaliencyOptions): Promise<SaliencyAnalysis> {
-  const { method, alpha, top, chunkBytes, signal, priority, onProgress } = options;
+  const { method, alpha, top, chunkBytes, lift, signal, priority, onProgress } = options;
   return pool.run(
     'saliency',
-    { location: target.entry, rows: target.rows, cols: target.cols, method, alpha, top, chunkBytes, ...(target.activation ? { activation: target.activation } : {}) },
+    {
+      location: target.entry, rows: target.rows, cols: target.cols, method, alpha, top, chunkBytes,
+      ...(target.activation ? { activation: target.activation } : {}), ...(method === 'lift' && lift ? { lift } : {}),
+    },
     { signal, priority, onProgress },
   );
 }

@@ -7,7 +7,7 @@ import type { DeltaHistogram, LowRankSummary, MergeTensorStats, PairAnalysis } f
 import type { SaliencyAnalysis, StreamedMethod } from './saliencyTypes';
 import { QUANTILE_KEYS, type HistogramSummary, type TensorStats } from './statsTypes';
 
-const ABI_VERSION = 6;
+const ABI_VERSION = 7;
 const INPUT_SLOTS = 16;
 
 /** ABI dtype codes: position in the core's list, from 1. */
@@ -53,6 +53,7 @@ interface Exports {
   ws_blocks_new(code: number, rows: number, rowBlocks: number, gridRows: number, gridCols: number): number;
   ws_decode_new(code: number): number;
   ws_saliency_new(code: number, rows: number, cols: number, method: number, alpha: number, k: number): number;
+  ws_lift_new(code: number, base: number, rows: number, cols: number, rank: number, k: number, overlaps: number): number;
 }
 
 export class WasmCoreError extends Error {
@@ -333,6 +334,14 @@ export class SaliencyJob extends WasmJob {
   }
 }
 
+/** LIFT principal weights of a weight matrix (wasm/crates/abi/src/lift.rs): slot 0 the weights, slot 1 the base's
+ *  same elements (or empty), every pass. */
+export class LiftJob extends WasmJob {
+  result(): SaliencyAnalysis {
+    return decodeLiftRecord(this.record());
+  }
+}
+
 /** ABI method codes. */
 const SALIENCY_METHOD_CODES: Readonly<Record<StreamedMethod, number>> = { magnitude: 1, wanda: 2, awq: 3, smoothquant: 4, obs: 5 };
 
@@ -446,6 +455,13 @@ export class WasmCore {
   beginSaliency(dtype: string, rows: number, cols: number, method: StreamedMethod, alpha: number, k: number): SaliencyJob {
     const code = this.dtypeCode(dtype);
     return new SaliencyJob(this, this.create(this.exports.ws_saliency_new(code, rows, cols, SALIENCY_METHOD_CODES[method], alpha, k)));
+  }
+
+  /** LIFT of a `rows` × `cols` matrix at `rank`, keeping the `k` best channels and weights; with `overlaps`, the
+   *  overlap counts, against a base of dtype `base` when not null. */
+  beginLift(dtype: string, base: string | null, rows: number, cols: number, rank: number, k: number, overlaps: boolean): LiftJob {
+    const codes = [this.dtypeCode(dtype), base === null ? 0 : this.dtypeCode(base)] as const;
+    return new LiftJob(this, this.create(this.exports.ws_lift_new(codes[0], codes[1], rows, cols, rank, k, overlaps ? 1 : 0)));
   }
 
   /** The ABI code of a dtype; throws UNSUPPORTED_DTYPE for one the core cannot decode. */
@@ -615,5 +631,13 @@ function decodeSaliencyRecord(r: Float64Array): SaliencyAnalysis {
     channelScores: vector(0),
     columnAbsmax: hasAbsmax ? vector(1) : null,
     activations: hasActivations ? vector(1 + hasAbsmax) : null,
+    overlaps: null,
   };
+}
+
+/** LIFT record (wasm/crates/abi/src/lift.rs): 3 overlap counts (NaN: not computed), then a saliency record. */
+function decodeLiftRecord(r: Float64Array): SaliencyAnalysis {
+  const [principal, withMagnitude, withDelta] = [r[0]!, r[1]!, r[2]!];
+  const overlaps = Number.isNaN(principal) ? null : { principal, withMagnitude, withDelta: Number.isNaN(withDelta) ? null : withDelta };
+  return { ...decodeSaliencyRecord(r.subarray(3)), overlaps };
 }

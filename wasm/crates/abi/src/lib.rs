@@ -9,6 +9,7 @@
 mod blocks;
 mod decode;
 mod diff;
+mod lift;
 mod lora;
 mod lowrank;
 mod merge;
@@ -26,7 +27,7 @@ pub fn whole(x: f64) -> bool {
 }
 
 /// Bumped whenever an export or a record layout changes; the host refuses a mismatched module.
-pub const ABI_VERSION: u32 = 6;
+pub const ABI_VERSION: u32 = 7;
 /// Input slots: enough for a merge of a base and fifteen fine-tunes.
 pub const INPUT_SLOTS: usize = 16;
 

@@ -5,7 +5,7 @@
 //! vector when present.
 use crate::tile::whole;
 use crate::{f64_values, register, Job, JobError};
-use weightscope_core::saliency::{Method, SaliencyError, SaliencyJob};
+use weightscope_core::saliency::{Method, SaliencyError, SaliencyJob, SaliencyResult};
 use weightscope_core::DType;
 
 impl Job for SaliencyJob {
@@ -24,31 +24,36 @@ impl Job for SaliencyJob {
     }
 
     fn record(&mut self) -> Result<Vec<f64>, JobError> {
-        let cols = self.cols() as u64;
         let r = self.result().ok_or_else(|| JobError::phase("results asked for before the last pass ended"))?;
-        let mut out = vec![
-            r.top_channels.len() as f64,
-            r.top_weights.len() as f64,
-            cols as f64,
-            f64::from(u8::from(r.column_absmax.is_some())),
-            f64::from(u8::from(r.activations.is_some())),
-        ];
-        for c in &r.top_channels {
-            out.extend_from_slice(&[c.position as f64, c.score]);
-        }
-        for w in &r.top_weights {
-            out.extend_from_slice(&[(w.position / cols) as f64, (w.position % cols) as f64, w.score]);
-        }
-        out.extend_from_slice(&r.channel_scores);
-        for vector in [&r.column_absmax, &r.activations].into_iter().flatten() {
-            out.extend_from_slice(vector);
-        }
-        Ok(out)
+        Ok(saliency_record(r, self.cols()))
     }
 
     fn as_any(&mut self) -> &mut dyn std::any::Any {
         self
     }
+}
+
+/// The saliency record of `r` for a matrix of `cols` columns (layout in the module comment).
+pub fn saliency_record(r: &SaliencyResult, cols: usize) -> Vec<f64> {
+    let cols = cols as u64;
+    let mut out = vec![
+        r.top_channels.len() as f64,
+        r.top_weights.len() as f64,
+        cols as f64,
+        f64::from(u8::from(r.column_absmax.is_some())),
+        f64::from(u8::from(r.activations.is_some())),
+    ];
+    for c in &r.top_channels {
+        out.extend_from_slice(&[c.position as f64, c.score]);
+    }
+    for w in &r.top_weights {
+        out.extend_from_slice(&[(w.position / cols) as f64, (w.position % cols) as f64, w.score]);
+    }
+    out.extend_from_slice(&r.channel_scores);
+    for vector in [&r.column_absmax, &r.activations].into_iter().flatten() {
+        out.extend_from_slice(vector);
+    }
+    out
 }
 
 fn saliency_error(error: SaliencyError) -> JobError {
