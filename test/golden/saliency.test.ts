@@ -4,7 +4,8 @@
  * the legacy .dat byte by byte, safetensors in the documented layout and as act_scales), and on the real checkpoints
  * in ../shared/checkpoints with a generated importance matrix. The .npz and .pt statistics are read by numpy's own
  * np.load and by torch_reference.py's stub unpickler. Rankings must be identical; scores equal to 1e-12
- * relative. Skipped with a message when python3 with numpy and gguf is not installed (scripts/setup.sh installs them).
+ * relative. LIFT is held to numpy's exact truncated SVD on low-rank matrices plus noise, its overlaps to numpy's
+ * top 5 % sets. Skipped with a message when python3 with numpy and gguf is not installed (scripts/setup.sh installs them).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +14,7 @@ import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openActivationStats } from '../../extension/activations/openActivations';
-import { planSaliency, type SaliencyReport } from '../../extension/engine/saliency';
+import { analyseSaliency, planSaliency, type SaliencyReport } from '../../extension/engine/saliency';
 import { runQuantPreview } from '../../extension/engine/quantPreview';
 import { ScanEngine } from '../../extension/engine/scanEngine';
 import { openCheckpoint } from '../../extension/formats/openCheckpoint';
@@ -46,13 +47,13 @@ function weightscope(model: string, method: string, alpha: string, activations?:
   return JSON.parse(execFileSync(process.execPath, args, { maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'ignore'] }).toString());
 }
 
-function close(got: number | null, want: number | null): boolean {
+function close(got: number | null, want: number | null, tolerance = 1e-12): boolean {
   if (got === null || want === null) return got === want;
-  return got === want || Math.abs(got - want) <= 1e-12 * Math.max(Math.abs(got), Math.abs(want));
+  return got === want || Math.abs(got - want) <= tolerance * Math.max(Math.abs(got), Math.abs(want));
 }
 
-/** Differences between our document and the reference: names, rankings exactly, scores to 1e-12 relative. */
-function compare(label: string, got: SaliencyReport, want: SaliencyReport): string[] {
+/** Differences between our document and the reference: names, rankings exactly, scores to `tolerance` relative. */
+function compare(label: string, got: SaliencyReport, want: SaliencyReport, tolerance = 1e-12): string[] {
   const problems: string[] = [];
   assert.deepEqual(Object.keys(got), ['method', 'tensors', 'unmatched'], label);
   assert.equal(got.method, want.method, label);
@@ -64,8 +65,8 @@ function compare(label: string, got: SaliencyReport, want: SaliencyReport): stri
     assert.deepEqual(Object.keys(g), ['name', 'top_channels', 'top_weights'], where);
     assert.deepEqual(g.top_channels.map((c) => c.index), w.top_channels.map((c) => c.index), `${where}: channel ranking`);
     assert.deepEqual(g.top_weights.map((c) => [c.row, c.col]), w.top_weights.map((c) => [c.row, c.col]), `${where}: weight ranking`);
-    g.top_channels.forEach((c, k) => close(c.score, w.top_channels[k]!.score) || problems.push(`${where}: channel ${c.index} score ${c.score}, numpy ${w.top_channels[k]!.score}`));
-    g.top_weights.forEach((c, k) => close(c.score, w.top_weights[k]!.score) || problems.push(`${where}: weight [${c.row}, ${c.col}] score ${c.score}, numpy ${w.top_weights[k]!.score}`));
+    g.top_channels.forEach((c, k) => close(c.score, w.top_channels[k]!.score, tolerance) || problems.push(`${where}: channel ${c.index} score ${c.score}, numpy ${w.top_channels[k]!.score}`));
+    g.top_weights.forEach((c, k) => close(c.score, w.top_weights[k]!.score, tolerance) || problems.push(`${where}: weight [${c.row}, ${c.col}] score ${c.score}, numpy ${w.top_weights[k]!.score}`));
   });
   return problems;
 }
@@ -146,6 +147,52 @@ test('the real checkpoints in ../shared/checkpoints: magnitude, and Wanda with a
     python('make-imatrix', model, imatrix);
     const wanda = check(model, 'wanda', '0.5', imatrix);
     assert.equal(wanda.tensors.length, magnitude.tensors.length, name);
+  }
+});
+
+let liftDir: string | undefined;
+function liftFixtures(): string {
+  if (!liftDir) {
+    liftDir = join(dir, 'lift');
+    python('make-lift', liftDir);
+  }
+  return liftDir;
+}
+
+// The randomized SVD's rank-r part is the exact one when the rest of the spectrum lies far below it (the noise here):
+// numpy's full SVD, truncated, is the reference, to 1e-9 relative.
+test('LIFT at ranks 1, 4 and 8 (F32, F64, F16, a 3-D tensor, a matrix of rank below r) equals numpy\'s truncated SVD', { skip }, () => {
+  const model = join(liftFixtures(), 'lift.safetensors');
+  for (const rank of ['1', '4', '8']) {
+    const got = weightscope(model, 'lift', '0.5', undefined, '--rank', rank);
+    const want = JSON.parse(python('lift', model, TOP, rank)) as SaliencyReport;
+    assert.deepEqual(compare(`lift rank ${rank}`, got, want, 1e-9), []);
+    assert.equal(got.tensors.length, 5);
+  }
+  const split = weightscope(model, 'lift', '0.5', undefined, '--rank', '4', '--workers', '2', '--chunk-size', '4096');
+  assert.deepEqual(split, weightscope(model, 'lift', '0.5', undefined, '--rank', '4'));
+});
+
+test('LIFT overlaps with the top 5 % by |W| and by |W − W_base| (3 % changed: ties at 0) equal numpy', { skip }, async () => {
+  const [model, base] = ['lift.safetensors', 'lift_base.safetensors'].map((f) => join(liftFixtures(), f)) as [string, string];
+  const [checkpoint, baseCheckpoint] = await Promise.all([openCheckpoint(model, nodeSourceOpener), openCheckpoint(base, nodeSourceOpener)]);
+  const engine = new ScanEngine({ distDir: join(root, 'dist'), workers: 2, chunkBytes: 512 });
+  try {
+    for (const withBase of [true, false]) {
+      const want = JSON.parse(python('lift-overlaps', model, '4', ...(withBase ? [base] : []))) as Record<string, { principal: number; with_magnitude: number; with_delta?: number }>;
+      const targets = planSaliency(checkpoint, 'lift').targets;
+      assert.deepEqual(targets.map((t) => t.entry.name), Object.keys(want));
+      for (const target of targets) {
+        const baseTensor = withBase ? baseCheckpoint.tensors.find((t) => t.name === target.entry.name) : undefined;
+        const analysis = await analyseSaliency(engine.pool, target, {
+          method: 'lift', alpha: 0.5, top: 4, chunkBytes: engine.chunkBytes, lift: { rank: 4, overlaps: true, ...(baseTensor ? { base: baseTensor } : {}) },
+        });
+        const w = want[target.entry.name]!;
+        assert.deepEqual(analysis.overlaps, { principal: w.principal, withMagnitude: w.with_magnitude, withDelta: w.with_delta ?? null }, target.entry.name);
+      }
+    }
+  } finally {
+    engine.dispose();
   }
 });
 

@@ -16,6 +16,14 @@
     saliency_reference.py saliency MODEL METHOD TOP ALPHA [ACTIVATIONS]
         the `saliency --json` document computed with numpy in float64: weights read by this script (safetensors
         parsed by hand, GGUF by gguf-py and gguf.quants.dequantize), activation files parsed by this script
+    saliency_reference.py make-lift DIR
+        lift.safetensors (8 leading singular values plus small noise: F32, F64, F16, a 3-D tensor; one of rank 2) and
+        lift_base.safetensors (the same tensors with a few percent of the elements changed)
+    saliency_reference.py lift MODEL TOP RANK
+        `saliency --method lift --json` with W_r from numpy's exact SVD (np.linalg.svd, truncated to rank r)
+    saliency_reference.py lift-overlaps MODEL RANK [BASE]
+        per weight: the principal weights (top 5 % by |W_r|: ceil(n/20) of the n scores that are not NaN, ties to the
+        earlier element), and how many of them are also in the top 5 % by |W| and by |W − W_base|
 """
 import json
 import math
@@ -192,9 +200,19 @@ def column_sums(S):
     return acc
 
 
-def scores(method, W, a, alpha):
+def truncated(W, rank):
+    """W_r, the rank-r truncation of W's SVD."""
+    U, S, Vt = np.linalg.svd(W, full_matrices=False)
+    r = min(rank, len(S))
+    return (U[:, :r] * S[:r]) @ Vt[:r]
+
+
+def scores(method, W, a, alpha, rank=8):
     """(weight scores as a matrix, channel scores)."""
     with np.errstate(all="ignore"):
+        if method == "lift":
+            P = np.abs(truncated(W, rank))
+            return P, P.max(axis=0)
         A = np.abs(W)
         if method == "magnitude":
             return A, A.max(axis=0)
@@ -213,6 +231,7 @@ def scores(method, W, a, alpha):
 
 
 def ranked(values, top):
+    """(position, value) by decreasing value, ties to the lower position, NaN left out; the first `top` (None: all)."""
     values = np.asarray(values, dtype=np.float64).reshape(-1)
     index = np.nonzero(~np.isnan(values))[0]
     order = np.lexsort((index, -values[index]))
@@ -223,7 +242,7 @@ def finite(x):
     return x if math.isfinite(x) else None
 
 
-def saliency(model, method, top, alpha, activations=None):
+def saliency(model, method, top, alpha, activations=None, rank=8):
     weights = read_model(model)
     names = [w[0] for w in weights]
     entries = read_activations(activations) if activations else []
@@ -248,7 +267,7 @@ def saliency(model, method, top, alpha, activations=None):
             if source is None or stats[source[0]].size != W.shape[1]:
                 continue
             a = source[1](stats[source[0]])
-        S, channels = scores(method, W, a, alpha)
+        S, channels = scores(method, W, a, alpha, rank)
         cols = W.shape[1]
         tensors.append({
             "name": name,
@@ -256,6 +275,27 @@ def saliency(model, method, top, alpha, activations=None):
             "top_weights": [{"row": i // cols, "col": i % cols, "score": finite(s)} for i, s in ranked(S, top)],
         })
     return {"method": method, "tensors": tensors, "unmatched": unmatched}
+
+
+def top_share(values):
+    """The set of positions of the top 5 %: ceil(n/20) of the n values that are not NaN, ties to the earlier."""
+    ranking = ranked(values, None)
+    return {i for i, _ in ranking[: (len(ranking) + 19) // 20]}
+
+
+def lift_overlaps(model, rank, base=None):
+    bases = {name: values for name, _, _, values in read_model(base)} if base else {}
+    result = {}
+    for name, _, shape, values in read_model(model):
+        if values is None or len(shape) < 2 or values.size == 0:
+            continue
+        W = values.reshape(shape[0], -1)
+        principal = top_share(np.abs(truncated(W, rank)))
+        row = {"principal": len(principal), "with_magnitude": len(principal & top_share(np.abs(W)))}
+        if name in bases:
+            row["with_delta"] = len(principal & top_share(np.abs(W - bases[name].reshape(W.shape))))
+        result[name] = row
+    return result
 
 
 def matched_factors(model, activations, method):
@@ -453,6 +493,38 @@ def make_fixtures(out):
     ])
 
 
+def make_lift(out):
+    """Matrices of 8 leading singular values (or fewer, exactly) and noise far below them: for r ≤ 8 the randomized
+    SVD's sketch of r + 8 columns then holds the leading r directions to rounding, and its rank-r part is numpy's."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(20251125)
+
+    def low_rank(rows, cols, sigma, noise):
+        U = np.linalg.qr(rng.standard_normal((rows, len(sigma))))[0]
+        V = np.linalg.qr(rng.standard_normal((cols, len(sigma))))[0]
+        return (U * sigma) @ V.T + noise * rng.standard_normal((rows, cols))
+
+    model = [
+        ("layers.0.q_proj.weight", "F32", low_rank(96, 64, [40, 25, 15, 10, 6, 4, 3, 2.5], 1e-4).astype(np.float32)),
+        ("layers.0.o_proj.weight", "F64", low_rank(40, 100, [9, 5, 3, 2, 1.5, 1.2, 1, 0.8], 1e-6)),
+        ("layers.0.up_proj.weight", "F16", low_rank(72, 48, [30, 20, 12, 9, 6, 4, 3, 2], 0).astype(np.float16)),
+        ("layers.0.experts.weight", "F32", low_rank(8, 120, [5, 2, 1], 1e-5).astype(np.float32).reshape(8, 12, 10)),
+        ("layers.0.gate.weight", "F64", low_rank(30, 20, [4, 2], 0)),  # rank 2 < r
+        ("norm.weight", "F32", np.ones(20, np.float32)),
+    ]
+    write_safetensors(out / "lift.safetensors", model)
+    base = []
+    for name, dtype, values in model:
+        changed = np.array(values, copy=True)
+        if changed.ndim >= 2:
+            flat = changed.reshape(-1)
+            where = rng.choice(flat.size, size=max(1, flat.size * 3 // 100), replace=False)  # 3 % changed: ties at 0
+            flat[where] = flat[where] - (0.05 * rng.standard_normal(where.size)).astype(flat.dtype)
+        base.append((name, dtype, changed))
+    write_safetensors(out / "lift_base.safetensors", base)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 
 def main(argv):
@@ -463,6 +535,12 @@ def main(argv):
         make_imatrix(argv[2], argv[3])
     elif command == "weighted-quant":
         print(json.dumps(weighted_quant(argv[2], argv[3], argv[4:])))
+    elif command == "make-lift":
+        make_lift(argv[2])
+    elif command == "lift":
+        print(json.dumps(saliency(argv[2], "lift", int(argv[3]), 0.0, rank=int(argv[4]))))
+    elif command == "lift-overlaps":
+        print(json.dumps(lift_overlaps(argv[2], int(argv[3]), argv[4] if len(argv) > 4 else None)))
     elif command == "saliency":
         model, method, top, alpha = argv[2], argv[3], int(argv[4]), float(argv[5])
         activations = argv[6] if len(argv) > 6 else None
