@@ -75,6 +75,33 @@ test('wanda: |W|·‖X‖₂ with the channel score Σ_i; Inf·0 is NaN and neve
   assert.deepEqual(obs.tensors[0].top_weights, [{ row: 1, col: 0, score: 36 }, { row: 0, col: 1, score: 16 }]);
 });
 
+// An exactly rank-1 matrix (distinct |values|): its rank-1 approximation is itself, to rounding.
+const rankOne = join(dir, 'rank-one.safetensors');
+writeFileSync(rankOne, buildSafetensors([
+  { name: 'proj.weight', dtype: 'F32', shape: [3, 2], data: f32s(1, -2, 3, -6, 5, -10) },
+  { name: 'bad.weight', dtype: 'F32', shape: [2, 2], data: f32s(1, Number.NaN, 2, 3) },
+]));
+
+test('lift: the documented shape, |W_r| of an exactly rank-1 matrix, no ranking for a matrix with NaN', () => {
+  for (const rank of ['1', '8']) {
+    const report = json(rankOne, '--method', 'lift', '--rank', rank, '--top', '4');
+    assert.deepEqual(Object.keys(report), ['method', 'tensors', 'unmatched']);
+    assert.equal(report.method, 'lift');
+    assert.deepEqual(report.unmatched, []);
+    const [proj, bad] = report.tensors;
+    assert.deepEqual(Object.keys(proj), ['name', 'top_channels', 'top_weights']);
+    assert.deepEqual(proj.top_weights.map((w: { row: number; col: number }) => [w.row, w.col]), [[2, 1], [1, 1], [2, 0], [1, 0]]);
+    assert.deepEqual(proj.top_channels.map((c: { index: number }) => c.index), [1, 0]);
+    const scores = [...proj.top_weights, ...proj.top_channels].map((e: { score: number }) => e.score);
+    [10, 6, 5, 3, 10, 5].forEach((want, i) => assert.ok(Math.abs(scores[i]! - want) < 1e-12 * want, `${scores[i]} vs ${want}`));
+    assert.deepEqual(bad, { name: 'bad.weight', top_channels: [], top_weights: [] });
+  }
+  const table = weightscope(rankOne, '--method', 'lift', '--rank', '1');
+  assert.equal(table.status, 0, table.stderr);
+  assert.match(table.stdout, /principal ∩ top \|W\|/);
+  assert.match(table.stdout, /proj\.weight\s+\[3, 2\].*100\.0 %/);
+});
+
 test('the human-readable table lists the top channels and weights and the unmatched entries', () => {
   const run = weightscope(model, '--method', 'wanda', '--activations', stats);
   assert.equal(run.status, 0, run.stderr);
@@ -94,6 +121,8 @@ test('usage errors exit 2', () => {
     [[model, '--method', 'wanda'], /wanda needs activation statistics \(‖X_j‖₂\): pass --activations FILE/],
     [[model, '--method', 'smoothquant', '--activations', stats], /smoothquant needs max\|X_j\| \(from max\|X\|\), but .* holds ‖X‖₂ only/],
     [[model, '--method', 'magnitude', '--rank', '0'], /--rank takes a whole number/],
+    [[model, '--method', 'lift', '--rank', '257'], /--rank takes a whole number from 1 to 256/],
+    [[model, '--method', 'lift', '--rank', 'two'], /--rank takes a whole number/],
   ];
   for (const [args, pattern] of cases) {
     const run = weightscope(...args);
@@ -121,4 +150,8 @@ test('unreadable or mismatched inputs exit 3 with the code and the file', () => 
   }
   // A weight-only method lists a foreign file's entries as unmatched and still reports the weights.
   assert.deepEqual(json(model, '--method', 'magnitude', '--activations', foreign).unmatched, ['blk.7.attn_q.weight']);
+  assert.deepEqual(json(model, '--method', 'lift', '--activations', foreign).unmatched, ['blk.7.attn_q.weight']);
+  const lift = weightscope(join(dir, 'none.safetensors'), '--method', 'lift');
+  assert.equal(lift.status, 3);
+  assert.match(lift.stderr, /FILE_NOT_FOUND/);
 });
