@@ -69,7 +69,12 @@ export function activate(context: vscode.ExtensionContext): void {
         return;
       }
       const base = await pickBase();
-      if (base) await openDiffPanel(context.extensionUri, sharedEngine, base, tuned);
+      if (!base) return;
+      // The checkpoint's Saliency tab compares LIFT's principal weights with where this delta landed (a base that
+      // cannot be read is reported by the diff panel).
+      const document = provider.activeDocument;
+      if (document?.uri.toString() === tuned.toString()) void document.saliency.setBase(base.fsPath).catch(() => undefined);
+      await openDiffPanel(context.extensionUri, sharedEngine, base, tuned);
     }),
     vscode.commands.registerCommand('weightscope.compareSelected', async (uri?: vscode.Uri, uris?: vscode.Uri[]) => {
       const selected = uris && uris.length > 0 ? uris : uri ? [uri] : [];

@@ -5,6 +5,7 @@ import { isQuantScheme, llamaQuantizeOverrides, llmCompressorIgnore, type QuantS
 import { FormatError } from '../formats/formatError';
 import type { ActivationsSummary } from '../protocol/messages';
 import { CheckpointDocument } from './checkpointDocument';
+import { pickBase } from './comparePanels';
 import { serveWebview, TileChannels } from './webviewRpc';
 
 export const CHECKPOINT_VIEW_TYPE = 'weightscope.checkpoint';
@@ -102,6 +103,7 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
       activations: () => document.saliency.activations(),
       importActivations: () => importActivations(document),
       saliency: (query) => document.saliency.analyse(query),
+      chooseSaliencyBase: () => chooseSaliencyBase(document),
     });
     const subscriptions = [
       document.onDidUpdate((update) => served.send({ type: 'scanProgress', ...update })),
@@ -152,6 +154,19 @@ export async function exportKeepList(document: CheckpointDocument, scheme: Quant
     : llamaQuantizeOverrides(tensors, scheme, thresholdDb);
   await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(text));
   void vscode.window.showInformationMessage(vscode.l10n.t('{0} tensor(s) to keep in higher precision written to {1}', tensors.length, target.fsPath));
+}
+
+/** Asks for the base checkpoint LIFT compares with (null when cancelled); one that cannot be read is reported. */
+export async function chooseSaliencyBase(document: CheckpointDocument): Promise<string | null> {
+  const base = await pickBase();
+  if (!base) return null;
+  try {
+    return await document.saliency.setBase(base.fsPath);
+  } catch (error) {
+    const message = error instanceof FormatError ? error.describe() : (error as Error).message;
+    void vscode.window.showErrorMessage(vscode.l10n.t('Could not open the base: {0}', message));
+    throw error;
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
- * Saliency in the editor for one opened checkpoint: the activation statistics imported for it (they belong to the
- * document, and every panel showing it sees them), and per-weight saliency results, cached within a bound. No
- * `vscode` here: the provider asks for the file and turns requests into calls.
+ * Saliency in the editor for one opened checkpoint: the activation statistics imported for it and the base checkpoint
+ * LIFT compares with (they belong to the document, and every panel showing it sees them), and per-weight saliency
+ * results, cached within a bound. No `vscode` here: the provider asks for the files and turns requests into calls.
  */
 import type { ActivationStats } from '../activations/activationStats';
 import { openActivationStats } from '../activations/openActivations';
@@ -10,7 +10,9 @@ import { STANDOUT_FACTOR } from '../engine/outliers';
 import { activationFit, analyseSaliency, methodsServed, needsActivations, planSaliency, statisticProblem } from '../engine/saliency';
 import type { ScanEngine } from '../engine/scanEngine';
 import type { ActivationInput } from '../engine/tasks/activations';
-import type { Checkpoint } from '../formats/checkpoint';
+import { DEFAULT_RANK, MAX_RANK } from '../engine/saliencyTypes';
+import { matrixShape, type Checkpoint, type TensorEntry } from '../formats/checkpoint';
+import { openCheckpoint } from '../formats/openCheckpoint';
 import type { ActivationsSummary, HostEvent, OutlierRecord, SaliencyDetail, SaliencyOutcome, SaliencyQuery } from '../protocol/messages';
 import { nodeSourceOpener } from '../source/nodeFileSource';
 
@@ -34,6 +36,8 @@ function standoutColumns(record: OutlierRecord): number[] | null {
 export class DocumentSaliency {
   private stats: ActivationStats | undefined;
   private summary: ActivationsSummary | null = null;
+  /** The checkpoint LIFT compares with: where a fine-tune's delta W − W_base landed. */
+  private base: { file: string; checkpoint: Checkpoint } | undefined;
   private readonly results = new Map<string, Promise<SaliencyOutcome>>();
   private readonly abort = new AbortController();
 
@@ -65,6 +69,14 @@ export class DocumentSaliency {
     return this.summary;
   }
 
+  /** Opens `path` as the base LIFT compares with, replacing the previous one; throws the reader's FormatError. */
+  async setBase(path: string): Promise<string> {
+    this.base = { file: path, checkpoint: await openCheckpoint(path, nodeSourceOpener) };
+    for (const key of [...this.results.keys()].filter((k) => k.split(':')[1] === 'lift')) this.results.delete(key);
+    this.notify({ type: 'saliencyBase', file: path });
+    return path;
+  }
+
   /**
    * Column weights for quantization errors: OBS's H_jj = Σx_j² of every weight the statistics cover with the right
    * length; undefined when there are no statistics or they hold neither Σx² nor ‖X‖₂.
@@ -77,7 +89,8 @@ export class DocumentSaliency {
 
   /** Saliency of one weight, computed on first request (SmoothQuant once per α). */
   analyse(query: SaliencyQuery): Promise<SaliencyOutcome> {
-    const key = `${query.id}:${query.method}:${query.method === 'smoothquant' ? query.alpha : ''}`;
+    const parameter = query.method === 'smoothquant' ? query.alpha : query.method === 'lift' ? query.rank ?? DEFAULT_RANK : '';
+    const key = `${query.id}:${query.method}:${parameter}`;
     let outcome = this.results.get(key);
     if (!outcome) {
       outcome = this.compute(query);
@@ -90,11 +103,23 @@ export class DocumentSaliency {
     return outcome;
   }
 
-  private async compute({ id, method, alpha }: SaliencyQuery): Promise<SaliencyOutcome> {
+  /** The base's tensor of the same name and matrix shape, or why there is none. */
+  private baseTensor(tensor: TensorEntry): { base?: TensorEntry; problem: string | null } {
+    if (!this.base) return { problem: null };
+    const base = this.base.checkpoint.tensors.find((t) => t.name === tensor.name);
+    if (!base) return { problem: `the base has no tensor named ${tensor.name}` };
+    if (base.problem) return { problem: `the base's tensor cannot be read (${base.problem.code}: ${base.problem.message})` };
+    const [matrix, baseMatrix] = [matrixShape(tensor.shape), matrixShape(base.shape)];
+    if (matrix.rows !== baseMatrix.rows || matrix.cols !== baseMatrix.cols) return { problem: `the base's tensor has shape [${base.shape.join(', ')}], not [${tensor.shape.join(', ')}]` };
+    return { base, problem: null };
+  }
+
+  private async compute({ id, method, alpha, rank: asked }: SaliencyQuery): Promise<SaliencyOutcome> {
     const tensor = this.checkpoint?.tensors[id];
     const fail = (code: string, message: string): SaliencyOutcome => ({ detail: null, error: { code, message } });
     if (!tensor) return fail('INVALID_ARGUMENT', `no tensor ${id}`);
-    if (method === 'lift') return fail('NOT_AVAILABLE', 'LIFT needs the randomized SVD, which this build does not have yet');
+    const rank = asked ?? DEFAULT_RANK;
+    if (method === 'lift' && !(Number.isInteger(rank) && rank >= 1 && rank <= MAX_RANK)) return fail('INVALID_ARGUMENT', `LIFT's rank is a whole number from 1 to ${MAX_RANK}`);
     if (needsActivations(method)) {
       const problem = statisticProblem(method, this.stats);
       if (problem) return fail('NO_STATISTICS', this.stats ? problem : `${method} joins the weights with activation statistics: import a file first`);
@@ -105,10 +130,12 @@ export class DocumentSaliency {
       const skipped = plan.skipped.find((s) => s.name === tensor.name);
       return skipped ? fail('NOT_APPLICABLE', skipped.reason) : fail('NO_STATISTICS', `no entry of ${this.stats?.file} names this weight`);
     }
+    const { base, problem: baseProblem } = method === 'lift' ? this.baseTensor(tensor) : { problem: null };
     try {
       const [analysis, outlierChannels] = await Promise.all([
         analyseSaliency(this.engine().pool, target, {
           method, alpha, top: EDITOR_TOP, chunkBytes: this.engine().chunkBytes, signal: this.abort.signal, priority: DETAIL_PRIORITY,
+          lift: { rank, overlaps: true, ...(base ? { base } : {}) },
         }),
         this.outliers(id).then(standoutColumns, () => null),
       ]);
@@ -119,6 +146,7 @@ export class DocumentSaliency {
         channelScores: analysis.channelScores, columnAbsmax: analysis.columnAbsmax, activations: analysis.activations,
         entry: target.activationEntry ?? null,
         outlierChannels,
+        lift: method === 'lift' ? { rank, overlaps: analysis.overlaps, base: this.base?.file ?? null, baseProblem } : null,
       };
       return { detail, error: null };
     } catch (error) {

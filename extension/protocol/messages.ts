@@ -4,7 +4,7 @@
  */
 import type { ActivationStatistic } from '../activations/activationStats';
 import type { BlockOutcome } from '../engine/blockDiagnostics';
-import type { SaliencyMethod } from '../engine/saliencyTypes';
+import type { LiftOverlaps, SaliencyMethod } from '../engine/saliencyTypes';
 import type { HistogramSummary, TensorStats } from '../engine/statsTypes';
 export type { HistogramSummary, TensorStats, QuantileKey } from '../engine/statsTypes';
 export type { BlockAnalysis, ScaleDistribution } from '../engine/blocksTypes';
@@ -21,7 +21,7 @@ export { independentTrainings, INDEPENDENT_TRAININGS_NOTICE } from '../compare/v
 export { defaultParams, MERGE_METHODS, METHOD_PARAMS } from '../merge/methods';
 export type { ActivationStatistic } from '../activations/activationStats';
 export type { SaliencyMethod } from '../engine/saliencyTypes';
-export { SALIENCY_METHODS } from '../engine/saliencyTypes';
+export { DEFAULT_RANK, SALIENCY_METHODS } from '../engine/saliencyTypes';
 
 export interface ProblemInfo {
   code: string;
@@ -319,6 +319,18 @@ export interface SaliencyQuery {
   method: SaliencyMethod;
   /** SmoothQuant's migration strength. */
   alpha: number;
+  /** LIFT's rank r (default 8). */
+  rank?: number;
+}
+
+/** LIFT's principal weights against the largest weights and, with a base chosen, the largest changes. */
+export interface LiftDetail {
+  rank: number;
+  /** Counts of the principal weights and of those also in the top 5 % by |W| and by |W − W_base|. */
+  overlaps: LiftOverlaps | null;
+  /** The base checkpoint chosen for this document, and why its tensor cannot be compared when it cannot. */
+  base: string | null;
+  baseProblem: string | null;
 }
 
 /** One weight's saliency: rankings (non-finite scores null) and the per-column vectors behind the charts. */
@@ -337,6 +349,8 @@ export interface SaliencyDetail {
   /** Input channels that stand out in the weights' outlier analysis (absmax ≥ 3 × the median), largest first;
    *  null when that analysis failed. */
   outlierChannels: number[] | null;
+  /** LIFT only. */
+  lift: LiftDetail | null;
 }
 
 export interface SaliencyOutcome {
@@ -390,6 +404,8 @@ export interface HostApi {
   importActivations: { req: Record<string, never>; res: ActivationsSummary | null };
   /** Saliency of one weight by one method (cached per document). */
   saliency: { req: SaliencyQuery; res: SaliencyOutcome };
+  /** Asks for a base checkpoint for LIFT's delta overlap (the file, or null when cancelled). */
+  chooseSaliencyBase: { req: Record<string, never>; res: string | null };
 }
 
 /** Host → webview notifications. */
@@ -399,7 +415,9 @@ export type HostEvent =
   | { type: 'scanProgress'; records: StatsRecord[]; progress: ScanProgress }
   | { type: 'focusTensor'; name: string }
   | { type: 'analysisProgress'; kind: AnalysisKind; progress: AnalysisProgress }
-  | { type: 'activations'; summary: ActivationsSummary | null };
+  | { type: 'activations'; summary: ActivationsSummary | null }
+  /** The base LIFT compares with changed (chosen in the tab or by Compare with Base). */
+  | { type: 'saliencyBase'; file: string };
 
 export type HostMethod = keyof HostApi & string;
 

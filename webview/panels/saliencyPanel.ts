@@ -1,11 +1,14 @@
 /**
  * The Saliency tab of a weight matrix: which input channels and which weights matter, from the weights alone
  * (magnitude) or joined with the activation statistics imported for the checkpoint (Wanda, AWQ, SmoothQuant with an
- * α slider that previews how activation and weight ranges flatten, OBS-diagonal). Rankings and the per-channel
- * vectors come from the host; the SmoothQuant preview is recomputed here as α moves.
+ * α slider that previews how activation and weight ranges flatten, OBS-diagonal), or LIFT's principal weights of the
+ * rank-r approximation with their overlap with the largest weights and, given a base, the largest changes. Rankings
+ * and the per-channel vectors come from the host; the SmoothQuant preview is recomputed here as α moves.
  */
 import { lookupDType } from '../../extension/formats/dtypes';
-import { SALIENCY_METHODS, type ActivationsSummary, type SaliencyDetail, type SaliencyMethod, type SaliencyOutcome, type TensorRow } from '../../extension/protocol/messages';
+import {
+  DEFAULT_RANK, SALIENCY_METHODS, type ActivationsSummary, type LiftDetail, type SaliencyDetail, type SaliencyMethod, type SaliencyOutcome, type TensorRow,
+} from '../../extension/protocol/messages';
 import { formatValue } from '../lib/format';
 import { awqSalientCount, smoothQuantPreview } from '../lib/saliency';
 import { renderChannelProfile } from '../views/channelProfile';
@@ -17,10 +20,13 @@ import type { DetailPanel, PanelContext } from './panel';
 interface Settings {
   method: SaliencyMethod;
   alpha: number;
+  /** LIFT's rank r. */
+  rank: number;
   y: 'linear' | 'log';
 }
 
-const DEFAULTS: Settings = { method: 'magnitude', alpha: 0.5, y: 'log' };
+const DEFAULTS: Settings = { method: 'magnitude', alpha: 0.5, rank: DEFAULT_RANK, y: 'log' };
+const RANKS = [1, 2, 4, 8, 16, 32, 64];
 const ALPHA_STEP = 0.05;
 /** Channels marked on the profile and the heatmap (AWQ marks its salient ~1 % instead), and weights ringed. */
 const MARKED = 10;
@@ -44,8 +50,7 @@ const ACTIVATION: Partial<Record<SaliencyMethod, string>> = { wanda: '‖X_j‖�
 let summary: Promise<ActivationsSummary | null> | undefined;
 
 function available(method: SaliencyMethod, stats: ActivationsSummary | null): boolean {
-  if (method === 'magnitude') return true;
-  if (method === 'lift') return false;
+  if (method === 'magnitude' || method === 'lift') return true;
   return stats?.methods.includes(method) ?? false;
 }
 
@@ -122,7 +127,29 @@ function renderOverlap(d: SaliencyDetail, marked: readonly number[]): HTMLElemen
     ` among the ${marked.length} most salient${shared.length > 0 ? ` (${shared.join(', ')})` : ''}.`);
 }
 
-function renderDetail(d: SaliencyDetail, settings: Settings, alphaPreview: HTMLElement, heatmap: HTMLElement): HTMLElement {
+/** LIFT: how many principal weights are also among the largest weights and, given a base, the largest changes. */
+function renderLift(lift: LiftDetail, chooseBase: () => void): HTMLElement {
+  const o = lift.overlaps;
+  const share = (testId: string, label: string, count: number | null | undefined, otherwise: string): HTMLElement => {
+    const known = o && o.principal > 0 && count !== null && count !== undefined;
+    return el('tr', { 'data-testid': testId, 'data-count': known ? String(count) : '', 'data-fraction': known ? String(count / o.principal) : '' },
+      el('th', {}, label),
+      el('td', {}, known ? el('strong', {}, `${((100 * count) / o.principal).toFixed(1)} %`) : otherwise),
+      el('td', { class: 'muted' }, known ? `${count.toLocaleString('en-US')} of ${o.principal.toLocaleString('en-US')}` : ''));
+  };
+  const baseName = lift.base?.split(/[\\/]/).pop() ?? '';
+  const button = el('vscode-button', { secondary: '', 'data-testid': 'lift-choose-base' }, lift.base ? 'Other Base…' : 'Choose Base…');
+  button.addEventListener('click', chooseBase);
+  const noDelta = lift.base === null ? 'choose the base this checkpoint was fine-tuned from' : lift.baseProblem ?? '—';
+  return el('div', { class: 'lift-overlaps', 'data-testid': 'lift-overlaps', 'data-principal': String(o?.principal ?? '') },
+    el('div', { class: 'section-title' }, `Principal weights: the top 5 % of |W_r| (r = ${lift.rank}), ${o ? o.principal.toLocaleString('en-US') : '—'} weights`),
+    el('table', { class: 'flatness' },
+      share('lift-overlap-magnitude', 'also in the top 5 % by |W|', o?.withMagnitude, '—'),
+      share('lift-overlap-delta', 'also in the top 5 % by |W − W_base| (where the fine-tune changed most)', o?.withDelta, noDelta)),
+    el('div', { class: 'lift-base', title: lift.base ?? '' }, lift.base ? el('span', {}, 'base: ', el('strong', {}, baseName), ' ') : '', button));
+}
+
+function renderDetail(d: SaliencyDetail, settings: Settings, alphaPreview: HTMLElement, heatmap: HTMLElement, chooseBase: () => void): HTMLElement {
   const activation = ACTIVATION[d.method];
   const marked = markedChannels(d);
   const outliers = new Set(d.outlierChannels ?? []);
@@ -143,6 +170,7 @@ function renderDetail(d: SaliencyDetail, settings: Settings, alphaPreview: HTMLE
     el('div', { class: 'section-title' }, `Channel score per input channel (${d.cols.toLocaleString('en-US')} columns)${salient}`),
     renderChannelProfile('saliency-profile', [{ label: 'channel score', kind: 'score', values: d.channelScores }], marked, settings.y),
     renderOverlap(d, marked),
+    d.lift ? renderLift(d.lift, chooseBase) : '',
     el('div', { class: 'tables' },
       el('div', {}, el('div', { class: 'section-title' }, 'Top input channels'), channelTable),
       el('div', {}, el('div', { class: 'section-title' }, 'Top weights'), weightTable)),
@@ -200,6 +228,9 @@ export const saliencyPanel: DetailPanel = {
     const importStats = (): void => {
       ctx.host.request('importActivations', {}).catch(ctx.report);
     };
+    const chooseBase = (): void => {
+      ctx.host.request('chooseSaliencyBase', {}).catch(ctx.report);
+    };
 
     const renderControls = (): void => {
       const alpha = el('input', {
@@ -218,7 +249,7 @@ export const saliencyPanel: DetailPanel = {
       controls.replaceChildren(
         toggle('saliency-method', 'saliency method', method(), SALIENCY_METHODS.map((m) => ({
           value: m, text: LABELS[m],
-          ...(available(m, stats) ? {} : { disabled: m === 'lift' ? 'LIFT needs the randomized SVD, not in this build yet' : `${LABELS[m]} needs imported activation statistics holding ${ACTIVATION[m]}` }),
+          ...(available(m, stats) ? {} : { disabled: `${LABELS[m]} needs imported activation statistics holding ${ACTIVATION[m]}` }),
         })), (m) => {
           save({ method: m as SaliencyMethod });
           renderControls();
@@ -230,6 +261,11 @@ export const saliencyPanel: DetailPanel = {
           if (detail) show({ detail, error: null });
         }),
         ...(method() === 'smoothquant' ? [el('label', { class: 'alpha' }, alpha, alphaText)] : []),
+        ...(method() === 'lift' ? [toggle('saliency-rank', 'LIFT rank r', String(settings.rank), RANKS.map((r) => ({ value: String(r), text: `r = ${r}` })), (r) => {
+          save({ rank: Number(r) });
+          renderControls();
+          load();
+        })] : []),
       );
     };
 
@@ -245,13 +281,13 @@ export const saliencyPanel: DetailPanel = {
         heatmapBox.append(heatmap.element);
       }
       heatmap.setOverlay({ columns: markedChannels(outcome.detail), weights: outcome.detail.topWeights.slice(0, RINGED) });
-      body.replaceChildren(renderDetail(outcome.detail, settings, preview, heatmapBox));
+      body.replaceChildren(renderDetail(outcome.detail, settings, preview, heatmapBox, chooseBase));
     };
 
     const load = (): void => {
       const mine = ++generation;
       body.replaceChildren(el('div', { class: 'pending', 'data-testid': 'saliency-pending' }, 'Scoring the weights…'));
-      ctx.host.request('saliency', { id: row.id, method: method(), alpha: settings.alpha }).then((outcome) => {
+      ctx.host.request('saliency', { id: row.id, method: method(), alpha: settings.alpha, rank: settings.rank }).then((outcome) => {
         if (!disposed && mine === generation) show(outcome);
       }, ctx.report);
     };
@@ -263,6 +299,7 @@ export const saliencyPanel: DetailPanel = {
       load();
     };
     const unsubscribe = ctx.host.onEvent((event) => {
+      if (event.type === 'saliencyBase' && method() === 'lift' && !disposed) load();
       if (event.type !== 'activations') return;
       summary = Promise.resolve(event.summary);
       if (!disposed) refresh(event.summary);
