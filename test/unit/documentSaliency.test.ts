@@ -42,7 +42,6 @@ test('statistics imported into a document: summary, events, per-weight results a
   try {
     assert.equal(saliency.activations(), null);
     assert.equal((await saliency.analyse({ id: 0, method: 'wanda', alpha: 0.5 })).error?.code, 'NO_STATISTICS');
-    assert.equal((await saliency.analyse({ id: 0, method: 'lift', alpha: 0.5 })).error?.code, 'NOT_AVAILABLE');
     const magnitude = await saliency.analyse({ id: 0, method: 'magnitude', alpha: 0.5 });
     assert.deepEqual(magnitude.detail?.topChannels.slice(0, 2), [{ index: 1, score: 4 }, { index: 0, score: 3 }]);
     assert.deepEqual(Array.from(magnitude.detail!.columnAbsmax!), [3, 4, 2]);
@@ -64,6 +63,28 @@ test('statistics imported into a document: summary, events, per-weight results a
     assert.match((await saliency.analyse({ id: 1, method: 'wanda', alpha: 0.5 })).error!.message, /3 values, but the weight has 2 input channels/);
     assert.match((await saliency.analyse({ id: 2, method: 'wanda', alpha: 0.5 })).error!.message, /no entry of .*stats\.safetensors names this weight/);
     assert.match((await saliency.analyse({ id: 0, method: 'smoothquant', alpha: 0.5 })).error!.message, /smoothquant needs max\|X_j\|/);
+
+    // LIFT: b.weight has rank 2, so at r = 2 W_r = W; one principal weight (⌈6/20⌉), |W_r| = 6 at [2, 1], also the
+    // largest |W|. Without a base there is no delta overlap; with one, the largest change is elsewhere.
+    const lift = await saliency.analyse({ id: 1, method: 'lift', alpha: 0.5, rank: 2 });
+    assert.deepEqual(lift.detail?.lift, { rank: 2, overlaps: { principal: 1, withMagnitude: 1, withDelta: null }, base: null, baseProblem: null });
+    assert.deepEqual(lift.detail?.topWeights.slice(0, 2).map((w) => [w.row, w.col]), [[2, 1], [2, 0]]);
+    assert.ok(Math.abs(lift.detail!.topWeights[0]!.score! - 6) < 1e-12);
+    assert.equal((await saliency.analyse({ id: 1, method: 'lift', alpha: 0.5, rank: 0 })).error?.code, 'INVALID_ARGUMENT');
+    const base = join(dir, 'base.safetensors');
+    writeFileSync(base, buildSafetensors([
+      { name: 'b.weight', dtype: 'F16', shape: [3, 2], data: new Uint8Array(Uint16Array.from([0x4500, 0x4000, 0x4200, 0x4400, 0x4500, 0x4600]).buffer) }, // 5 2 3 4 5 6
+      { name: 'a.weight', dtype: 'F32', shape: [3, 2], data: f32s(1, 2, 3, 4, 5, 6) },
+    ]));
+    await saliency.setBase(base);
+    assert.deepEqual(events.at(-1), { type: 'saliencyBase', file: base });
+    const withBase = await saliency.analyse({ id: 1, method: 'lift', alpha: 0.5, rank: 2 });
+    assert.notEqual(withBase, lift, 'results computed before the base are dropped');
+    assert.deepEqual(withBase.detail?.lift?.overlaps, { principal: 1, withMagnitude: 1, withDelta: 0 });
+    assert.equal(withBase.detail?.lift?.base, base);
+    assert.match((await saliency.analyse({ id: 2, method: 'lift', alpha: 0.5 })).detail!.lift!.baseProblem!, /the base has no tensor named c\.weight/);
+    assert.match((await saliency.analyse({ id: 0, method: 'lift', alpha: 0.5 })).detail!.lift!.baseProblem!, /shape \[3, 2\], not \[2, 3\]/);
+    await assert.rejects(saliency.setBase(join(dir, 'missing.safetensors')), (e: unknown) => e instanceof FormatError && e.code === 'FILE_NOT_FOUND');
 
     // A file that cannot be imported leaves the statistics as they were.
     const broken = join(dir, 'broken.safetensors');
