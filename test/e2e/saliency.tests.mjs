@@ -1,6 +1,7 @@
 // End-to-end: the Saliency tab. Magnitude from the weights alone; then activation statistics imported through the
 // file picker (a llama.cpp imatrix) and the command (SmoothQuant act_scales), with Wanda's and SmoothQuant's rankings
-// checked against the CLI and the α slider moving the preview of flattened ranges.
+// checked against the CLI and the α slider moving the preview of flattened ranges; LIFT on a fine-tune, its rankings
+// checked against the CLI, with its overlaps before and after choosing the base in the tab.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -10,18 +11,25 @@ import { filterTo, openCheckpoint } from './checkpointEditor.tests.mjs';
 const MODEL = 'base/model.safetensors';
 const WEIGHT = 'model.layers.1.mlp.gate_proj.weight';
 
+const TUNED = 'finetune/model.safetensors';
+const TUNED_WEIGHT = 'model.layers.1.self_attn.q_proj.weight';
+
 function saliencyCli(ctx, method, activations, ...flags) {
-  const args = [join(projectRoot, 'dist/cli.js'), 'saliency', join(ctx.workspace, MODEL), '--method', method, '--top', '32', '--json', ...flags];
-  if (activations) args.push('--activations', join(ctx.workspace, activations));
-  const report = JSON.parse(execFileSync(process.execPath, args, { maxBuffer: 64 << 20 }).toString());
-  return report.tensors.find((t) => t.name === WEIGHT);
+  return saliencyCliOf(ctx, MODEL, WEIGHT, method, activations, ...flags);
 }
 
-async function openSaliencyTab(ctx) {
-  const frame = await openCheckpoint(ctx, MODEL);
-  await filterTo(frame, 'layers.1.mlp.gate');
-  await frame.locator(`[data-testid="tensor-row"][data-name="${WEIGHT}"]`).click();
-  const detail = frame.locator(`[data-testid="tensor-detail"][data-name="${WEIGHT}"]`);
+function saliencyCliOf(ctx, model, weight, method, activations, ...flags) {
+  const args = [join(projectRoot, 'dist/cli.js'), 'saliency', join(ctx.workspace, model), '--method', method, '--top', '32', '--json', ...flags];
+  if (activations) args.push('--activations', join(ctx.workspace, activations));
+  const report = JSON.parse(execFileSync(process.execPath, args, { maxBuffer: 64 << 20 }).toString());
+  return report.tensors.find((t) => t.name === weight);
+}
+
+async function openSaliencyTab(ctx, model = MODEL, weight = WEIGHT) {
+  const frame = await openCheckpoint(ctx, model);
+  await filterTo(frame, weight.replace(/^model\./, '').replace(/\.weight$/, ''));
+  await frame.locator(`[data-testid="tensor-row"][data-name="${weight}"]`).click();
+  const detail = frame.locator(`[data-testid="tensor-detail"][data-name="${weight}"]`);
   await detail.locator('[data-testid="detail-tabs"] vscode-tab-header[data-tab="saliency"]').click();
   await detail.locator('[data-testid="saliency-panel"]').waitFor();
   return { frame, detail };
@@ -31,7 +39,7 @@ async function openSaliencyTab(ctx) {
  * Picks a file in VS Code's open dialog (the simple, quick-input one in code-server) by its absolute path, with the
  * dialog's own button: a key pressed while the webview has focus stays in the webview.
  */
-async function pickFile(page, path) {
+async function pickFile(page, path, button = 'Import Activation Statistics') {
   const widget = page.locator('.quick-input-widget');
   const input = widget.locator('.quick-input-box input');
   await input.waitFor({ state: 'visible', timeout: 10_000 });
@@ -39,7 +47,7 @@ async function pickFile(page, path) {
     if ((await input.inputValue()) !== path) await input.fill(path);
     return (await input.inputValue()) === path;
   }, 10_000, 'the file dialog to hold the path');
-  await widget.locator('.monaco-button', { hasText: 'Import Activation Statistics' }).click();
+  await widget.locator('.monaco-button', { hasText: button }).click();
   await widget.waitFor({ state: 'hidden', timeout: 10_000 });
 }
 
@@ -143,6 +151,34 @@ export const tests = [
       await frame.locator('[data-testid="quant-rank-by"] button[data-option="plain"]').click();
       const plain = await frame.locator('[data-testid="quant-ranking"][data-rank-by="plain"] tr[data-name]').evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-sqnr'))));
       for (let i = 1; i < plain.length; i++) assert.ok(plain[i - 1] <= plain[i] + 1e-9, `plain rank ${i}`);
+    },
+  },
+  {
+    name: 'saliency: LIFT on a fine-tune ranks like the CLI, at the rank picked, with its overlaps before and after choosing the base',
+    async run(ctx) {
+      const { detail } = await openSaliencyTab(ctx, TUNED, TUNED_WEIGHT);
+      await detail.locator('[data-testid="saliency-method"] button[data-option="lift"]').click();
+      await detail.locator('[data-testid="saliency-detail"][data-method="lift"]').waitFor({ timeout: 30_000 });
+      assertSameRankings(await shownRankings(detail), saliencyCliOf(ctx, TUNED, TUNED_WEIGHT, 'lift', undefined, '--rank', '8'), 'lift r 8');
+      await detail.locator('[data-testid="saliency-rank"] button[data-option="4"]').click();
+      await detail.locator('[data-testid="lift-overlaps"]', { hasText: 'r = 4' }).waitFor({ timeout: 30_000 });
+      assertSameRankings(await shownRankings(detail), saliencyCliOf(ctx, TUNED, TUNED_WEIGHT, 'lift', undefined, '--rank', '4'), 'lift r 4');
+      const overlaps = detail.locator('[data-testid="lift-overlaps"]');
+      const principal = Number(await overlaps.getAttribute('data-principal'));
+      assert.ok(principal > 0, 'principal weights counted');
+      const magnitude = Number(await detail.locator('[data-testid="lift-overlap-magnitude"]').getAttribute('data-fraction'));
+      assert.ok(magnitude > 0 && magnitude <= 1, `overlap with the top |W|: ${magnitude}`);
+      assert.equal(await detail.locator('[data-testid="lift-overlap-delta"]').getAttribute('data-count'), '');
+      // The base, chosen in the tab: where the fine-tune's rank-4 delta landed.
+      await detail.locator('[data-testid="lift-choose-base"]').click();
+      await pickFile(ctx.page, join(ctx.workspace, MODEL), 'Compare with This Base');
+      const delta = detail.locator('[data-testid="lift-overlap-delta"]:not([data-count=""])');
+      await delta.waitFor({ timeout: 30_000 });
+      const fraction = Number(await delta.getAttribute('data-fraction'));
+      assert.ok(fraction >= 0 && fraction <= 1, `overlap with the top |W − W_base|: ${fraction}`);
+      assert.match(await overlaps.innerText(), /base: model\.safetensors/);
+      await overlaps.scrollIntoViewIfNeeded();
+      await ctx.shot('saliency-lift');
     },
   },
 ];
