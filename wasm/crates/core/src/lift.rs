@@ -153,17 +153,28 @@ impl LiftJob {
         if self.phase == Phase::Svd {
             self.svd.push(&[], bytes).map_err(low_rank_error)?;
         }
+        let decode = self.needs_weights();
         let mut done = 0;
         while done < count {
             let take = (count - done).min(DECODE_BLOCK);
-            decode_range(self.weights, bytes, done, take, &mut self.values[..take]);
-            if let Some(base) = self.base {
-                decode_range(base, base_bytes, done, take, &mut self.base_values[..take]);
+            if decode {
+                decode_range(self.weights, bytes, done, take, &mut self.values[..take]);
+                if let Some(base) = self.base {
+                    decode_range(base, base_bytes, done, take, &mut self.base_values[..take]);
+                }
             }
             self.consume(take);
             done += take;
         }
         Ok(())
+    }
+
+    /// Whether this pass looks at the values of W and B (the SVD decodes W itself, W_r comes from the factors).
+    fn needs_weights(&self) -> bool {
+        match &self.selections {
+            Some(s) => self.phase == Phase::Count || s[1..].iter().flatten().any(|s| !s.found()),
+            None => false,
+        }
     }
 
     /// Splits the `n` decoded values at row ends.
