@@ -37,18 +37,21 @@ async function openSaliencyTab(ctx, model = MODEL, weight = WEIGHT) {
 
 /**
  * Picks a file in VS Code's open dialog (the simple, quick-input one in code-server) by its absolute path, with the
- * dialog's own button: a key pressed while the webview has focus stays in the webview.
+ * dialog's own button: a key pressed while the webview has focus stays in the webview. The dialog rewrites its input
+ * while it lists a folder, so the path is filled (again) until the dialog holds it, and the button pressed until the
+ * dialog closes.
  */
 async function pickFile(page, path, button = 'Import Activation Statistics') {
   const widget = page.locator('.quick-input-widget');
   const input = widget.locator('.quick-input-box input');
   await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await widget.locator('.quick-input-list .monaco-list-row').first().waitFor({ timeout: 20_000 });
   await waitFor(async () => {
+    if (!(await widget.isVisible())) return true;
     if ((await input.inputValue()) !== path) await input.fill(path);
-    return (await input.inputValue()) === path;
-  }, 10_000, 'the file dialog to hold the path');
-  await widget.locator('.monaco-button', { hasText: button }).click();
-  await widget.waitFor({ state: 'hidden', timeout: 10_000 });
+    else await widget.locator('.monaco-button', { hasText: button }).click({ timeout: 2_000 }).catch(() => undefined);
+    return false;
+  }, 30_000, `the file dialog to accept ${path}`);
 }
 
 /** The ranked channels and weights the tab shows, in order. */

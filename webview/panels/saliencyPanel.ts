@@ -145,7 +145,8 @@ function renderLift(lift: LiftDetail, chooseBase: () => void): HTMLElement {
     el('div', { class: 'section-title' }, `Principal weights: the top 5 % of |W_r| (r = ${lift.rank}), ${o ? o.principal.toLocaleString('en-US') : '—'} weights`),
     el('table', { class: 'flatness' },
       share('lift-overlap-magnitude', 'also in the top 5 % by |W|', o?.withMagnitude, '—'),
-      share('lift-overlap-delta', 'also in the top 5 % by |W − W_base| (where the fine-tune changed most)', o?.withDelta, noDelta)),
+      share('lift-overlap-delta', 'also in the top 5 % by |W − W_base|', o?.withDelta, noDelta)),
+    el('div', { class: 'hint' }, 'The first share says how much the principal weights are simply the largest ones; the second, whether the fine-tune changed them or landed elsewhere.'),
     el('div', { class: 'lift-base', title: lift.base ?? '' }, lift.base ? el('span', {}, 'base: ', el('strong', {}, baseName), ' ') : '', button));
 }
 
