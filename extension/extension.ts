@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { ScanEngine } from './engine/scanEngine';
-import { CheckpointEditorProvider, exportKeepList, exportStatistics, viewTypeFor } from './editor/checkpointEditorProvider';
+import { CheckpointEditorProvider, exportKeepList, exportStatistics, importActivations, viewTypeFor } from './editor/checkpointEditorProvider';
 import { openDiffPanel, openMergePanel, pickBase } from './editor/comparePanels';
 import { isQuantScheme } from './engine/quantPreview';
 
@@ -69,7 +69,12 @@ export function activate(context: vscode.ExtensionContext): void {
         return;
       }
       const base = await pickBase();
-      if (base) await openDiffPanel(context.extensionUri, sharedEngine, base, tuned);
+      if (!base) return;
+      // The checkpoint's Saliency tab compares LIFT's principal weights with where this delta landed (a base that
+      // cannot be read is reported by the diff panel).
+      const document = provider.activeDocument;
+      if (document?.uri.toString() === tuned.toString()) void document.saliency.setBase(base.fsPath).catch(() => undefined);
+      await openDiffPanel(context.extensionUri, sharedEngine, base, tuned);
     }),
     vscode.commands.registerCommand('weightscope.compareSelected', async (uri?: vscode.Uri, uris?: vscode.Uri[]) => {
       const selected = uris && uris.length > 0 ? uris : uri ? [uri] : [];
@@ -96,6 +101,7 @@ export function activate(context: vscode.ExtensionContext): void {
       );
       if (format) await exportKeepList(document, scheme, threshold, format.format);
     })),
+    vscode.commands.registerCommand('weightscope.importActivations', withActive((document) => importActivations(document).catch(() => null))),
   );
 }
 

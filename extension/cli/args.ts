@@ -90,3 +90,12 @@ export function globToRegExp(glob: string): RegExp {
   }
   return new RegExp(`^${source}$`, 's');
 }
+
+/** A decimal number in [min, max], or undefined when the flag is absent. */
+export function numberFlag(args: ParsedArgs, name: string, min: number, max: number): number | undefined {
+  const text = flagValue(args, name);
+  if (text === undefined) return undefined;
+  const value = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text) ? Number(text) : Number.NaN;
+  if (!(value >= min && value <= max)) throw new UsageError(`--${name} takes a number from ${min} to ${max}, not "${text}"`);
+  return value;
+}

@@ -1,6 +1,7 @@
 /** What every `weightscope` subcommand provides, and the options they share. */
 import { join } from 'node:path';
 import { ScanEngine } from '../engine/scanEngine';
+import type { Finding } from '../formats/checkpoint';
 import { integerFlag, type FlagSpec, type ParsedArgs } from './args';
 
 export interface Command {
@@ -31,4 +32,9 @@ export function distDir(): string {
 /** Writes a JSON document to stdout, followed by a newline. */
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + '\n');
+}
+
+/** Writes what a reader noticed about a file (unsafe pickle globals, …) to stderr, one note per line. */
+export function printFindings(findings: readonly Finding[] | undefined): void {
+  for (const finding of findings ?? []) process.stderr.write(`weightscope: note: ${finding.code}: ${finding.file}: ${finding.message}\n`);
 }

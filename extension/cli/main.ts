@@ -9,6 +9,7 @@ import { blocksCommand } from './blocksCommand';
 import type { Command } from './command';
 import { diffCommand } from './diffCommand';
 import { mergeCommand } from './mergeCommand';
+import { saliencyCommand } from './saliencyCommand';
 import { statsCommand } from './statsCommand';
 import { tileCommand } from './tileCommand';
 import { outliersCommand } from './outliersCommand';
@@ -23,6 +24,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   outliers: outliersCommand,
   quant: quantCommand,
   blocks: blocksCommand,
+  saliency: saliencyCommand,
 };
 
 const USAGE = `usage: weightscope <command> [options]

@@ -3,7 +3,7 @@ import { nodeSourceOpener } from '../source/nodeFileSource';
 import type { TensorOutcome } from '../engine/scanEngine';
 import { buildStatsReport, type StatsReport } from '../engine/statsReport';
 import { flagValue, globToRegExp, parseArgs, UsageError } from './args';
-import { engineFromArgs, ENGINE_FLAGS, printJson, type Command } from './command';
+import { engineFromArgs, ENGINE_FLAGS, printFindings, printJson, type Command } from './command';
 import { ProgressLine } from './progress';
 import { formatBytes, formatShape, formatStat, renderTable } from './table';
 
@@ -28,7 +28,7 @@ async function runStats(argv: string[]): Promise<number> {
 
   const checkpoint = await openCheckpoint(args.positionals[0]!, nodeSourceOpener);
   // Security findings (pickle globals that would run code) go to stderr so stdout stays the documented document.
-  for (const finding of checkpoint.findings ?? []) process.stderr.write(`weightscope: note: ${finding.code}: ${finding.file}: ${finding.message}\n`);
+  printFindings(checkpoint.findings);
   const indices = checkpoint.tensors.flatMap((t, i) => (!filter || filter.test(t.name) ? [i] : []));
   const entries = indices.map((i) => checkpoint.tensors[i]!);
   const totalBytes = entries.reduce((sum, t) => sum + t.bytes, 0);

@@ -13,6 +13,7 @@ import type { CheckpointSummary, HostEvent, LoraDeltaInfo, OpenResponse, ScanPro
 import { analyzeLoraDelta, pairOf } from '../engine/loraDelta';
 import { UpdateBatcher } from '../engine/updateBatcher';
 import { DocumentAnalyses } from './documentAnalyses';
+import { DocumentSaliency } from './documentSaliency';
 
 /** How often streamed records are forwarded to the webview: often enough to feel live, rarely enough to stay cheap. */
 /** Cells down and across of the block-scale grid the Blocks tab draws. */
@@ -35,6 +36,10 @@ export class CheckpointDocument implements vscode.CustomDocument {
   readonly onAnalysisEvent = this.analysisEvents.event;
   /** Heatmap tiles, outliers and quantization previews of this checkpoint (empty when it could not be opened). */
   readonly analyses: DocumentAnalyses;
+  private readonly saliencyEvents = new vscode.EventEmitter<HostEvent>();
+  /** Activation statistics imported for this checkpoint, and saliency results. */
+  readonly onSaliencyEvent = this.saliencyEvents.event;
+  readonly saliency: DocumentSaliency;
   private readonly outcomes = new Map<number, TensorOutcome>();
   private readonly loraDeltas = new Map<string, Promise<LoraDeltaInfo>>();
   private readonly blockOutcomes = new Map<number, Promise<BlockOutcome>>();
@@ -49,6 +54,12 @@ export class CheckpointDocument implements vscode.CustomDocument {
   ) {
     const tensors = 'checkpoint' in opened ? opened.checkpoint.tensors : [];
     this.analyses = new DocumentAnalyses(tensors, engine, (event) => this.analysisEvents.fire(event));
+    // Imported statistics also weigh the quantization preview's errors.
+    const onSaliency = (event: HostEvent): void => {
+      this.saliencyEvents.fire(event);
+      if (event.type === 'activations') this.analyses.weighQuantErrors(this.saliency.quantWeights());
+    };
+    this.saliency = new DocumentSaliency('checkpoint' in opened ? opened.checkpoint : undefined, engine, onSaliency, (id) => this.analyses.outliers(id));
     this.progress = {
       state: 'idle',
       doneTensors: 0,
@@ -193,9 +204,11 @@ export class CheckpointDocument implements vscode.CustomDocument {
   dispose(): void {
     this.cancel();
     this.analyses.dispose();
+    this.saliency.dispose();
     this.batcher.clear();
     this.updates.dispose();
     this.analysisEvents.dispose();
+    this.saliencyEvents.dispose();
   }
 }
 

@@ -2,7 +2,10 @@ import * as vscode from 'vscode';
 import type { ScanEngine } from '../engine/scanEngine';
 import { statsReportToCsv } from '../engine/statsReport';
 import { isQuantScheme, llamaQuantizeOverrides, llmCompressorIgnore, type QuantScheme } from '../engine/quantPreview';
+import { FormatError } from '../formats/formatError';
+import type { ActivationsSummary } from '../protocol/messages';
 import { CheckpointDocument } from './checkpointDocument';
+import { pickBase } from './comparePanels';
 import { serveWebview, TileChannels } from './webviewRpc';
 
 export const CHECKPOINT_VIEW_TYPE = 'weightscope.checkpoint';
@@ -97,10 +100,15 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
         await exportKeepList(document, scheme, thresholdDb, format);
         return null;
       },
+      activations: () => document.saliency.activations(),
+      importActivations: () => importActivations(document),
+      saliency: (query) => document.saliency.analyse(query),
+      chooseSaliencyBase: () => chooseSaliencyBase(document),
     });
     const subscriptions = [
       document.onDidUpdate((update) => served.send({ type: 'scanProgress', ...update })),
       document.onAnalysisEvent((event) => served.send(event)),
+      document.onSaliencyEvent((event) => served.send(event)),
       served,
     ];
     panel.onDidDispose(() => {
@@ -146,4 +154,45 @@ export async function exportKeepList(document: CheckpointDocument, scheme: Quant
     : llamaQuantizeOverrides(tensors, scheme, thresholdDb);
   await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(text));
   void vscode.window.showInformationMessage(vscode.l10n.t('{0} tensor(s) to keep in higher precision written to {1}', tensors.length, target.fsPath));
+}
+
+/** Asks for the base checkpoint LIFT compares with (null when cancelled); one that cannot be read is reported. */
+export async function chooseSaliencyBase(document: CheckpointDocument): Promise<string | null> {
+  const base = await pickBase();
+  if (!base) return null;
+  try {
+    return await document.saliency.setBase(base.fsPath);
+  } catch (error) {
+    const message = error instanceof FormatError ? error.describe() : (error as Error).message;
+    void vscode.window.showErrorMessage(vscode.l10n.t('Could not open the base: {0}', message));
+    throw error;
+  }
+}
+
+/**
+ * Asks for an activation statistics file and imports it into the document (null when cancelled). A file that cannot
+ * be imported is reported in a notification and rejects, so the webview can say so too.
+ */
+export async function importActivations(document: CheckpointDocument): Promise<ActivationsSummary | null> {
+  const picked = await vscode.window.showOpenDialog({
+    canSelectMany: false,
+    openLabel: vscode.l10n.t('Import Activation Statistics'),
+    defaultUri: vscode.Uri.joinPath(document.uri, '..'),
+    filters: {
+      [vscode.l10n.t('Activation statistics')]: ['gguf', 'dat', 'safetensors', 'npz', 'npy', 'pt', 'pth', 'bin'],
+      [vscode.l10n.t('All files')]: ['*'],
+    },
+  });
+  const file = picked?.[0];
+  if (!file) return null;
+  try {
+    const summary = await document.saliency.importFrom(file.fsPath);
+    const unmatched = summary.unmatched.length > 0 ? vscode.l10n.t(' ({0} entries match no weight)', summary.unmatched.length) : '';
+    void vscode.window.showInformationMessage(vscode.l10n.t('Imported {0}: statistics for {1} weights{2}.', file.fsPath, summary.matched, unmatched));
+    return summary;
+  } catch (error) {
+    const message = error instanceof FormatError ? error.describe() : (error as Error).message;
+    void vscode.window.showErrorMessage(vscode.l10n.t('Could not import activation statistics: {0}', message));
+    throw error;
+  }
 }

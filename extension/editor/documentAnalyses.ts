@@ -12,6 +12,7 @@ import {
   type SchemeResult,
 } from '../engine/quantPreview';
 import type { ScanEngine } from '../engine/scanEngine';
+import type { ActivationInput } from '../engine/tasks/activations';
 import { ArgumentError, computeTile, resolveTileRequest } from '../engine/tiles';
 import type { ChannelSummary } from '../engine/wasmCore';
 import type {
@@ -40,7 +41,8 @@ function toOutlierSummary(s: ChannelSummary): OutlierSummary {
 }
 
 function toMetrics(m: SchemeResult['metrics']): QuantMetricsInfo {
-  return { mse: m.mse, sqnrDb: m.sqnr_db, maxAbsErr: m.max_abs_err, damage: m.damage };
+  const weighted = m.weighted ? { sqnrDb: m.weighted.sqnr_db, damage: m.weighted.damage } : null;
+  return { mse: m.mse, sqnrDb: m.sqnr_db, maxAbsErr: m.max_abs_err, damage: m.damage, weighted };
 }
 
 /** What is known of one tensor's quantization so far: results by scheme, or the problem that stopped it. */
@@ -82,6 +84,10 @@ export class DocumentAnalyses {
   private readonly quantOutcomes = new Map<number, KnownQuant>();
   private readonly runs = new Map<AnalysisKind, Run>();
   private quantSchemes: QuantScheme[] = [];
+  /** Column weights of a tensor for weighted quantization errors (saliency's imported statistics), if any. */
+  private quantWeights: ((index: number) => ActivationInput | undefined) | undefined;
+  /** Bumped when the weights change, so that results computed with the old ones are not stored. */
+  private quantGeneration = 0;
 
   constructor(
     private readonly entries: readonly TensorEntry[],
@@ -142,11 +148,28 @@ export class DocumentAnalyses {
     const missing = QUANT_SCHEMES.filter((s) => schemeApplies(entry, s) && !known?.results.has(s));
     if (!known?.problem && missing.length > 0) {
       const engine = this.engine();
+      const generation = this.quantGeneration;
       await runQuantPreview(engine.pool, this.entries, [id], {
-        schemes: missing, keep: [...KEEP_FRACTIONS], chunkBytes: engine.chunkBytes, priority: DETAIL_PRIORITY, onOutcome: (o) => this.storeQuant(o),
+        schemes: missing, keep: [...KEEP_FRACTIONS], chunkBytes: engine.chunkBytes, priority: DETAIL_PRIORITY, weightsOf: this.quantWeights,
+        onOutcome: (o) => generation === this.quantGeneration && this.storeQuant(o),
       });
+      if (generation !== this.quantGeneration) return this.quant(id);
     }
     return this.quantRecord(id, QUANT_SCHEMES);
+  }
+
+  /**
+   * Weighs quantization errors per input channel by `weightsOf(index)` from now on (undefined: plain errors only).
+   * Results so far are forgotten; a model-wide run that ran or runs starts again with the weights.
+   */
+  weighQuantErrors(weightsOf: ((index: number) => ActivationInput | undefined) | undefined): void {
+    this.quantWeights = weightsOf;
+    this.quantGeneration++;
+    this.quantOutcomes.clear();
+    const run = this.runs.get('quant');
+    if (!run) return;
+    run.abort.abort();
+    void this.runQuantScan(this.quantSchemes, false);
   }
 
   private storeQuant(outcome: QuantOutcome): void {
@@ -234,7 +257,7 @@ export class DocumentAnalyses {
     run.update({ doneTensors: indices.length - todo.length });
     const engine = this.engine();
     await this.finishRun(run, runQuantPreview(engine.pool, this.entries, todo, {
-      schemes, keep: [...KEEP_FRACTIONS], chunkBytes: engine.chunkBytes, signal: run.abort.signal,
+      schemes, keep: [...KEEP_FRACTIONS], chunkBytes: engine.chunkBytes, signal: run.abort.signal, weightsOf: this.quantWeights,
       onOutcome: (o) => {
         this.storeQuant(o);
         run.update({ doneTensors: run.progress.doneTensors + 1 });

@@ -8,6 +8,7 @@ import { lookupDType } from '../formats/dtypes';
 import { hfToGgufName } from '../formats/ggufNames';
 import { TaskError, type ComputePool } from './computePool';
 import { defaultKeepThresholdOf } from './keepRule';
+import type { ActivationInput } from './tasks/activations';
 import { KEEP_FRACTIONS, QUANT_SCHEMES, type KeepFraction, type QuantScheme, type QuantSums } from './wasmCore';
 
 export { KEEP_FRACTIONS, QUANT_SCHEMES, type KeepFraction, type QuantScheme };
@@ -54,6 +55,9 @@ export interface QuantMetrics {
   max_abs_err: number | null;
   /** Σ(w − ŵ)² / Σw²: the noise-to-signal ratio the ranking sorts by (null when undefined). */
   damage: number | null;
+  /** With column weights a_j = H_jj (imported activation statistics): the same ratio and SQNR over Σa_j(w − ŵ)² and
+   *  Σa_j w², the error as it reaches the layer's output (diagonal approximation). */
+  weighted?: { sqnr_db: number | null; damage: number | null };
 }
 
 function orNull(value: number): number | null {
@@ -78,12 +82,21 @@ export interface SchemeResult {
   kept: { fraction: KeepFraction; metrics: QuantMetrics }[];
 }
 
+/** SQNR and damage of column-weighted sums (null when undefined). */
+export function weightedMetrics(signal: number, squared: number): NonNullable<QuantMetrics['weighted']> {
+  return {
+    sqnr_db: squared > 0 && signal > 0 ? orNull(10 * Math.log10(signal / squared)) : null,
+    damage: signal > 0 ? orNull(squared / signal) : null,
+  };
+}
+
 export function schemeResults(sums: QuantSums): SchemeResult[] {
   const schemes = QUANT_SCHEMES.filter((s) => sums.errors.some((e) => e.scheme === s));
   return schemes.map((scheme) => {
     const of = (kept: 0 | KeepFraction) => {
       const e = sums.errors.find((x) => x.scheme === scheme && x.kept === kept)!;
-      return quantMetrics(sums.count, sums.signal, e.squared, e.maxAbs);
+      const metrics = quantMetrics(sums.count, sums.signal, e.squared, e.maxAbs);
+      return sums.weightedSignal !== null && e.weightedSquared !== null ? { ...metrics, weighted: weightedMetrics(sums.weightedSignal, e.weightedSquared) } : metrics;
     };
     const kept = KEEP_FRACTIONS.filter((f) => sums.errors.some((e) => e.scheme === scheme && e.kept === f));
     return { scheme, metrics: of(0), kept: kept.map((fraction) => ({ fraction, metrics: of(fraction) })) };
@@ -97,6 +110,8 @@ export type QuantOutcome =
 export interface QuantRunOptions {
   schemes: readonly QuantScheme[];
   keep: readonly KeepFraction[];
+  /** Column weights of a tensor (index into `entries`) for weighted errors, when it has any. */
+  weightsOf?(index: number): ActivationInput | undefined;
   chunkBytes: number;
   signal?: AbortSignal;
   priority?: number;
@@ -122,7 +137,9 @@ export async function runQuantPreview(pool: ComputePool, entries: readonly Tenso
       const schemes = options.schemes.filter((s) => schemeApplies(entry, s));
       if (schemes.length === 0) return report({ index, results: [] });
       try {
-        const sums = await pool.run('quant', { location: entry, schemes: [...schemes], keep: [...options.keep], chunkBytes: options.chunkBytes }, {
+        const activation = options.weightsOf?.(index);
+        const spec = { location: entry, schemes: [...schemes], keep: [...options.keep], chunkBytes: options.chunkBytes, ...(activation ? { activation } : {}) };
+        const sums = await pool.run('quant', spec, {
           signal: options.signal,
           priority: options.priority,
           onProgress: (bytes) => {

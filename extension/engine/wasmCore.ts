@@ -2,11 +2,12 @@
  * The one TypeScript file that knows the WASM ABI (wasm/ABI.md): export names, dtype codes, status codes and the
  * layout of every result record. Everything else uses the typed API below.
  */
-import type { DeltaHistogram, LowRankSummary, MergeTensorStats, PairAnalysis } from './diffTypes';
-import { QUANTILE_KEYS, type HistogramSummary, type TensorStats } from './statsTypes';
 import type { BlockAnalysis, ScaleDistribution } from './blocksTypes';
+import type { DeltaHistogram, LowRankSummary, MergeTensorStats, PairAnalysis } from './diffTypes';
+import type { SaliencyAnalysis, StreamedMethod } from './saliencyTypes';
+import { QUANTILE_KEYS, type HistogramSummary, type TensorStats } from './statsTypes';
 
-const ABI_VERSION = 5;
+const ABI_VERSION = 7;
 const INPUT_SLOTS = 16;
 
 /** ABI dtype codes: position in the core's list, from 1. */
@@ -51,6 +52,8 @@ interface Exports {
   ws_quant_new(dtype: number, rows: number, cols: number, schemes: number, keep: number): number;
   ws_blocks_new(code: number, rows: number, rowBlocks: number, gridRows: number, gridCols: number): number;
   ws_decode_new(code: number): number;
+  ws_saliency_new(code: number, rows: number, cols: number, method: number, alpha: number, k: number): number;
+  ws_lift_new(code: number, base: number, rows: number, cols: number, rank: number, k: number, overlaps: number): number;
 }
 
 export class WasmCoreError extends Error {
@@ -274,12 +277,16 @@ export interface QuantErrorSums {
   kept: 0 | KeepFraction;
   squared: number;
   maxAbs: number;
+  /** Σ a_j (w − ŵ)² when the job had column weights a_j. */
+  weightedSquared: number | null;
 }
 
 export interface QuantSums {
   /** Finite elements and Σw² over them. */
   count: number;
   signal: number;
+  /** Σ a_j w² when the job had column weights a_j. */
+  weightedSignal: number | null;
   errors: QuantErrorSums[];
 }
 
@@ -291,13 +298,15 @@ export class QuantJob extends WasmJob {
   result(): QuantSums {
     const r = this.record();
     const n = this.schemes.length * this.kept.length;
-    if (r.length !== 2 + 2 * n) throw new WasmCoreError('WASM_ERROR', `quantization record of ${r.length} slots`);
+    // With column weights the record goes on with Σaw² and each Σa(w − ŵ)².
+    const weighted = r.length === 3 + 3 * n;
+    if (r.length !== 2 + 2 * n && !weighted) throw new WasmCoreError('WASM_ERROR', `quantization record of ${r.length} slots`);
     const errors = this.schemes.flatMap((scheme, s) =>
       this.kept.map((kept, l) => {
-        const at = 2 + 2 * (s * this.kept.length + l);
-        return { scheme, kept, squared: r[at]!, maxAbs: r[at + 1]! };
+        const i = s * this.kept.length + l;
+        return { scheme, kept, squared: r[2 + 2 * i]!, maxAbs: r[3 + 2 * i]!, weightedSquared: weighted ? r[3 + 2 * n + i]! : null };
       }));
-    return { count: r[0]!, signal: r[1]!, errors };
+    return { count: r[0]!, signal: r[1]!, weightedSignal: weighted ? r[2 + 2 * n]! : null, errors };
   }
 }
 
@@ -316,6 +325,25 @@ export class DecodeJob extends WasmJob {
     return new Float64Array(bytes.slice().buffer);
   }
 }
+
+/** Saliency of a weight matrix (wasm/crates/abi/src/saliency.rs). The first push must stage the activation vector
+ *  in slot 1 for every method but magnitude. */
+export class SaliencyJob extends WasmJob {
+  result(): SaliencyAnalysis {
+    return decodeSaliencyRecord(this.record());
+  }
+}
+
+/** LIFT principal weights of a weight matrix (wasm/crates/abi/src/lift.rs): slot 0 the weights, slot 1 the base's
+ *  same elements (or empty), every pass. */
+export class LiftJob extends WasmJob {
+  result(): SaliencyAnalysis {
+    return decodeLiftRecord(this.record());
+  }
+}
+
+/** ABI method codes. */
+const SALIENCY_METHOD_CODES: Readonly<Record<StreamedMethod, number>> = { magnitude: 1, wanda: 2, awq: 3, smoothquant: 4, obs: 5 };
 
 export class WasmCore {
   private constructor(readonly exports: Exports) {}
@@ -420,6 +448,20 @@ export class WasmCore {
   /** A job whose every push decodes input slot 0 into f64 values (`decode`). */
   beginDecode(dtype: string): DecodeJob {
     return new DecodeJob(this, this.create(this.exports.ws_decode_new(this.dtypeCode(dtype))));
+  }
+
+  /** Saliency of a `rows` × `cols` matrix by `method` (`alpha`: SmoothQuant's migration strength), keeping the
+   *  `k` best channels and weights. */
+  beginSaliency(dtype: string, rows: number, cols: number, method: StreamedMethod, alpha: number, k: number): SaliencyJob {
+    const code = this.dtypeCode(dtype);
+    return new SaliencyJob(this, this.create(this.exports.ws_saliency_new(code, rows, cols, SALIENCY_METHOD_CODES[method], alpha, k)));
+  }
+
+  /** LIFT of a `rows` × `cols` matrix at `rank`, keeping the `k` best channels and weights; with `overlaps`, the
+   *  overlap counts, against a base of dtype `base` when not null. */
+  beginLift(dtype: string, base: string | null, rows: number, cols: number, rank: number, k: number, overlaps: boolean): LiftJob {
+    const codes = [this.dtypeCode(dtype), base === null ? 0 : this.dtypeCode(base)] as const;
+    return new LiftJob(this, this.create(this.exports.ws_lift_new(codes[0], codes[1], rows, cols, rank, k, overlaps ? 1 : 0)));
   }
 
   /** The ABI code of a dtype; throws UNSUPPORTED_DTYPE for one the core cannot decode. */
@@ -569,4 +611,33 @@ function decodeBlocksRecord(r: Float64Array): Omit<BlockAnalysis, 'blockBytes'> 
         Array.from(r.subarray(gridAt + row * gridCols, gridAt + (row + 1) * gridCols), (v) => (Number.isNaN(v) ? null : v))),
     },
   };
+}
+
+/** Saliency record (wasm/crates/abi/src/saliency.rs): a header of 5, the rankings, then the per-column vectors. */
+function decodeSaliencyRecord(r: Float64Array): SaliencyAnalysis {
+  const [channels, weights, cols, hasAbsmax, hasActivations] = [r[0]!, r[1]!, r[2]!, r[3]!, r[4]!];
+  const vectorsAt = 5 + 2 * channels + 3 * weights;
+  if (r.length !== vectorsAt + cols * (1 + hasAbsmax + hasActivations)) {
+    throw new WasmCoreError('WASM_ERROR', `saliency record of ${r.length} slots does not fit its header`);
+  }
+  const vector = (k: number): Float64Array => r.slice(vectorsAt + k * cols, vectorsAt + (k + 1) * cols);
+  return {
+    cols,
+    topChannels: Array.from({ length: channels }, (_, i) => ({ index: r[5 + 2 * i]!, score: r[6 + 2 * i]! })),
+    topWeights: Array.from({ length: weights }, (_, i) => {
+      const at = 5 + 2 * channels + 3 * i;
+      return { row: r[at]!, col: r[at + 1]!, score: r[at + 2]! };
+    }),
+    channelScores: vector(0),
+    columnAbsmax: hasAbsmax ? vector(1) : null,
+    activations: hasActivations ? vector(1 + hasAbsmax) : null,
+    overlaps: null,
+  };
+}
+
+/** LIFT record (wasm/crates/abi/src/lift.rs): 3 overlap counts (NaN: not computed), then a saliency record. */
+function decodeLiftRecord(r: Float64Array): SaliencyAnalysis {
+  const [principal, withMagnitude, withDelta] = [r[0]!, r[1]!, r[2]!];
+  const overlaps = Number.isNaN(principal) ? null : { principal, withMagnitude, withDelta: Number.isNaN(withDelta) ? null : withDelta };
+  return { ...decodeSaliencyRecord(r.subarray(3)), overlaps };
 }

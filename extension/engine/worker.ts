@@ -8,6 +8,7 @@ import { WasmCore } from './wasmCore';
 import { FileTable, openTensorReader } from './tensorReader';
 import { Cancelled, describeFailure, type TaskContext } from './tasks/taskContext';
 import { runBlocks } from './tasks/blocks';
+import { runSaliency } from './tasks/saliency';
 import { runStats, runStatsBatch } from './tasks/stats';
 import { runDeltaTile } from './tasks/deltaTile';
 import { runDiff } from './tasks/diff';
@@ -36,6 +37,7 @@ const RUNNERS: { [K in TaskKind]: Runner<K> } = {
   tile: runTile,
   channels: runChannels,
   quant: runQuant,
+  saliency: runSaliency,
 };
 
 const setup = workerData as WorkerSetup;

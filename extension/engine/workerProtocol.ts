@@ -10,6 +10,7 @@ import type { MaskTileSpec } from './tasks/maskTile';
 import type { LowRankSpec, LowRankTaskResult } from './tasks/lowRank';
 import type { MergeSpec, MergeTaskResult } from './tasks/merge';
 import type { ReadThroughResult, ReadThroughSpec } from './tasks/readThrough';
+import type { SaliencySpec, SaliencyTaskResult } from './tasks/saliency';
 import type { StatsBatchResult, StatsBatchSpec, StatsSpec, StatsTaskResult } from './tasks/stats';
 import type { TileTaskResult, TileTaskSpec } from './tasks/tile';
 import type { ChannelsSpec } from './tasks/channels';
@@ -29,6 +30,7 @@ export interface TaskMap {
   tile: { spec: TileTaskSpec; result: TileTaskResult };
   channels: { spec: ChannelsSpec; result: ChannelSummary };
   quant: { spec: QuantSpec; result: QuantSums };
+  saliency: { spec: SaliencySpec; result: SaliencyTaskResult };
 }
 
 export type TaskKind = keyof TaskMap & string;

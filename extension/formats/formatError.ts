@@ -78,7 +78,18 @@ export type ErrorCode =
   | 'INVALID_ALIGNMENT'
   | 'INVALID_TENSOR_INFO'
   | 'TRUNCATED_FILE'
-  | 'INVALID_SPLIT';
+  | 'INVALID_SPLIT'
+  // Activation statistics (extension/activations)
+  | 'NOT_ACTIVATIONS'
+  | 'NO_STATISTICS'
+  | 'MISSING_COUNTS'
+  | 'INVALID_COUNTS'
+  | 'INVALID_NAME'
+  | 'INVALID_VALUE_COUNT'
+  | 'INVALID_CALL_COUNT'
+  | 'LENGTH_MISMATCH'
+  | 'TRAILING_DATA'
+  | 'ACTIVATIONS_MISMATCH';
 
 /** A malformed or unreadable input. `file` is always set; `tensor` when one tensor is at fault. */
 export class FormatError extends Error {

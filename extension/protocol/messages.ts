@@ -2,7 +2,9 @@
  * The one protocol between the extension host and the webview. Both sides import only this file (and the
  * plain data types it re-exports), so the compiler ties every request to its reply.
  */
+import type { ActivationStatistic } from '../activations/activationStats';
 import type { BlockOutcome } from '../engine/blockDiagnostics';
+import type { LiftOverlaps, SaliencyMethod } from '../engine/saliencyTypes';
 import type { HistogramSummary, TensorStats } from '../engine/statsTypes';
 export type { HistogramSummary, TensorStats, QuantileKey } from '../engine/statsTypes';
 export type { BlockAnalysis, ScaleDistribution } from '../engine/blocksTypes';
@@ -17,6 +19,9 @@ export { QUANTILE_KEYS } from '../engine/statsTypes';
 export { MODULE_KINDS } from '../compare/modules';
 export { independentTrainings, INDEPENDENT_TRAININGS_NOTICE } from '../compare/verdict';
 export { defaultParams, MERGE_METHODS, METHOD_PARAMS } from '../merge/methods';
+export type { ActivationStatistic } from '../activations/activationStats';
+export type { SaliencyMethod } from '../engine/saliencyTypes';
+export { DEFAULT_RANK, SALIENCY_METHODS } from '../engine/saliencyTypes';
 
 export interface ProblemInfo {
   code: string;
@@ -233,6 +238,9 @@ export interface QuantMetricsInfo {
   maxAbsErr: number | null;
   /** Σ(w − ŵ)² / Σw². */
   damage: number | null;
+  /** With imported activation statistics: SQNR and damage of the errors weighted per input channel by H_jj = Σx_j²
+   *  (null without them). */
+  weighted: { sqnrDb: number | null; damage: number | null } | null;
 }
 
 export interface QuantSchemeInfo {
@@ -287,6 +295,69 @@ export interface QuantView {
   records: QuantRecord[];
 }
 
+/** The activation statistics imported for a checkpoint, as the Saliency tab shows them. */
+export interface ActivationsSummary {
+  file: string;
+  format: string;
+  metadata: Record<string, string>;
+  entries: number;
+  /** Weights that have statistics of the right length. */
+  matched: number;
+  /** Entry names that match no weight, in file order. */
+  unmatched: string[];
+  /** Weights matched by name whose statistics do not fit them, with why. */
+  mismatched: { name: string; reason: string }[];
+  /** The statistics the file holds, and the methods they serve. */
+  statistics: ActivationStatistic[];
+  methods: SaliencyMethod[];
+  /** Notes about the file (unsafe pickle globals, …). */
+  notes: string[];
+}
+
+export interface SaliencyQuery {
+  id: number;
+  method: SaliencyMethod;
+  /** SmoothQuant's migration strength. */
+  alpha: number;
+  /** LIFT's rank r (default 8). */
+  rank?: number;
+}
+
+/** LIFT's principal weights against the largest weights and, with a base chosen, the largest changes. */
+export interface LiftDetail {
+  rank: number;
+  /** Counts of the principal weights and of those also in the top 5 % by |W| and by |W − W_base|. */
+  overlaps: LiftOverlaps | null;
+  /** The base checkpoint chosen for this document, and why its tensor cannot be compared when it cannot. */
+  base: string | null;
+  baseProblem: string | null;
+}
+
+/** One weight's saliency: rankings (non-finite scores null) and the per-column vectors behind the charts. */
+export interface SaliencyDetail {
+  method: SaliencyMethod;
+  rows: number;
+  cols: number;
+  topChannels: { index: number; score: number | null }[];
+  topWeights: { row: number; col: number; score: number | null }[];
+  channelScores: Float64Array;
+  /** max_i |W_ij| (magnitude, SmoothQuant). */
+  columnAbsmax: Float64Array | null;
+  /** The activation statistic a_j used, and where it came from. */
+  activations: Float64Array | null;
+  entry: string | null;
+  /** Input channels that stand out in the weights' outlier analysis (absmax ≥ 3 × the median), largest first;
+   *  null when that analysis failed. */
+  outlierChannels: number[] | null;
+  /** LIFT only. */
+  lift: LiftDetail | null;
+}
+
+export interface SaliencyOutcome {
+  detail: SaliencyDetail | null;
+  error: ProblemInfo | null;
+}
+
 /** Webview → host requests, each with its reply type. */
 export interface HostApi {
   open: { req: Record<string, never>; res: OpenResponse };
@@ -327,6 +398,14 @@ export interface HostApi {
   quantView: { req: Record<string, never>; res: QuantView };
   /** Saves the keep-in-higher-precision list of `scheme` (tensors with SQNR below `thresholdDb`). */
   exportKeepList: { req: { scheme: string; thresholdDb: number; format: 'llm-compressor' | 'llama-quantize' }; res: null };
+  /** The activation statistics imported for this checkpoint, if any. */
+  activations: { req: Record<string, never>; res: ActivationsSummary | null };
+  /** Asks for a statistics file and imports it (null when the user cancels). */
+  importActivations: { req: Record<string, never>; res: ActivationsSummary | null };
+  /** Saliency of one weight by one method (cached per document). */
+  saliency: { req: SaliencyQuery; res: SaliencyOutcome };
+  /** Asks for a base checkpoint for LIFT's delta overlap (the file, or null when cancelled). */
+  chooseSaliencyBase: { req: Record<string, never>; res: string | null };
 }
 
 /** Host → webview notifications. */
@@ -335,7 +414,10 @@ export type HostEvent =
   | { type: 'mergeProgress'; records: MergeRecord[]; progress: ScanProgress }
   | { type: 'scanProgress'; records: StatsRecord[]; progress: ScanProgress }
   | { type: 'focusTensor'; name: string }
-  | { type: 'analysisProgress'; kind: AnalysisKind; progress: AnalysisProgress };
+  | { type: 'analysisProgress'; kind: AnalysisKind; progress: AnalysisProgress }
+  | { type: 'activations'; summary: ActivationsSummary | null }
+  /** The base LIFT compares with changed (chosen in the tab or by Compare with Base). */
+  | { type: 'saliencyBase'; file: string };
 
 export type HostMethod = keyof HostApi & string;
 

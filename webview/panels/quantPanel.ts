@@ -26,21 +26,31 @@ const db = (value: number | null): string => (value === null ? '—' : `${value.
 const keptSqnr = (r: { kept: { fraction: number; metrics: QuantMetricsInfo }[] }, fraction: number): number | null =>
   r.kept.find((k) => k.fraction === fraction)?.metrics.sqnrDb ?? null;
 
-function metricCells(r: QuantSchemeInfo): HTMLElement[] {
+/** The metric cells; with `weighted`, first the SQNR of the errors weighted by the imported activation statistics. */
+function metricCells(r: QuantSchemeInfo, weighted: boolean): HTMLElement[] {
   return [
+    ...(weighted ? [el('td', { 'data-key': 'weighted-sqnr' }, db(r.metrics.weighted?.sqnrDb ?? null))] : []),
     el('td', {}, formatValue(r.metrics.mse)), el('td', { 'data-key': 'sqnr' }, db(r.metrics.sqnrDb)), el('td', {}, formatValue(r.metrics.maxAbsErr)),
     el('td', {}, db(keptSqnr(r, 0.001))), el('td', {}, db(keptSqnr(r, 0.01))),
   ];
 }
 
-const METRIC_HEADERS = ['MSE', 'SQNR', 'max |error|', 'SQNR, 0.1 % kept', 'SQNR, 1 % kept'];
+function metricHeaders(weighted: boolean): string[] {
+  return [...(weighted ? ['weighted SQNR'] : []), 'MSE', 'SQNR', 'max |error|', 'SQNR, 0.1 % kept', 'SQNR, 1 % kept'];
+}
+
+/** Whether any result carries errors weighted by imported activation statistics. */
+function hasWeighted(results: readonly QuantSchemeInfo[]): boolean {
+  return results.some((r) => r.metrics.weighted !== null);
+}
 
 export function renderQuantRecord(record: QuantRecord): HTMLElement {
   if (!record.results) return el('div', { class: 'problem' }, el('strong', {}, record.error?.code ?? ''), ` ${record.error?.message ?? ''}`);
+  const weighted = hasWeighted(record.results);
   return el('section', { class: 'quant-detail' },
-    dataTable('quant-table', 'Round to nearest along rows (the input dimension); “kept”: the largest |w| stay exact and leave their groups’ scales',
-      ['scheme', ...METRIC_HEADERS],
-      record.results.map((r) => el('tr', { 'data-scheme': r.scheme, 'data-sqnr': String(r.metrics.sqnrDb) }, el('td', {}, r.scheme), ...metricCells(r)))),
+    dataTable('quant-table', `Round to nearest along rows (the input dimension); “kept”: the largest |w| stay exact and leave their groups’ scales${weighted ? '; weighted: errors weighted per input channel by Σx_j² from the imported activation statistics' : ''}`,
+      ['scheme', ...metricHeaders(weighted)],
+      record.results.map((r) => el('tr', { 'data-scheme': r.scheme, 'data-sqnr': String(r.metrics.sqnrDb) }, el('td', {}, r.scheme), ...metricCells(r, weighted)))),
     el('p', { class: 'muted' }, 'Q8_0 and Q4_0 need a last dimension of whole 32-element blocks; schemes that cannot quantize this tensor are left out.'));
 }
 
@@ -60,6 +70,8 @@ export const quantPanel: DetailPanel = {
 interface QuantSettings {
   scheme: string;
   threshold: number | null;
+  /** Rank by the plain relative error, or by the error weighted with imported activation statistics. */
+  rankBy: 'plain' | 'weighted';
 }
 
 function renderQuantView(body: HTMLElement, ctx: PanelContext, view: QuantView, settings: QuantSettings, save: (s: QuantSettings) => void): void {
@@ -73,7 +85,10 @@ function renderQuantView(body: HTMLElement, ctx: PanelContext, view: QuantView, 
     const result = r.results?.find((x) => x.scheme === scheme);
     return result ? [{ id: r.id, result }] : [];
   });
-  ranked.sort((a, b) => (b.result.metrics.damage ?? -1) - (a.result.metrics.damage ?? -1) || a.id - b.id);
+  const weighted = hasWeighted(ranked.map((r) => r.result));
+  const byWeighted = weighted && settings.rankBy === 'weighted';
+  const damageOf = (r: QuantSchemeInfo): number => (byWeighted ? r.metrics.weighted?.damage : r.metrics.damage) ?? -1;
+  ranked.sort((a, b) => damageOf(b.result) - damageOf(a.result) || a.id - b.id);
   const matrices = ranked.filter((r) => rows[r.id]!.shape.length >= 2 && r.result.metrics.sqnrDb !== null);
   const suggested = defaultKeepThresholdOf(matrices.map((r) => r.result.metrics.sqnrDb!));
   const threshold = settings.threshold ?? suggested;
@@ -100,12 +115,28 @@ function renderQuantView(body: HTMLElement, ctx: PanelContext, view: QuantView, 
       el('span', { class: 'muted' }, suggested !== null ? `(suggested ${suggested.toFixed(1)} dB: the median − 6 dB)` : '')),
     el('div', { class: 'keep-row' },
       exportButton('llm-compressor', 'Export llm-compressor ignore list'), exportButton('llama-quantize', 'Export llama-quantize overrides')));
-  const table = dataTable('quant-ranking', `Expected damage under ${scheme}: relative error energy Σ(w − ŵ)² / Σw², largest first`,
-    ['#', 'tensor', 'shape', ...METRIC_HEADERS],
-    ranked.map((r, i) => el('tr', { 'data-name': rows[r.id]!.name, 'data-sqnr': String(r.result.metrics.sqnrDb), class: keptIds.has(r.id) ? 'kept' : '' },
-      el('td', {}, String(i + 1)), el('td', {}, tensorLink(ctx, rows[r.id]!.name)), el('td', {}, formatShape(rows[r.id]!.shape)), ...metricCells(r.result))),
-    { class: 'ranking', 'data-scheme': scheme });
-  body.replaceChildren(keepBar, table);
+  const title = byWeighted
+    ? `Expected damage under ${scheme}, weighted by the imported activation statistics: Σ_j H_jj Σ_i (w − ŵ)² / Σ_j H_jj Σ_i w² (H_jj = Σx_j²), largest first`
+    : `Expected damage under ${scheme}: relative error energy Σ(w − ŵ)² / Σw², largest first`;
+  const table = dataTable('quant-ranking', title,
+    ['#', 'tensor', 'shape', ...metricHeaders(weighted)],
+    ranked.map((r, i) => el('tr', { 'data-name': rows[r.id]!.name, 'data-sqnr': String(r.result.metrics.sqnrDb), 'data-weighted-sqnr': String(r.result.metrics.weighted?.sqnrDb ?? null), class: keptIds.has(r.id) ? 'kept' : '' },
+      el('td', {}, String(i + 1)), el('td', {}, tensorLink(ctx, rows[r.id]!.name)), el('td', {}, formatShape(rows[r.id]!.shape)), ...metricCells(r.result, weighted))),
+    { class: 'ranking', 'data-scheme': scheme, 'data-rank-by': byWeighted ? 'weighted' : 'plain' });
+  const rankToggle = weighted ? [rankByToggle(settings, (rankBy) => save({ ...settings, rankBy }))] : [];
+  body.replaceChildren(keepBar, ...rankToggle, table);
+}
+
+/** Plain or activation-weighted ranking, offered once activation statistics weigh the errors. */
+function rankByToggle(settings: QuantSettings, pick: (rankBy: QuantSettings['rankBy']) => void): HTMLElement {
+  const options: [QuantSettings['rankBy'], string][] = [['weighted', 'weighted by activations (Σx²)'], ['plain', 'plain relative error']];
+  return el('div', { class: 'keep-row' }, el('span', {}, 'Rank by'),
+    el('div', { class: 'toggle', 'data-testid': 'quant-rank-by', 'data-value': settings.rankBy, role: 'group', 'aria-label': 'rank by' },
+      ...options.map(([value, text]) => {
+        const button = el('button', { class: value === settings.rankBy ? 'on' : '', 'aria-pressed': String(value === settings.rankBy), 'data-option': value }, text);
+        button.addEventListener('click', () => pick(value));
+        return button;
+      })));
 }
 
 function tensorLink(ctx: PanelContext, name: string): HTMLElement {
@@ -122,7 +153,7 @@ export const quantView: CheckpointView = {
   title: 'Quantization',
   applies: (ctx) => ctx.data.tensors.some(hasQuantization),
   mount(container, ctx) {
-    let settings: QuantSettings = { scheme: DEFAULT_SCHEME, threshold: null, ...(ctx.view().panels.quantization as Partial<QuantSettings> | undefined) };
+    let settings: QuantSettings = { scheme: DEFAULT_SCHEME, threshold: null, rankBy: 'weighted', ...(ctx.view().panels.quantization as Partial<QuantSettings> | undefined) };
     const picker = el('vscode-single-select', { 'data-testid': 'scheme-picker', 'aria-label': 'quantization scheme' },
       ...SCHEMES.map((s) => el('vscode-option', { value: s, ...(s === settings.scheme ? { selected: '' } : {}) }, s))) as HTMLElement & { value: string };
     const run = el('vscode-button', { 'data-testid': 'scheme-run' }, 'Simulate');
@@ -136,7 +167,7 @@ export const quantView: CheckpointView = {
       if (latest) renderQuantView(body, ctx, latest, settings, save);
     };
     const start = (restart: boolean): void => {
-      save({ scheme: picker.value || settings.scheme, threshold: null });
+      save({ ...settings, scheme: picker.value || settings.scheme, threshold: null });
       ctx.host.request('runAnalysis', { kind: 'quant', schemes: [settings.scheme], restart }).then(refresh, ctx.report);
     };
     const refresh = (): void => {

@@ -12,12 +12,18 @@ import { zoom, zoomIdentity, type D3ZoomEvent, type ZoomBehavior } from 'd3-zoom
 import type { TileQuery, TileReducer, TileReply } from '../../extension/protocol/messages';
 import { formatValue } from '../lib/format';
 import { absoluteMax, colorAt, legendTicks, parseColor, scalePosition, tileToRgba, type HeatPalette, type Rgb, type ScaleKind, type ValueScale } from '../lib/heatmapColors';
-import { cellOf, cellRange, elementAt, maxZoom, screenRect, tileSizeFor, visibleRect, type MatrixSize, type SourceRect, type View, type Zoom } from '../lib/heatmapGeometry';
+import { cellOf, cellRange, elementAt, maxZoom, screenRect, tileSizeFor, visibleRect, type MatrixSize, type ScreenRect, type SourceRect, type View, type Zoom } from '../lib/heatmapGeometry';
 import { el } from './dom';
 
 export interface HeatmapSettings {
   reduce: TileReducer;
   scale: ScaleKind;
+}
+
+/** Marks drawn over the tiles (saliency): input channels as column bands, single weights as rings. */
+export interface HeatmapOverlay {
+  columns: readonly number[];
+  weights: readonly { row: number; col: number }[];
 }
 
 export interface HeatmapOptions {
@@ -52,7 +58,7 @@ function cssColor(name: string, fallback: Rgb): Rgb {
   return parseColor(getComputedStyle(document.body).getPropertyValue(name)) ?? fallback;
 }
 
-function themePalette(): HeatPalette & { foreground: Rgb; absmax: Rgb; rms: Rgb } {
+function themePalette(): HeatPalette & { foreground: Rgb; absmax: Rgb; rms: Rgb; overlay: Rgb } {
   return {
     negative: cssColor('--vscode-charts-blue', [55, 148, 255]),
     positive: cssColor('--vscode-charts-red', [241, 76, 76]),
@@ -61,6 +67,7 @@ function themePalette(): HeatPalette & { foreground: Rgb; absmax: Rgb; rms: Rgb 
     foreground: cssColor('--vscode-foreground', [128, 128, 128]),
     absmax: cssColor('--vscode-charts-orange', [209, 134, 22]),
     rms: cssColor('--vscode-charts-purple', [180, 120, 230]),
+    overlay: cssColor('--vscode-charts-yellow', [229, 192, 123]),
   };
 }
 
@@ -89,6 +96,7 @@ export class Heatmap {
   private wanted = '';
   private generation = 0;
   private disposed = false;
+  private overlay: HeatmapOverlay | undefined;
 
   constructor(private readonly options: HeatmapOptions) {
     this.settings = { ...options.settings };
@@ -135,6 +143,13 @@ export class Heatmap {
     // Theme switches change the CSS variables on <body>: recolour.
     this.themeWatch = new MutationObserver(() => this.recolour());
     this.themeWatch.observe(document.body, { attributes: true, attributeFilter: ['class'] });
+  }
+
+  /** Draws `overlay` over the tiles from now on (undefined: none). */
+  setOverlay(overlay: HeatmapOverlay | undefined): void {
+    this.overlay = overlay;
+    this.plot.setAttribute('data-overlay', overlay ? `${overlay.columns.length} ${overlay.weights.length}` : '');
+    this.draw();
   }
 
   dispose(): void {
@@ -327,9 +342,32 @@ export class Heatmap {
       if (s.x > this.view.width || s.y > this.view.height || s.x + s.width < 0 || s.y + s.height < 0) continue;
       context.drawImage(tile.pixels, s.x, s.y, s.width, s.height);
     }
+    this.drawOverlay(context);
     const rect = visibleRect(this.options.matrix, this.view, this.transform);
     this.drawAxes(rect);
     this.drawMarginals(rect);
+  }
+
+  /** Column bands at least 1.5 px wide, rings at least 3 px across, so marks stay visible when zoomed out. */
+  private drawOverlay(context: CanvasRenderingContext2D): void {
+    const overlay = this.overlay;
+    if (!overlay) return;
+    const m = this.options.matrix;
+    const on = (s: ScreenRect): boolean => s.x + s.width >= 0 && s.x <= this.view.width && s.y + s.height >= 0 && s.y <= this.view.height;
+    context.fillStyle = rgb(this.palette.overlay, 0.38);
+    for (const col of overlay.columns) {
+      const s = screenRect({ rows: [0, m.rows], cols: [col, col + 1] }, m, this.view, this.transform);
+      if (on(s)) context.fillRect(s.x, Math.max(0, s.y), Math.max(s.width, 1.5), Math.min(this.view.height, s.height));
+    }
+    context.strokeStyle = rgb(this.palette.overlay);
+    context.lineWidth = 1.5;
+    for (const { row, col } of overlay.weights) {
+      const s = screenRect({ rows: [row, row + 1], cols: [col, col + 1] }, m, this.view, this.transform);
+      if (!on(s)) continue;
+      context.beginPath();
+      context.arc(s.x + s.width / 2, s.y + s.height / 2, Math.max(3, Math.min(s.width, s.height) / 2 + 1.5), 0, 2 * Math.PI);
+      context.stroke();
+    }
   }
 
   private drawAxes(rect: SourceRect): void {

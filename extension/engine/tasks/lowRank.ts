@@ -1,7 +1,6 @@
 /** Worker side of a low-rank analysis: a randomized SVD of D = b − a (or of b alone), streamed once per pass. */
 import type { LowRankSummary } from '../diffTypes';
-import { openOperand, operandChunks, operandElements, type Operand } from './operands';
-import { openBoth } from './diff';
+import { operandDtype, operandElements, streamOperandPasses, type Operand } from './operands';
 import { TaskFailure, type TaskContext } from './taskContext';
 
 export interface LowRankSpec {
@@ -25,24 +24,11 @@ export async function runLowRank(spec: LowRankSpec, ctx: TaskContext): Promise<L
   if (operandElements(spec.b) !== elements || (spec.a && operandElements(spec.a) !== elements)) {
     throw new TaskFailure('INVALID_ARGUMENT', 'the operands are not rows × cols elements');
   }
-  const streams = spec.a ? await openBoth({ a: spec.a, b: spec.b, chunkBytes: spec.chunkBytes }, ctx) : [null, await openOperand(spec.b, ctx, spec.chunkBytes)] as const;
-  const [a, b] = streams;
-  const job = ctx.core.beginLowRank(a?.dtype ?? null, b.dtype, spec.rows, spec.cols, spec.k, spec.oversample, spec.powerIterations, spec.seed);
+  const job = ctx.core.beginLowRank(spec.a ? operandDtype(spec.a) : null, operandDtype(spec.b), spec.rows, spec.cols, spec.k, spec.oversample, spec.powerIterations, spec.seed);
   try {
-    let firstPass = true;
-    do {
-      for (const chunk of operandChunks(spec.a ? [spec.a, spec.b] : [spec.b], elements, spec.chunkBytes)) {
-        ctx.checkCancelled();
-        const read = (a ? await a.fill(chunk, 0) : (ctx.core.input(0, 0), 0)) + (await b.fill(chunk, 1));
-        job.push();
-        if (firstPass) ctx.progress(read);
-      }
-      firstPass = false;
-    } while (job.endPass());
+    await streamOperandPasses([spec.a, spec.b], job, ctx, spec.chunkBytes);
     return job.result();
   } finally {
     job.dispose();
-    a?.close();
-    b.close();
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { TensorLocation } from '../../formats/checkpoint';
 import { elementCount } from '../../formats/checkpoint';
-import type { LoraJob } from '../wasmCore';
+import type { LoraJob, WasmJob } from '../wasmCore';
 import { byteSpan, chunkElements, elementChunks, gcd, type ElementChunk } from './chunks';
 import { TaskFailure, type TaskContext } from './taskContext';
 
@@ -117,6 +117,31 @@ async function loadFactors(job: LoraJob, operand: LoraOperand, ctx: TaskContext,
     } finally {
       reader.close();
     }
+  }
+}
+
+/**
+ * Streams operands of the same elements in lockstep, operand i into slot i (null: slot i stays empty), pushing each
+ * chunk to `job`, as many passes as it asks for; progress counts the file bytes of the first pass. Closes them.
+ */
+export async function streamOperandPasses(operands: readonly (Operand | null)[], job: WasmJob, ctx: TaskContext, chunkBytes: number): Promise<void> {
+  const present = operands.filter((o): o is Operand => o !== null);
+  const streams: (OperandStream | null)[] = [];
+  try {
+    for (const operand of operands) streams.push(operand ? await openOperand(operand, ctx, chunkBytes) : null);
+    let firstPass = true;
+    do {
+      for (const chunk of operandChunks(present, operandElements(present[0]!), chunkBytes)) {
+        ctx.checkCancelled();
+        let read = 0;
+        for (const [slot, stream] of streams.entries()) read += stream ? await stream.fill(chunk, slot) : (ctx.core.input(0, slot), 0);
+        job.push();
+        if (firstPass) ctx.progress(read);
+      }
+      firstPass = false;
+    } while (job.endPass());
+  } finally {
+    for (const stream of streams) stream?.close();
   }
 }
 

@@ -9,9 +9,11 @@
 mod blocks;
 mod decode;
 mod diff;
+mod lift;
 mod lora;
 mod lowrank;
 mod merge;
+mod saliency;
 mod stats;
 mod tile;
 mod channels;
@@ -25,7 +27,7 @@ pub fn whole(x: f64) -> bool {
 }
 
 /// Bumped whenever an export or a record layout changes; the host refuses a mismatched module.
-pub const ABI_VERSION: u32 = 5;
+pub const ABI_VERSION: u32 = 7;
 /// Input slots: enough for a merge of a base and fifteen fine-tunes.
 pub const INPUT_SLOTS: usize = 16;
 
@@ -86,6 +88,14 @@ thread_local! {
 pub fn fail(error: JobError) -> i32 {
     ERROR.with(|e| *e.borrow_mut() = error.message);
     error.status
+}
+
+/// A per-column vector staged as little-endian f64 (activation statistics, column weights).
+pub fn f64_values(bytes: &[u8]) -> Result<Vec<f64>, JobError> {
+    if bytes.len() % 8 != 0 {
+        return Err(JobError::input("the vector is not whole f64 values"));
+    }
+    Ok(bytes.chunks_exact(8).map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])).collect())
 }
 
 /// Registers a new job; returns its handle (never 0), or 0 with the reason in `ws_error`.

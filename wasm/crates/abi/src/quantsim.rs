@@ -1,14 +1,22 @@
 //! Quantization-error jobs: `ws_quant_new(dtype, rows, cols, schemes, keep)`. One input slot; several passes when a
 //! scheme needs the tensor's absmax or outliers are kept. `schemes` is a bit mask over the core's scheme list, `keep`
-//! over its kept fractions (bit 0: 0.1 %, bit 1: 1 %). Record (f64 slots, ABI.md): finite count, Σw², then for each
-//! scheme in bit order and each keep level (none, then the kept fractions in bit order): Σ(w − ŵ)², max |w − ŵ|.
+//! over its kept fractions (bit 0: 0.1 %, bit 1: 1 %). A push with slot 1 non-empty first takes it as column weights
+//! (one little-endian f64 per column). Record (f64 slots, ABI.md): finite count, Σw², then for each scheme in bit
+//! order and each keep level (none, then the kept fractions in bit order): Σ(w − ŵ)², max |w − ŵ|; with column
+//! weights, then Σaw² and each Σa(w − ŵ)² in the same order.
 use crate::tile::whole;
-use crate::{register, Job, JobError};
+use crate::{f64_values, register, Job, JobError};
 use weightscope_core::quantsim::{QuantError, QuantJob, KEEP_PER_MILLE, SCHEMES};
 use weightscope_core::DType;
 
 impl Job for QuantJob {
     fn push(&mut self, inputs: &[&[u8]]) -> Result<(), JobError> {
+        if !inputs[1].is_empty() {
+            self.set_column_weights(f64_values(inputs[1])?).map_err(quant_error)?;
+        }
+        if inputs[0].is_empty() {
+            return Ok(());
+        }
         QuantJob::push(self, inputs[0]).map_err(quant_error)
     }
 
@@ -21,6 +29,10 @@ impl Job for QuantJob {
         let mut out = vec![r.count, r.signal];
         for e in &r.errors {
             out.extend_from_slice(&[e.squared, e.max_abs]);
+        }
+        if let Some(w) = &r.weighted {
+            out.push(w.signal);
+            out.extend_from_slice(&w.squared);
         }
         Ok(out)
     }

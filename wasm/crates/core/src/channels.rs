@@ -12,8 +12,7 @@
 use crate::decode::Decoder;
 use crate::finite::all_finite;
 use crate::dtype::DType;
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use crate::topk::TopK;
 
 /// Widest matrix analysed (the per-column accumulators take 64 bytes per column).
 pub const MAX_COLUMNS: u64 = 1 << 20;
@@ -178,72 +177,6 @@ pub struct Scalar {
     pub z: f64,
 }
 
-/// A ranking entry ordered so that the heap's top is the entry ranked last: smaller magnitude, then the later
-/// position.
-#[derive(Clone, Copy, Debug)]
-struct Ranked<T> {
-    magnitude: f64,
-    position: (u64, u64),
-    item: T,
-}
-
-impl<T> PartialEq for Ranked<T> {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl<T> Eq for Ranked<T> {}
-impl<T> PartialOrd for Ranked<T> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<T> Ord for Ranked<T> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.magnitude.total_cmp(&self.magnitude).then(self.position.cmp(&other.position))
-    }
-}
-
-/// The k best entries seen: largest magnitude first, earlier position first on ties.
-struct TopK<T> {
-    k: usize,
-    heap: BinaryHeap<Ranked<T>>,
-}
-
-impl<T: Copy> TopK<T> {
-    fn new(k: usize) -> TopK<T> {
-        TopK { k, heap: BinaryHeap::with_capacity(k + 1) }
-    }
-
-    /// The magnitude an entry must beat (strictly, as later entries lose ties) once full.
-    fn threshold(&self) -> f64 {
-        if self.heap.len() < self.k {
-            f64::NEG_INFINITY
-        } else {
-            self.heap.peek().map_or(f64::NEG_INFINITY, |worst| worst.magnitude)
-        }
-    }
-
-    fn offer(&mut self, magnitude: f64, position: (u64, u64), item: T) {
-        if self.k == 0 {
-            return;
-        }
-        let entry = Ranked { magnitude, position, item };
-        if self.heap.len() < self.k {
-            self.heap.push(entry);
-        } else if let Some(worst) = self.heap.peek() {
-            if entry < *worst {
-                self.heap.pop();
-                self.heap.push(entry);
-            }
-        }
-    }
-
-    fn into_sorted(self) -> Vec<T> {
-        self.heap.into_sorted_vec().into_iter().map(|r| r.item).collect()
-    }
-}
-
 /// Why a channel job refused a call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChannelError {
@@ -382,11 +315,11 @@ impl ChannelJob {
         }
         // Scalars can only enter the ranking when this row reached past its threshold.
         let row_absmax = self.row_lanes.iter().fold(0.0, |m: f64, l| m.max(l.absmax));
-        if row_absmax > self.top_scalars.threshold() || self.top_scalars.heap.len() < self.k {
+        if row_absmax > self.top_scalars.threshold() || !self.top_scalars.is_full() {
             for (k, &x) in part.iter().enumerate() {
                 if x - x == 0.0 && x.abs() >= self.top_scalars.threshold() {
                     let col = (first_col + k) as u64;
-                    self.top_scalars.offer(x.abs(), (row, col), (row, col, x));
+                    self.top_scalars.offer(x.abs(), row * self.cols + col, (row, col, x));
                 }
             }
         }
@@ -443,7 +376,7 @@ impl ChannelJob {
         if total.count > 0.0 {
             self.row_absmax.push(total.absmax);
             let channel = Channel { index: self.row, absmax: total.absmax, rms: total.rms(), kurtosis: total.kurtosis() };
-            self.top_rows.offer(total.absmax, (self.row, 0), channel);
+            self.top_rows.offer(total.absmax, self.row, channel);
         } else {
             self.row_absmax.push(f64::NAN);
         }
@@ -469,14 +402,14 @@ impl ChannelJob {
             if sums.count > 0.0 {
                 col_absmax.push(sums.absmax);
                 let channel = Channel { index: c as u64, absmax: sums.absmax, rms: sums.rms(), kurtosis: sums.kurtosis() };
-                top_cols.offer(sums.absmax, (c as u64, 0), channel);
+                top_cols.offer(sums.absmax, c as u64, channel);
             }
         }
         let mut row_absmax: Vec<f64> = self.row_absmax.iter().copied().filter(|a| !a.is_nan()).collect();
         let row_ratio = outlier_ratio(&mut row_absmax);
         let col_ratio = outlier_ratio(&mut col_absmax);
-        let top_rows = std::mem::replace(&mut self.top_rows, TopK::new(0)).into_sorted();
-        let top_cols = top_cols.into_sorted();
+        let top_rows = std::mem::replace(&mut self.top_rows, TopK::new(0)).into_sorted().into_iter().map(|r| r.item).collect();
+        let top_cols = top_cols.into_sorted().into_iter().map(|r| r.item).collect();
         let total = &self.abs_total;
         let (mean_abs, std_abs) = if total.count > 0.0 {
             (self.abs_shift.unwrap_or(0.0) + total.s1 / total.count, total.variance().sqrt())
@@ -486,6 +419,7 @@ impl ChannelJob {
         let top_scalars = std::mem::replace(&mut self.top_scalars, TopK::new(0))
             .into_sorted()
             .into_iter()
+            .map(|r| r.item)
             .map(|(row, col, value)| Scalar { row, col, value, z: if std_abs > 0.0 { (value.abs() - mean_abs) / std_abs } else { f64::NAN } })
             .collect();
         self.result = Some(ChannelResult {

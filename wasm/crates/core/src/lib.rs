@@ -10,14 +10,18 @@ pub mod diff;
 pub mod dtype;
 pub mod encode;
 pub mod hash;
+pub mod lift;
 pub mod lora;
 pub mod lowrank;
 pub mod merge;
 pub mod moments;
 pub mod quant;
 pub mod simd;
+pub mod saliency;
+pub mod select;
 pub mod stats;
 pub mod summary;
+pub mod topk;
 
 pub use dtype::DType;
 pub use stats::{StatsJob, StatsResult, QUANTILE_PROBS};

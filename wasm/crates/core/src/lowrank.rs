@@ -230,6 +230,23 @@ impl LowRankJob {
     pub fn result(&self) -> Option<&LowRankResult> {
         self.result.as_ref()
     }
+
+    /// The rank-`rank` approximation of D (at most the k asked for), once the last pass ended. With Bᵀ = DᵀQ =
+    /// VΣJᵀ (Jacobi), D ≈ QB = (QJ) Σ Vᵀ: the left factor is QJ's leading columns, the right one (VΣ)ᵀ's rows.
+    pub fn factors(&self, rank: usize) -> Option<LowRankFactors> {
+        self.result.as_ref()?;
+        let (w, rank) = (self.width, rank.min(self.k));
+        let jacobi = Jacobi::new(&self.z, self.cols, w);
+        let leading: Vec<usize> = jacobi.order().into_iter().take(rank).collect();
+        let mut left = vec![0.0; self.rows * rank];
+        for (i, q_row) in self.q.chunks_exact(w).enumerate() {
+            for (c, &column) in leading.iter().enumerate() {
+                left[i * rank + c] = q_row.iter().zip(&jacobi.rotation[column]).map(|(q, j)| q * j).sum();
+            }
+        }
+        let right = leading.iter().flat_map(|&column| jacobi.columns[column].iter().copied()).collect();
+        Some(LowRankFactors { rank, cols: self.cols, left, right })
+    }
 }
 
 fn axpy(y: &mut [f64], alpha: f64, x: &[f64]) {
@@ -259,39 +276,97 @@ fn orthonormalize(m: &mut [f64], rows: usize, width: usize) {
     }
 }
 
-/// Singular values of a rows × width row-major matrix by one-sided Jacobi rotations, largest first.
-pub fn singular_values(m: &[f64], rows: usize, width: usize) -> Vec<f64> {
-    // Column-major copy: the rotations work on whole columns.
-    let mut cols: Vec<Vec<f64>> = (0..width).map(|c| (0..rows).map(|i| m[i * width + c]).collect()).collect();
-    for _sweep in 0..60 {
-        let mut rotated = false;
-        for p in 0..width {
-            for q in p + 1..width {
-                let (alpha, beta, gamma) = cols[p].iter().zip(&cols[q]).fold((0.0, 0.0, 0.0), |(a, b, g), (x, y)| (a + x * x, b + y * y, g + x * y));
-                if gamma == 0.0 || gamma.abs() <= 1e-15 * (alpha * beta).sqrt() {
-                    continue;
-                }
-                rotated = true;
-                let zeta = (beta - alpha) / (2.0 * gamma);
-                let t = zeta.signum() / (zeta.abs() + (1.0 + zeta * zeta).sqrt());
-                let t = if zeta == 0.0 { 1.0 } else { t };
-                let c = 1.0 / (1.0 + t * t).sqrt();
-                let s = c * t;
-                let (left, right) = cols.split_at_mut(q);
-                for (x, y) in left[p].iter_mut().zip(right[0].iter_mut()) {
-                    let (xv, yv) = (*x, *y);
-                    *x = c * xv - s * yv;
-                    *y = s * xv + c * yv;
+/// One-sided Jacobi on the columns of a rows × width row-major matrix M: orthogonal rotations J (width × width) such
+/// that the columns of MJ are orthogonal. Their norms are M's singular values; MJ = VΣ and M = VΣJᵀ.
+struct Jacobi {
+    /// The columns of MJ, in M's column order.
+    columns: Vec<Vec<f64>>,
+    /// The columns of J.
+    rotation: Vec<Vec<f64>>,
+    /// Column norms (the singular values), in column order.
+    norms: Vec<f64>,
+}
+
+impl Jacobi {
+    fn new(m: &[f64], rows: usize, width: usize) -> Jacobi {
+        // Column-major copies: the rotations work on whole columns.
+        let mut cols: Vec<Vec<f64>> = (0..width).map(|c| (0..rows).map(|i| m[i * width + c]).collect()).collect();
+        let mut rotation: Vec<Vec<f64>> = (0..width).map(|c| (0..width).map(|r| if r == c { 1.0 } else { 0.0 }).collect()).collect();
+        for _sweep in 0..60 {
+            let mut rotated = false;
+            for p in 0..width {
+                for q in p + 1..width {
+                    let (alpha, beta, gamma) = cols[p].iter().zip(&cols[q]).fold((0.0, 0.0, 0.0), |(a, b, g), (x, y)| (a + x * x, b + y * y, g + x * y));
+                    if gamma == 0.0 || gamma.abs() <= 1e-15 * (alpha * beta).sqrt() {
+                        continue;
+                    }
+                    rotated = true;
+                    let zeta = (beta - alpha) / (2.0 * gamma);
+                    let t = zeta.signum() / (zeta.abs() + (1.0 + zeta * zeta).sqrt());
+                    let t = if zeta == 0.0 { 1.0 } else { t };
+                    let c = 1.0 / (1.0 + t * t).sqrt();
+                    let s = c * t;
+                    rotate(&mut cols, p, q, c, s);
+                    rotate(&mut rotation, p, q, c, s);
                 }
             }
+            if !rotated {
+                break;
+            }
         }
-        if !rotated {
-            break;
+        let norms = cols.iter().map(|c| c.iter().map(|x| x * x).sum::<f64>().sqrt()).collect();
+        Jacobi { columns: cols, rotation, norms }
+    }
+
+    /// Column indices by decreasing singular value (stable).
+    fn order(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.norms.len()).collect();
+        order.sort_by(|&a, &b| self.norms[b].partial_cmp(&self.norms[a]).unwrap_or(std::cmp::Ordering::Equal));
+        order
+    }
+}
+
+/// Columns p and q (p < q) of `cols` become c·x − s·y and s·x + c·y.
+fn rotate(cols: &mut [Vec<f64>], p: usize, q: usize, c: f64, s: f64) {
+    let (left, right) = cols.split_at_mut(q);
+    for (x, y) in left[p].iter_mut().zip(right[0].iter_mut()) {
+        let (xv, yv) = (*x, *y);
+        *x = c * xv - s * yv;
+        *y = s * xv + c * yv;
+    }
+}
+
+/// Singular values of a rows × width row-major matrix by one-sided Jacobi rotations, largest first.
+pub fn singular_values(m: &[f64], rows: usize, width: usize) -> Vec<f64> {
+    let jacobi = Jacobi::new(m, rows, width);
+    jacobi.order().into_iter().map(|c| jacobi.norms[c]).collect()
+}
+
+/// A rank-r approximation W_r = U_r Σ_r V_rᵀ kept as two factors: `left` = U_r (rows × r, row-major) and `right` =
+/// Σ_r V_rᵀ (r × cols, row-major), so a row of W_r costs r·cols multiply-adds and the matrix is never formed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LowRankFactors {
+    /// r.
+    pub rank: usize,
+    /// Columns of W_r.
+    pub cols: usize,
+    /// U_r, rows × r.
+    pub left: Vec<f64>,
+    /// Σ_r V_rᵀ, r × cols.
+    pub right: Vec<f64>,
+}
+
+impl LowRankFactors {
+    /// Row `i` of W_r into `out` (cols values).
+    pub fn row_into(&self, i: usize, out: &mut [f64]) {
+        out.iter_mut().for_each(|v| *v = 0.0);
+        let r = self.rank;
+        for (c, &u) in self.left[i * r..(i + 1) * r].iter().enumerate() {
+            if u != 0.0 {
+                axpy(out, u, &self.right[c * self.cols..(c + 1) * self.cols]);
+            }
         }
     }
-    let mut sigma: Vec<f64> = cols.iter().map(|c| c.iter().map(|x| x * x).sum::<f64>().sqrt()).collect();
-    sigma.sort_by(|a, b| b.partial_cmp(a).unwrap_or(std::cmp::Ordering::Equal));
-    sigma
 }
 
 #[cfg(test)]

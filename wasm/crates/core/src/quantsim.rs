@@ -9,6 +9,10 @@
 //! first pass gathers the absmax and a histogram of |w|; with kept outliers, exact radix selection then finds the
 //! keep threshold (one to three more passes). The last pass buffers one row at a time and quantizes it, so results
 //! do not depend on how the bytes were chunked.
+//!
+//! With column weights a_j (saliency: H_jj = Σ x_j² from imported activation statistics), every error is also summed
+//! weighted, Σ a_j (w_ij − ŵ_ij)², against the weighted signal Σ a_j w_ij²: the error that reaches the layer's output
+//! under a diagonal approximation of its input's second moment (the objective llama.cpp's imatrix quantizers weigh by).
 use crate::decode::{f16_bits_to_f32, Decoder};
 use crate::dtype::DType;
 use crate::ranks::{Histogram16, RankSearch};
@@ -112,6 +116,40 @@ impl ErrorSums {
     }
 }
 
+/// Where a quantizer reports each regular element's reconstruction, in row order (every quantizer reports each
+/// regular element of its group exactly once, groups in order): the error sums, and with column weights the
+/// weighted squared error, the weight found by walking the row's element classes to the next regular element.
+struct Sink<'a> {
+    sums: &'a mut ErrorSums,
+    weighted: &'a mut f64,
+    weights: Option<&'a [f64]>,
+    classes: &'a [u8],
+    at: usize,
+}
+
+impl Sink<'_> {
+    fn add(&mut self, w: f64, reconstructed: f64) {
+        self.sums.add(w, reconstructed);
+        if let Some(weights) = self.weights {
+            while self.classes[self.at] != REGULAR {
+                self.at += 1;
+            }
+            let e = w - reconstructed;
+            *self.weighted += weights[self.at] * e * e;
+            self.at += 1;
+        }
+    }
+}
+
+/// Column-weighted sums (see the module comment).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeightedSums {
+    /// Σ a_j w_ij² over the finite elements.
+    pub signal: f64,
+    /// Σ a_j (w_ij − ŵ_ij)², in the order of `QuantResult::errors`.
+    pub squared: Vec<f64>,
+}
+
 /// Final results: the signal and, for each requested scheme then each keep level (none, then the requested
 /// fractions), the errors.
 #[derive(Clone, Debug, PartialEq)]
@@ -122,6 +160,8 @@ pub struct QuantResult {
     pub signal: f64,
     /// `errors[s * levels + l]`: scheme s (requested order), keep level l.
     pub errors: Vec<ErrorSums>,
+    /// The column-weighted sums, when the job was given column weights.
+    pub weighted: Option<WeightedSums>,
 }
 
 /// One keep level: which elements stay exact. The k largest |w| (k = ceil(fraction · finite count)); among equal
@@ -169,6 +209,11 @@ pub struct QuantJob {
     finite: u64,
     signal: f64,
     errors: Vec<ErrorSums>,
+    /// Column weights a_j, and the weighted signal and errors (see the module comment).
+    column_weights: Option<Vec<f64>>,
+    weighted_signal: f64,
+    weighted_errors: Vec<f64>,
+    started: bool,
     result: Option<QuantResult>,
 }
 
@@ -200,6 +245,10 @@ impl QuantJob {
             cols,
             schemes: schemes.to_vec(),
             errors: vec![ErrorSums::default(); schemes.len() * levels.len()],
+            weighted_errors: vec![0.0; schemes.len() * levels.len()],
+            column_weights: None,
+            weighted_signal: 0.0,
+            started: false,
             levels,
             phase: if needs_scan { Phase::Scan } else { Phase::Quantize },
             seen: 0,
@@ -215,8 +264,21 @@ impl QuantJob {
         })
     }
 
+    /// Weighs every error by its column's `weights[j]` too (one per column; before the first bytes).
+    pub fn set_column_weights(&mut self, weights: Vec<f64>) -> Result<(), QuantError> {
+        if self.started {
+            return Err(QuantError::Input("column weights must come before the first bytes"));
+        }
+        if weights.len() as u64 != self.cols {
+            return Err(QuantError::Input("column weights must hold one value per column"));
+        }
+        self.column_weights = Some(weights);
+        Ok(())
+    }
+
     /// Feeds the next bytes of the tensor (whole element groups, row-major order).
     pub fn push(&mut self, bytes: &[u8]) -> Result<(), QuantError> {
+        self.started = true;
         if bytes.len() % self.decoder.dtype().group_bytes() != 0 {
             return Err(QuantError::Input("input is not a whole number of elements"));
         }
@@ -298,7 +360,8 @@ impl QuantJob {
                     return Err(QuantError::Input("the pass ended before the last element"));
                 }
                 self.phase = Phase::Done;
-                self.result = Some(QuantResult { count: self.finite as f64, signal: self.signal, errors: self.errors.clone() });
+                let weighted = self.column_weights.as_ref().map(|_| WeightedSums { signal: self.weighted_signal, squared: self.weighted_errors.clone() });
+                self.result = Some(QuantResult { count: self.finite as f64, signal: self.signal, errors: self.errors.clone(), weighted });
                 return Ok(false);
             }
         }
@@ -356,6 +419,9 @@ impl QuantJob {
             }
             self.finite += 1;
             self.signal += w * w;
+            if let Some(weights) = &self.column_weights {
+                self.weighted_signal += weights[i] * w * w;
+            }
             let key = w.abs().to_bits();
             for (l, level) in self.levels.iter_mut().enumerate().skip(1) {
                 if !level.keeps_any {
@@ -373,8 +439,14 @@ impl QuantJob {
         for (s, &scheme) in self.schemes.iter().enumerate() {
             for (l, level) in self.levels.iter().enumerate() {
                 let classes = &self.classes[l * n..(l + 1) * n];
-                let sums = &mut self.errors[s * levels + l];
-                quantize_row(scheme, &self.row, classes, level.absmax_rest, sums);
+                let mut sink = Sink {
+                    sums: &mut self.errors[s * levels + l],
+                    weighted: &mut self.weighted_errors[s * levels + l],
+                    weights: self.column_weights.as_deref(),
+                    classes,
+                    at: 0,
+                };
+                quantize_row(scheme, &self.row, classes, level.absmax_rest, &mut sink);
             }
         }
     }
@@ -391,7 +463,7 @@ pub fn kept_count(count: u64, per_mille: u64) -> u64 {
 }
 
 /// Quantizes one row group by group and adds the errors of its regular elements (kept ones are exact).
-fn quantize_row(scheme: Scheme, row: &[f64], classes: &[u8], tensor_absmax: f64, sums: &mut ErrorSums) {
+fn quantize_row(scheme: Scheme, row: &[f64], classes: &[u8], tensor_absmax: f64, sums: &mut Sink) {
     let group = scheme.group().unwrap_or(row.len());
     for (values, classes) in row.chunks(group).zip(classes.chunks(group)) {
         let regular = || values.iter().zip(classes).filter(|(_, &c)| c == REGULAR).map(|(&w, _)| w);
@@ -410,7 +482,7 @@ fn quantize_row(scheme: Scheme, row: &[f64], classes: &[u8], tensor_absmax: f64,
     }
 }
 
-fn symmetric_int<I: Iterator<Item = f64>>(bits: i32, regular: impl Fn() -> I, sums: &mut ErrorSums) {
+fn symmetric_int<I: Iterator<Item = f64>>(bits: i32, regular: impl Fn() -> I, sums: &mut Sink) {
     let qmax = pow2(bits - 1) - 1.0;
     let absmax = regular().fold(0.0, |m: f64, w| m.max(w.abs()));
     let scale = absmax / qmax;
@@ -420,7 +492,7 @@ fn symmetric_int<I: Iterator<Item = f64>>(bits: i32, regular: impl Fn() -> I, su
     }
 }
 
-fn asymmetric_int<I: Iterator<Item = f64>>(bits: i32, regular: impl Fn() -> I, sums: &mut ErrorSums) {
+fn asymmetric_int<I: Iterator<Item = f64>>(bits: i32, regular: impl Fn() -> I, sums: &mut Sink) {
     let levels = pow2(bits) - 1.0;
     let (lo, hi) = regular().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), w| (lo.min(w), hi.max(w)));
     let scale = (hi - lo) / levels;
@@ -432,7 +504,7 @@ fn asymmetric_int<I: Iterator<Item = f64>>(bits: i32, regular: impl Fn() -> I, s
 }
 
 /// ggml's `quantize_row_q8_0_ref` then `dequantize_row_q8_0`, in f32 as ggml computes.
-fn ggml_q8_0<I: Iterator<Item = f64>>(regular: impl Fn() -> I, sums: &mut ErrorSums) {
+fn ggml_q8_0<I: Iterator<Item = f64>>(regular: impl Fn() -> I, sums: &mut Sink) {
     let amax = regular().fold(0.0f32, |m, w| {
         let a = (w as f32).abs();
         if m > a {
@@ -452,7 +524,7 @@ fn ggml_q8_0<I: Iterator<Item = f64>>(regular: impl Fn() -> I, sums: &mut ErrorS
 
 /// ggml's `quantize_row_q4_0_ref` then `dequantize_row_q4_0`: the scale comes from the signed value of largest
 /// magnitude (the first one on ties), codes are truncated after adding 8.5.
-fn ggml_q4_0<I: Iterator<Item = f64>>(regular: impl Fn() -> I, sums: &mut ErrorSums) {
+fn ggml_q4_0<I: Iterator<Item = f64>>(regular: impl Fn() -> I, sums: &mut Sink) {
     let (mut amax, mut max) = (0.0f32, 0.0f32);
     for w in regular() {
         let v = w as f32;
@@ -471,7 +543,7 @@ fn ggml_q4_0<I: Iterator<Item = f64>>(regular: impl Fn() -> I, sums: &mut ErrorS
 }
 
 /// FP8 E4M3 with scale absmax / 448: ŵ = s · E4M3(w / s).
-fn fp8_e4m3<I: Iterator<Item = f64>>(absmax: f64, regular: impl Fn() -> I, sums: &mut ErrorSums) {
+fn fp8_e4m3<I: Iterator<Item = f64>>(absmax: f64, regular: impl Fn() -> I, sums: &mut Sink) {
     let scale = absmax / E4M3.max;
     for w in regular() {
         sums.add(w, if scale == 0.0 { w } else { scale * E4M3.round(w / scale) });
@@ -479,7 +551,7 @@ fn fp8_e4m3<I: Iterator<Item = f64>>(absmax: f64, regular: impl Fn() -> I, sums:
 }
 
 /// OCP MXFP4: shared scale 2^(floor(log2(amax)) − 2) within E8M0's range, elements E2M1.
-fn mxfp4<I: Iterator<Item = f64>>(regular: impl Fn() -> I, sums: &mut ErrorSums) {
+fn mxfp4<I: Iterator<Item = f64>>(regular: impl Fn() -> I, sums: &mut Sink) {
     let amax = regular().fold(0.0, |m: f64, w| m.max(w.abs()));
     let scale = if amax > 0.0 { pow2((floor_log2(amax) - 2).max(-127).min(127)) } else { 0.0 };
     for w in regular() {
@@ -490,7 +562,7 @@ fn mxfp4<I: Iterator<Item = f64>>(regular: impl Fn() -> I, sums: &mut ErrorSums)
 /// NVFP4 as NVIDIA's recipe (Model Optimizer, llm-compressor) builds it: global scale g = 448·6 / tensor absmax,
 /// rounded to f32; block scale E4M3(block amax / 6 · g); ŵ = (s/g) · E2M1(w / (s/g)). A block whose scale rounds
 /// to zero reconstructs as zeros.
-fn nvfp4<I: Iterator<Item = f64>>(tensor_absmax: f64, regular: impl Fn() -> I, sums: &mut ErrorSums) {
+fn nvfp4<I: Iterator<Item = f64>>(tensor_absmax: f64, regular: impl Fn() -> I, sums: &mut Sink) {
     if tensor_absmax == 0.0 {
         return regular().for_each(|w| sums.add(w, w));
     }
@@ -657,5 +729,51 @@ mod tests {
         assert_eq!(e.count, 2.0);
         assert_eq!(e.signal, 49.0 + 6.25);
         assert_eq!(e.errors[0], ErrorSums { squared: 0.25, max_abs: 0.5 });
+    }
+
+    /// Like `run`, with column weights given before the first bytes.
+    fn run_weighted(values: &[f32], rows: u64, weights: &[f64], schemes: &[Scheme], keep: &[u64], chunk: usize) -> QuantResult {
+        let cols = values.len() as u64 / rows;
+        let mut job = QuantJob::new(DType::F32, rows, cols, schemes, keep).unwrap();
+        job.set_column_weights(weights.to_vec()).unwrap();
+        let bytes = f32_bytes(values);
+        loop {
+            for part in bytes.chunks(chunk * 4) {
+                job.push(part).unwrap();
+            }
+            if !job.end_pass().unwrap() {
+                break;
+            }
+        }
+        job.result().unwrap().clone()
+    }
+
+    #[test]
+    fn column_weights_weigh_each_error_and_skip_what_is_not_quantized() {
+        // absmax 7 → scale 1: 2.5 → 2 and 3.5 → 4 each miss by 0.5; the NaN column takes no part.
+        let r = run_weighted(&[7.0, f32::NAN, 2.5, 3.5], 1, &[1.0, 100.0, 2.0, 3.0], &[Scheme::Int4SymG32], &[], 3);
+        let w = r.weighted.unwrap();
+        assert_eq!(w.signal, 49.0 + 6.25 * 2.0 + 12.25 * 3.0);
+        assert_eq!(w.squared, vec![0.25 * 2.0 + 0.25 * 3.0]);
+        assert_eq!(r.errors[0], ErrorSums { squared: 0.5, max_abs: 0.5 });
+        assert!(run(&[7.0, 2.5], 1, &[Scheme::Int4SymG32], &[], 1).weighted.is_none());
+    }
+
+    #[test]
+    fn unit_weights_give_the_plain_sums_whatever_the_chunking_and_kept_elements() {
+        let values: Vec<f32> = (0..6 * 96).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0).collect();
+        let schemes = [Scheme::Int4AsymG64, Scheme::Q4_0, Scheme::Nvfp4, Scheme::Fp8E4m3Row];
+        let plain = run(&values, 6, &schemes, &[1, 10], 64);
+        for chunk in [5, 96, 1000] {
+            let r = run_weighted(&values, 6, &[1.0; 96], &schemes, &[1, 10], chunk);
+            let w = r.weighted.as_ref().unwrap();
+            assert_eq!(w.signal, plain.signal);
+            assert_eq!(w.squared, plain.errors.iter().map(|e| e.squared).collect::<Vec<_>>(), "chunks of {}", chunk);
+            assert_eq!(r.errors, plain.errors);
+        }
+        let mut job = QuantJob::new(DType::F32, 1, 2, &[Scheme::Int8SymRow], &[]).unwrap();
+        assert!(job.set_column_weights(vec![1.0]).is_err());
+        job.push(&f32_bytes(&[1.0])).unwrap();
+        assert!(job.set_column_weights(vec![1.0, 1.0]).is_err());
     }
 }
