@@ -6,25 +6,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openCheckpoint } from '../../extension/formats/openCheckpoint';
 import { nodeSourceOpener } from '../../extension/source/nodeFileSource';
 import { compareDiff } from './diffDocument';
+import { ReferenceScript, cliPath, missingPython, sharedCheckpoints } from './harness';
 
-const root = join(__dirname, '../..');
-const cli = join(root, 'dist/cli.js');
-const reference = join(__dirname, 'compare_reference.py');
-const shared = [join(root, '../shared/checkpoints'), '/work/shared/checkpoints'].find(existsSync);
-const hasNumpy = spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
-const hasSafetensors = spawnSync('python3', ['-c', 'import safetensors'], { stdio: 'ignore' }).status === 0;
-const noNumpy = !hasNumpy && 'python3 with numpy is not installed';
+const reference = new ReferenceScript('compare_reference.py');
+const shared = sharedCheckpoints;
+const noNumpy = missingPython('numpy');
+const noSafetensors = missingPython('numpy', 'safetensors');
 
 type Json = Record<string, unknown>;
 
 function weightscope(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  const r = spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', maxBuffer: 256 << 20 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -34,12 +32,10 @@ function weightscopeJson(...args: string[]): Json {
   return JSON.parse(r.stdout) as Json;
 }
 
-function python(...args: string[]): Json {
-  return JSON.parse(execFileSync('python3', [reference, ...args], { maxBuffer: 256 << 20 }).toString()) as Json;
-}
+const python = (...args: string[]): Json => reference.json(...args);
 
-const fixtures = hasNumpy ? mkdtempSync(join(tmpdir(), 'weightscope-compare-')) : '';
-if (hasNumpy) execFileSync('python3', [reference, 'make-finetunes', fixtures]);
+const fixtures = noNumpy ? '' : mkdtempSync(join(tmpdir(), 'weightscope-compare-'));
+if (!noNumpy) reference.text('make-finetunes', fixtures);
 const ft = (name: string): string => join(fixtures, name);
 
 test('diffs of generated fine-tunes match the float64 reference, whatever the worker count or chunk size', { skip: noNumpy }, () => {
@@ -130,7 +126,7 @@ test('merges of every method match the float64 reference: statistics, merged byt
   }
 });
 
-test('merged files record how they were made and read back with the Python safetensors library', { skip: (!hasNumpy || !hasSafetensors) && 'needs numpy and the safetensors package (scripts/setup.sh installs them)' }, async () => {
+test('merged files record how they were made and read back with the Python safetensors library', { skip: noSafetensors }, async () => {
   const out = mkdtempSync(join(tmpdir(), 'weightscope-merge-py-'));
   const merged = join(out, 'merged.safetensors');
   const masks = join(out, 'masks.safetensors');
@@ -209,7 +205,7 @@ function upperMedian(values: number[]): number {
 
 test('real checkpoint families agree with the float64 reference and the README family table', (t) => {
   if (!shared) return t.skip('no ../shared/checkpoints folder beside the project');
-  if (!hasNumpy) return t.skip('python3 with numpy is not installed');
+  if (noNumpy) return t.skip(noNumpy);
   const families = readmeFamilies();
   assert.ok(families.length >= 9, `found ${families.length} family rows in the README`);
   for (const f of families) {
@@ -232,7 +228,7 @@ test('real checkpoint families agree with the float64 reference and the README f
 
 test('real LoRA adapters: the MLX iter100/iter200 pair as ΔW with its adapter config, and PEFT trajectories', (t) => {
   if (!shared) return t.skip('no ../shared/checkpoints folder beside the project');
-  if (!hasNumpy) return t.skip('python3 with numpy is not installed');
+  if (noNumpy) return t.skip(noNumpy);
   const configs = join(shared, 'extra/configs');
   // Adjacent adapter_config.json: a scratch folder with links to the real files and a copy of the config.
   const folders = ['iter100', 'iter200'].map((tag) => {

@@ -6,39 +6,25 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lookupDType } from '../../extension/formats/dtypes';
 import { WasmCore } from '../../extension/engine/wasmCore';
 import type { BlocksReport } from '../../extension/cli/blocksCommand';
 import { compareDocuments, compareStats, type TensorDoc } from './compareStats';
+import { ReferenceScript, cliJson, missingPython, root, sharedCheckpoints } from './harness';
 
-const root = join(__dirname, '../..');
-const cli = join(root, 'dist/cli.js');
-const reference = join(__dirname, 'gguf_reference.py');
-const sharedCheckpoints = existsSync(join(root, '../shared/checkpoints')) ? join(root, '../shared/checkpoints') : '/work/shared/checkpoints';
-const hasGguf = spawnSync('python3', ['-c', 'import gguf, numpy'], { stdio: 'ignore' }).status === 0;
-const skip = !hasGguf && 'python3 with the gguf package is not installed (scripts/setup.sh installs it)';
+const reference = new ReferenceScript('gguf_reference.py');
+const skip = missingPython('gguf', 'numpy');
 const dir = mkdtempSync(join(tmpdir(), 'weightscope-gguf-golden-'));
-
-let fixturesDir: string | undefined;
 /** GGUFWriter fixtures, written once. */
-function fixtures(): string {
-  if (!fixturesDir) {
-    fixturesDir = join(dir, 'fixtures');
-    python('make-fixtures', fixturesDir);
-  }
-  return fixturesDir;
-}
-
-function python(...args: string[]): string {
-  return execFileSync('python3', [reference, ...args], { maxBuffer: 256 << 20 }).toString();
-}
+const fixtures = (): string => reference.fixtures();
+const python = (...args: string[]): string => reference.text(...args);
 
 function weightscope(file: string, ...flags: string[]): { tensors: (TensorDoc & { shape: number[] })[]; files: { path: string }[] } {
-  return JSON.parse(execFileSync(process.execPath, [cli, 'stats', file, '--json', ...flags], { maxBuffer: 256 << 20 }).toString());
+  return cliJson('stats', file, '--json', ...flags);
 }
 
 /** Seeded bytes (xorshift32), so failures reproduce. */
@@ -112,11 +98,11 @@ test('GGUFWriter files (quantized types, split set, big-endian, 64-byte alignmen
 });
 
 test('the real GGUF files in ../shared/checkpoints match gguf-py and numpy', { skip }, (t) => {
-  const files = existsSync(sharedCheckpoints) ? readdirSync(sharedCheckpoints).filter((f) => f.endsWith('.gguf')).sort() : [];
+  const files = sharedCheckpoints ? readdirSync(sharedCheckpoints).filter((f) => f.endsWith('.gguf')).sort() : [];
   if (files.length === 0) return t.skip('no ../shared/checkpoints folder beside the project');
   const problems: string[] = [];
   for (const name of files) {
-    const file = join(sharedCheckpoints, name);
+    const file = join(sharedCheckpoints!, name);
     const got = weightscope(file);
     const want = JSON.parse(python('stats', file));
     assert.deepEqual(got.tensors.map((x) => x.shape), want.tensors.map((x: { shape: number[] }) => x.shape), name);
@@ -127,7 +113,7 @@ test('the real GGUF files in ../shared/checkpoints match gguf-py and numpy', { s
 
 test('blocks --json: d, dmin and sub-block scales, scale edges, saturation and the |d| grid match the blocks read by numpy', { skip }, () => {
   const file = join(fixtures(), 'quantized.gguf');
-  const got: BlocksReport = JSON.parse(execFileSync(process.execPath, [cli, 'blocks', file, '--json', '--grid', '2'], { maxBuffer: 64 << 20 }).toString());
+  const got = cliJson<BlocksReport>('blocks', file, '--json', '--grid', '2');
   const want = JSON.parse(python('blocks', file, '2')).tensors as {
     name: string; blocks: number; rows: number; blocksPerRow: number; d: TensorDoc['stats']; dmin: TensorDoc['stats'] | null; subBlock: TensorDoc['stats'] | null;
     scaleEdges: object; saturation: { blocks: number; elements: number } | null; grid: { rowsPerCell: number; blocksPerCell: number; cells: (number | null)[][] };

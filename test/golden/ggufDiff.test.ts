@@ -9,33 +9,31 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareDiff } from './diffDocument';
+import { ReferenceScript, cliPath, missingPython, sharedCheckpoints } from './harness';
 
-const root = join(__dirname, '../..');
-const cli = join(root, 'dist/cli.js');
-const reference = join(__dirname, 'gguf_reference.py');
-const hasGguf = spawnSync('python3', ['-c', 'import gguf, numpy'], { stdio: 'ignore' }).status === 0;
-const skip = !hasGguf && 'python3 with the gguf package is not installed (scripts/setup.sh installs it)';
-const shared = [join(root, '../shared/checkpoints'), '/work/shared/checkpoints'].find(existsSync);
+const reference = new ReferenceScript('gguf_reference.py');
+const skip = missingPython('gguf', 'numpy');
+const shared = sharedCheckpoints;
 
 type Json = Record<string, unknown>;
 
 function diffJson(...args: string[]): Json {
-  const r = spawnSync(process.execPath, [cli, 'diff', ...args, '--json'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [cliPath, 'diff', ...args, '--json'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as Json;
 }
 
 test('GGUF vs its HF source, both orders: pairs, un-permuted Q/K and dequantization errors match the float64 reference', { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'weightscope-gguf-hf-'));
-  execFileSync('python3', [reference, 'make-llama', dir]);
+  reference.text('make-llama', dir);
   const [gguf, hf] = [join(dir, 'model.gguf'), join(dir, 'hf', 'model.safetensors')];
   for (const [a, b] of [[gguf, hf], [hf, gguf]] as const) {
-    const want = JSON.parse(execFileSync('python3', [reference, 'diff-hf', a, b]).toString()) as Json;
+    const want = reference.json<Json>('diff-hf', a, b);
     const got = diffJson(a, b);
     assert.deepEqual(compareDiff(got, want), [], `${a} vs ${b}`);
     assert.deepEqual(diffJson(a, b, '--workers', '1', '--chunk-size', '4096'), got, `${a} vs ${b}: one worker, 4 KiB chunks`);
@@ -55,10 +53,10 @@ test('real llama GGUF files (GQA stories260K, llama-2-tiny-random) against their
   for (const file of ['gguf_stories260K_f32.gguf', 'gguf_ollama_llama-2-tiny-random_f16.gguf']) {
     const gguf = join(shared!, file);
     const hf = join(dir, file.replace(/\.gguf$/, '.safetensors'));
-    execFileSync('python3', [reference, 'hf-from-gguf', gguf, hf]);
+    reference.text('hf-from-gguf', gguf, hf);
     for (const [a, b] of [[gguf, hf], [hf, gguf]] as const) {
       const got = diffJson(a, b);
-      const want = JSON.parse(execFileSync('python3', [reference, 'diff-hf', a, b]).toString()) as Json;
+      const want = reference.json<Json>('diff-hf', a, b);
       assert.deepEqual(compareDiff(got, want), [], `${a} vs ${b}`);
       assert.deepEqual([got.only_a, got.only_b, got.mismatched], [[], [], []], file);
       const tensors = got.tensors as { name: string; identical: boolean }[];

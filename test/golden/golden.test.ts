@@ -5,30 +5,24 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareDocuments, type TensorDoc } from './compareStats';
+import { ReferenceScript, cliJson, missingPython, sharedCheckpoints } from './harness';
 
-const root = join(__dirname, '../..');
-const cli = join(root, 'dist/cli.js');
-const reference = join(__dirname, 'reference.py');
-const sharedCheckpoints = join(root, '../shared/checkpoints');
-
-const hasNumpy = spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
+const reference = new ReferenceScript('reference.py');
+const noNumpy = missingPython('numpy');
 
 function weightscope(file: string, ...flags: string[]): { tensors: TensorDoc[] } {
-  return JSON.parse(execFileSync(process.execPath, [cli, 'stats', file, '--json', ...flags], { maxBuffer: 256 << 20 }).toString());
+  return cliJson('stats', file, '--json', ...flags);
 }
 
 function referenceStats(file: string): { tensors: TensorDoc[] } {
-  return JSON.parse(execFileSync('python3', [reference, 'stats', file], { maxBuffer: 256 << 20 }).toString());
+  return reference.json('stats', file);
 }
 
-test('seeded fixtures of every dtype match the float64 reference, whatever the worker count or chunk size', { skip: !hasNumpy && 'python3 with numpy is not installed' }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'weightscope-golden-'));
-  execFileSync('python3', [reference, 'make-fixtures', dir]);
+test('seeded fixtures of every dtype match the float64 reference, whatever the worker count or chunk size', { skip: noNumpy }, () => {
+  const dir = reference.fixtures();
   const problems: string[] = [];
   for (const name of readdirSync(dir).filter((f) => f.endsWith('.safetensors'))) {
     const file = join(dir, name);
@@ -40,14 +34,14 @@ test('seeded fixtures of every dtype match the float64 reference, whatever the w
   assert.deepEqual(problems, []);
 });
 
-const sharedFiles = existsSync(sharedCheckpoints) ? readdirSync(sharedCheckpoints).filter((f) => f.endsWith('.safetensors')).sort() : [];
+const sharedFiles = sharedCheckpoints ? readdirSync(sharedCheckpoints).filter((f) => f.endsWith('.safetensors')).sort() : [];
 
 test('every safetensors file in ../shared/checkpoints matches the float64 reference', (t) => {
   if (sharedFiles.length === 0) return t.skip('no ../shared/checkpoints folder beside the project');
-  if (!hasNumpy) return t.skip('python3 with numpy is not installed');
+  if (noNumpy) return t.skip(noNumpy);
   const problems: string[] = [];
   for (const name of sharedFiles) {
-    const file = join(sharedCheckpoints, name);
+    const file = join(sharedCheckpoints!, name);
     problems.push(...compareDocuments(file, weightscope(file), referenceStats(file)));
   }
   assert.deepEqual(problems, []);

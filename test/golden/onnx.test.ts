@@ -6,18 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { TensorStats } from '../../extension/engine/statsTypes';
 import { compareStats } from './compareStats';
+import { ReferenceScript, cliJson, missingPython, sharedCheckpoints } from './harness';
 
-const root = join(__dirname, '../..');
-const cli = join(root, 'dist/cli.js');
-const reference = join(__dirname, 'onnx_reference.py');
-const sharedCheckpoints = [join(root, '../shared/checkpoints'), '/work/shared/checkpoints'].find((dir) => existsSync(dir));
-const noOnnx = spawnSync('python3', ['-c', 'import onnx, numpy'], { stdio: 'ignore' }).status !== 0 && 'the onnx Python package is not installed (scripts/setup.sh installs it)';
+const reference = new ReferenceScript('onnx_reference.py');
+const noOnnx = missingPython('onnx', 'numpy');
 
 interface TensorDoc {
   name: string;
@@ -28,11 +24,11 @@ interface TensorDoc {
 }
 
 function weightscope(file: string, ...flags: string[]): { tensors: TensorDoc[] } {
-  return JSON.parse(execFileSync(process.execPath, [cli, 'stats', file, '--json', ...flags], { maxBuffer: 256 << 20 }).toString());
+  return cliJson('stats', file, '--json', ...flags);
 }
 
 function referenceStats(file: string): { tensors: TensorDoc[] } {
-  return JSON.parse(execFileSync('python3', [reference, 'stats', file], { maxBuffer: 256 << 20 }).toString());
+  return reference.json('stats', file);
 }
 
 function compareDocuments(file: string, got: { tensors: TensorDoc[] }, want: { tensors: TensorDoc[] }): string[] {
@@ -52,8 +48,7 @@ function compareDocuments(file: string, got: { tensors: TensorDoc[] }, want: { t
 }
 
 test('generated ONNX models of every storage form match the onnx package, whatever the worker count or chunk size', { skip: noOnnx }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'weightscope-onnx-golden-'));
-  execFileSync('python3', [reference, 'make-fixtures', dir]);
+  const dir = reference.fixtures();
   const models = readdirSync(dir).filter((f) => f.endsWith('.onnx')).sort();
   assert.deepEqual(models, ['constants.onnx', 'external.onnx', 'subgraph.onnx', 'typed.onnx']);
   const problems: string[] = [];

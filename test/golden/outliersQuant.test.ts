@@ -6,39 +6,21 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { ReferenceScript, cliJson, missingPython, sharedCheckpoints } from './harness';
 
-const root = join(__dirname, '../..');
-const cli = join(root, 'dist/cli.js');
-const reference = join(__dirname, 'reference_quant.py');
-const sharedCheckpoints = existsSync(join(root, '../shared/checkpoints')) ? join(root, '../shared/checkpoints') : '/work/shared/checkpoints';
+const reference = new ReferenceScript('reference_quant.py');
 const SCHEMES = ['int8-sym-row', 'int8-sym-g128', 'int4-sym-g32', 'int4-asym-g128', 'int4-asym-g64', 'int3-asym-g64', 'q8_0', 'q4_0', 'fp8-e4m3-tensor', 'fp8-e4m3-row', 'mxfp4', 'nvfp4'];
 
-const hasNumpy = spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
-const hasGguf = hasNumpy && spawnSync('python3', ['-c', 'import gguf'], { stdio: 'ignore' }).status === 0;
-const noNumpy = !hasNumpy && 'python3 with numpy is not installed';
+const noNumpy = missingPython('numpy');
+const noGguf = missingPython('numpy', 'gguf');
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-function weightscope(...args: string[]): Json {
-  return JSON.parse(execFileSync(process.execPath, [cli, ...args], { maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'ignore'] }).toString());
-}
-
-function referenceOf(...args: string[]): Json {
-  return JSON.parse(execFileSync('python3', [reference, ...args], { maxBuffer: 256 << 20 }).toString());
-}
-
-let fixtureDir: string | undefined;
-function planted(): string {
-  if (!fixtureDir) {
-    fixtureDir = mkdtempSync(join(tmpdir(), 'weightscope-golden-quant-'));
-    execFileSync('python3', [reference, 'make-fixtures', fixtureDir]);
-  }
-  return join(fixtureDir, 'planted.safetensors');
-}
+const weightscope = (...args: string[]): Json => cliJson(...args);
+const referenceOf = (...args: string[]): Json => reference.json(...args);
+const planted = (): string => join(reference.fixtures(), 'planted.safetensors');
 
 function close(a: number | null, b: number | null, relative: number): boolean {
   if (a === null || b === null) return a === b;
@@ -156,7 +138,7 @@ test('every scheme matches its float64 reference, with and without the top 0.1 %
   assert.ok(!got.tensors.some((t: Json) => t.name === 'encoder.conv.weight' && t.scheme.startsWith('q')));
 });
 
-test('Q8_0 and Q4_0 are bit-exact with gguf-py\'s ports of ggml\'s reference quantizers', { skip: !hasGguf && 'the gguf Python package is not installed' }, () => {
+test('Q8_0 and Q4_0 are bit-exact with gguf-py\'s ports of ggml\'s reference quantizers', { skip: noGguf }, () => {
   const file = planted();
   const got = weightscope('quant', file, '--json', '--scheme', 'q8_0', '--scheme', 'q4_0');
   const want = referenceOf('gguf-quant', file, 'q8_0', 'q4_0');
@@ -169,14 +151,14 @@ test('Q8_0 and Q4_0 are bit-exact with gguf-py\'s ports of ggml\'s reference qua
   }
 });
 
-const sharedFiles = existsSync(sharedCheckpoints) ? readdirSync(sharedCheckpoints).filter((f) => /^st_.*\.safetensors$/.test(f)).sort() : [];
+const sharedFiles = sharedCheckpoints ? readdirSync(sharedCheckpoints).filter((f) => /^st_.*\.safetensors$/.test(f)).sort() : [];
 
 test('real checkpoints in ../shared/checkpoints: outliers, quantization and overview tiles match the references', { skip: noNumpy }, (t) => {
   if (sharedFiles.length === 0) return t.skip('no ../shared/checkpoints folder');
   const problems: string[] = [];
   const schemes = ['int8-sym-row', 'int4-asym-g128', 'q8_0', 'q4_0', 'fp8-e4m3-tensor', 'mxfp4', 'nvfp4'];
   for (const name of sharedFiles) {
-    const file = join(sharedCheckpoints, name);
+    const file = join(sharedCheckpoints!, name);
     problems.push(...compareOutliers(name, weightscope('outliers', file, '--json'), referenceOf('outliers', file)));
     problems.push(...compareQuant(name, weightscope('quant', file, '--json', ...schemeFlags(schemes)), referenceOf('quant', file, ...schemes)));
     const stats = weightscope('stats', file, '--json');

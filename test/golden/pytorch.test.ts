@@ -7,18 +7,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { TensorStats } from '../../extension/engine/statsTypes';
 import { compareStats } from './compareStats';
+import { ReferenceScript, cliJson, missingPython, sharedCheckpoints } from './harness';
 
-const root = join(__dirname, '../..');
-const cli = join(root, 'dist/cli.js');
-const reference = join(__dirname, 'torch_reference.py');
-const shared = [join(root, '../shared/checkpoints'), '/work/shared/checkpoints'].find(existsSync);
-const hasNumpy = spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
+const reference = new ReferenceScript('torch_reference.py');
+const shared = sharedCheckpoints;
+const noNumpy = missingPython('numpy');
 const TORCH_OR_NUMPY = /\.(pt|pth|bin|ckpt|jit|npy|npz)$/;
 
 interface TensorDoc {
@@ -32,11 +29,11 @@ interface TensorDoc {
 }
 
 function weightscope(file: string, ...flags: string[]): { format: string; tensors: TensorDoc[] } {
-  return JSON.parse(execFileSync(process.execPath, [cli, 'stats', file, '--json', ...flags], { maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'ignore'] }).toString());
+  return cliJson('stats', file, '--json', ...flags);
 }
 
 function referenceDoc(file: string): { format: string; tensors: TensorDoc[] } {
-  return JSON.parse(execFileSync('python3', [reference, 'stats', file], { maxBuffer: 256 << 20 }).toString());
+  return reference.json('stats', file);
 }
 
 function compareFile(file: string): string[] {
@@ -59,9 +56,8 @@ function compareFile(file: string): string[] {
   return problems;
 }
 
-test('generated PyTorch and NumPy fixtures match the stub-unpickler reference', { skip: !hasNumpy && 'python3 with numpy is not installed' }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'weightscope-torch-golden-'));
-  execFileSync('python3', [reference, 'make-fixtures', dir]);
+test('generated PyTorch and NumPy fixtures match the stub-unpickler reference', { skip: noNumpy }, () => {
+  const dir = reference.fixtures();
   const files = readdirSync(dir).filter((f) => TORCH_OR_NUMPY.test(f)).sort();
   assert.ok(files.length >= 12, files.join(', '));
   const problems = files.flatMap((f) => compareFile(join(dir, f)));
@@ -75,7 +71,7 @@ test('generated PyTorch and NumPy fixtures match the stub-unpickler reference', 
 
 test('every PyTorch and npz file in ../shared/checkpoints matches the stub-unpickler reference', (t) => {
   if (!shared) return t.skip('no ../shared/checkpoints folder beside the project');
-  if (!hasNumpy) return t.skip('python3 with numpy is not installed');
+  if (noNumpy) return t.skip(noNumpy);
   const files = [
     ...readdirSync(shared).filter((f) => f.startsWith('pt_')).map((f) => join(shared, f)),
     ...(existsSync(join(shared, 'extra')) ? readdirSync(join(shared, 'extra')).filter((f) => f.endsWith('.npz')).map((f) => join(shared, 'extra', f)) : []),

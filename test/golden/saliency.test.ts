@@ -9,8 +9,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openActivationStats } from '../../extension/activations/openActivations';
@@ -19,32 +19,17 @@ import { runQuantPreview } from '../../extension/engine/quantPreview';
 import { ScanEngine } from '../../extension/engine/scanEngine';
 import { openCheckpoint } from '../../extension/formats/openCheckpoint';
 import { nodeSourceOpener } from '../../extension/source/nodeFileSource';
+import { ReferenceScript, cliJson, cliPath, missingPython, root, sharedCheckpoints } from './harness';
 
-const root = join(__dirname, '../..');
-const cli = join(root, 'dist/cli.js');
-const reference = join(__dirname, 'saliency_reference.py');
-const sharedCheckpoints = existsSync(join(root, '../shared/checkpoints')) ? join(root, '../shared/checkpoints') : '/work/shared/checkpoints';
-const hasPython = spawnSync('python3', ['-c', 'import gguf, numpy'], { stdio: 'ignore' }).status === 0;
-const skip = !hasPython && 'python3 with numpy and the gguf package is not installed (scripts/setup.sh installs them)';
+const reference = new ReferenceScript('saliency_reference.py');
+const skip = missingPython('gguf', 'numpy');
 const dir = mkdtempSync(join(tmpdir(), 'weightscope-saliency-golden-'));
 const TOP = '12';
-
-let fixturesDir: string | undefined;
-function fixtures(): string {
-  if (!fixturesDir) {
-    fixturesDir = join(dir, 'fixtures');
-    python('make-fixtures', fixturesDir);
-  }
-  return fixturesDir;
-}
-
-function python(...args: string[]): string {
-  return execFileSync('python3', [reference, ...args], { maxBuffer: 256 << 20 }).toString();
-}
+const fixtures = (): string => reference.fixtures();
+const python = (...args: string[]): string => reference.text(...args);
 
 function weightscope(model: string, method: string, alpha: string, activations?: string, ...flags: string[]): SaliencyReport {
-  const args = [cli, 'saliency', model, '--method', method, '--alpha', alpha, '--top', TOP, '--json', ...(activations ? ['--activations', activations] : []), ...flags];
-  return JSON.parse(execFileSync(process.execPath, args, { maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'ignore'] }).toString());
+  return cliJson('saliency', model, '--method', method, '--alpha', alpha, '--top', TOP, '--json', ...(activations ? ['--activations', activations] : []), ...flags);
 }
 
 function close(got: number | null, want: number | null, tolerance = 1e-12): boolean {
@@ -98,7 +83,7 @@ test('Wanda and OBS from a GGUF importance matrix, its legacy .dat and the safet
   }
   // llama.cpp names matched through the name table; the entry of no weight is unmatched, the one of a foreign
   // length (41 values for 24 columns) leaves its weight out with a warning.
-  const args = [cli, 'saliency', model, '--method', 'wanda', '--json', '--activations', join(fixtures(), 'imatrix.gguf')];
+  const args = [cliPath, 'saliency', model, '--method', 'wanda', '--json', '--activations', join(fixtures(), 'imatrix.gguf')];
   const run = spawnSync(process.execPath, args, { encoding: 'utf8' });
   assert.equal(run.status, 0, run.stderr);
   const imatrix = JSON.parse(run.stdout) as SaliencyReport;
@@ -135,12 +120,12 @@ test('results do not depend on workers or chunk size', { skip }, () => {
 });
 
 test('the real checkpoints in ../shared/checkpoints: magnitude, and Wanda with a generated importance matrix, equal numpy', { skip }, (t) => {
-  const files = existsSync(sharedCheckpoints)
+  const files = sharedCheckpoints
     ? readdirSync(sharedCheckpoints).filter((f) => /^(gguf_.*\.gguf|st_(capp_gpt2|torchtune_gemma).*\.safetensors)$/.test(f)).sort()
     : [];
   if (files.length === 0) return t.skip('no ../shared/checkpoints folder beside the project');
   for (const name of files) {
-    const model = join(sharedCheckpoints, name);
+    const model = join(sharedCheckpoints!, name);
     const magnitude = check(model, 'magnitude', '0.5');
     assert.ok(magnitude.tensors.length > 0, name);
     const imatrix = join(dir, `${name}.imatrix.gguf`);

@@ -382,7 +382,7 @@ test('the workers restart on a backward read and stop on a field that has fewer 
 
 // ---- the real models ----
 
-const sharedCheckpoints = [join(__dirname, '../../../shared/checkpoints'), '/work/shared/checkpoints'].find((d) => existsSync(d));
+const sharedCheckpoints = [join(__dirname, '../../../shared/checkpoints')].find((d) => existsSync(d));
 
 test('the real ONNX models hold the tensors their README counts, with subgraph tensors under their If node', async (t) => {
   if (!sharedCheckpoints) return t.skip('no ../shared/checkpoints folder beside the project');
