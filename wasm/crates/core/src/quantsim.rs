@@ -585,8 +585,20 @@ mod tests {
 
     /// Runs a job over `values` pushed in chunks of `chunk` elements, every pass.
     fn run(values: &[f32], rows: u64, schemes: &[Scheme], keep: &[u64], chunk: usize) -> QuantResult {
+        run_with(values, rows, None, schemes, keep, chunk)
+    }
+
+    fn run_weighted(values: &[f32], rows: u64, weights: &[f64], schemes: &[Scheme], keep: &[u64], chunk: usize) -> QuantResult {
+        run_with(values, rows, Some(weights), schemes, keep, chunk)
+    }
+
+    /// Runs a job over `values` pushed in chunks of `chunk` elements, every pass, with optional column weights.
+    fn run_with(values: &[f32], rows: u64, weights: Option<&[f64]>, schemes: &[Scheme], keep: &[u64], chunk: usize) -> QuantResult {
         let cols = values.len() as u64 / rows;
         let mut job = QuantJob::new(DType::F32, rows, cols, schemes, keep).unwrap();
+        if let Some(weights) = weights {
+            job.set_column_weights(weights.to_vec()).unwrap();
+        }
         let bytes = f32_bytes(values);
         loop {
             for part in bytes.chunks(chunk * 4) {
@@ -732,22 +744,6 @@ mod tests {
     }
 
     /// Like `run`, with column weights given before the first bytes.
-    fn run_weighted(values: &[f32], rows: u64, weights: &[f64], schemes: &[Scheme], keep: &[u64], chunk: usize) -> QuantResult {
-        let cols = values.len() as u64 / rows;
-        let mut job = QuantJob::new(DType::F32, rows, cols, schemes, keep).unwrap();
-        job.set_column_weights(weights.to_vec()).unwrap();
-        let bytes = f32_bytes(values);
-        loop {
-            for part in bytes.chunks(chunk * 4) {
-                job.push(part).unwrap();
-            }
-            if !job.end_pass().unwrap() {
-                break;
-            }
-        }
-        job.result().unwrap().clone()
-    }
-
     #[test]
     fn column_weights_weigh_each_error_and_skip_what_is_not_quantized() {
         // absmax 7 → scale 1: 2.5 → 2 and 3.5 → 4 each miss by 0.5; the NaN column takes no part.
