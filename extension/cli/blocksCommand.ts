@@ -4,8 +4,8 @@ import type { BlockAnalysis } from '../engine/blocksTypes';
 import { filesOf, placeOf, type TensorPlace } from '../engine/statsReport';
 import { openCheckpoint } from '../formats/openCheckpoint';
 import { nodeSourceOpener } from '../source/nodeFileSource';
-import { flagValue, globToRegExp, integerFlag, parseArgs, UsageError } from './args';
-import { engineFromArgs, ENGINE_FLAGS, printJson, type Command } from './command';
+import { integerFlag, parseArgs, UsageError } from './args';
+import { ENGINE_FLAGS, engineFromArgs, nameFilter, printJson, type Command } from './command';
 import { formatShape, formatStat, renderTable } from './table';
 
 const FLAGS = { json: {}, tensor: { value: true, repeat: true }, filter: { value: true }, grid: { value: true }, help: {}, ...ENGINE_FLAGS };
@@ -38,8 +38,7 @@ async function runBlocks(argv: string[]): Promise<number> {
   }
   if (args.positionals.length !== 1) throw new UsageError('blocks takes exactly one PATH');
   const grid = integerFlag(args, 'grid', 1, MAX_GRID) ?? DEFAULT_GRID;
-  const filterText = flagValue(args, 'filter');
-  const filter = filterText === undefined ? undefined : globToRegExp(filterText);
+  const filter = nameFilter(args);
   const wanted = args.flags.get('tensor') ?? [];
   const engine = engineFromArgs(args);
   try {
@@ -50,7 +49,7 @@ async function runBlocks(argv: string[]): Promise<number> {
       if (!isBlockQuantized(tensor.dtype)) throw new UsageError(`"${name}" is ${tensor.dtype}, not a block-quantized type`);
     }
     const selected = checkpoint.tensors.filter((t) =>
-      wanted.length > 0 ? wanted.includes(t.name) : isBlockQuantized(t.dtype) && (!filter || filter.test(t.name)));
+      wanted.length > 0 ? wanted.includes(t.name) : isBlockQuantized(t.dtype) && filter(t.name));
     const tensors = await Promise.all(selected.map(async (t): Promise<BlocksTensorReport> => ({
       ...placeOf(t),
       ...(await analyseBlocks(engine, t, grid)),

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { ScanEngine } from '../engine/scanEngine';
 import type { Finding } from '../formats/checkpoint';
-import { integerFlag, type FlagSpec, type ParsedArgs } from './args';
+import { flagValue, globToRegExp, integerFlag, type FlagSpec, type ParsedArgs } from './args';
 
 export interface Command {
   /** One or more lines for the usage text, indented by two spaces. */
@@ -37,4 +37,17 @@ export function printJson(value: unknown): void {
 /** Writes what a reader noticed about a file (unsafe pickle globals, …) to stderr, one note per line. */
 export function printFindings(findings: readonly Finding[] | undefined): void {
   for (const finding of findings ?? []) process.stderr.write(`weightscope: note: ${finding.code}: ${finding.file}: ${finding.message}\n`);
+}
+
+/** The --filter glob as a test of tensor names; every name passes without one. */
+export function nameFilter(args: ParsedArgs): (name: string) => boolean {
+  const glob = flagValue(args, 'filter');
+  if (glob === undefined) return () => true;
+  const pattern = globToRegExp(glob);
+  return (name) => pattern.test(name);
+}
+
+/** Tells stderr that a tensor was left out of an analysis, and why. */
+export function printSkipped(name: string, reason: string): void {
+  process.stderr.write(`weightscope: skipped ${name}: ${reason}\n`);
 }

@@ -1,9 +1,9 @@
 import { openCheckpoint } from '../formats/openCheckpoint';
 import { nodeSourceOpener } from '../source/nodeFileSource';
 import { DEFAULT_TOP, hasOutlierAnalysis, outliersDocument, runOutliers, MIN_RANKED } from '../engine/outliers';
-import { flagValue, globToRegExp, integerFlag, parseArgs, UsageError } from './args';
-import { engineFromArgs, ENGINE_FLAGS, printJson, type Command } from './command';
-import { ProgressLine } from './progress';
+import { integerFlag, parseArgs, UsageError } from './args';
+import { ENGINE_FLAGS, engineFromArgs, nameFilter, printJson, printSkipped, type Command } from './command';
+import { progressLineFor } from './progress';
 import { formatShape, formatStat, renderTable } from './table';
 
 const FLAGS = { json: {}, help: {}, top: { value: true }, filter: { value: true }, ...ENGINE_FLAGS };
@@ -23,15 +23,14 @@ async function runOutliersCommand(argv: string[]): Promise<number> {
   }
   if (args.positionals.length !== 1) throw new UsageError('outliers takes exactly one PATH');
   const top = integerFlag(args, 'top', 1, MAX_TOP) ?? DEFAULT_TOP;
-  const filterText = flagValue(args, 'filter');
-  const filter = filterText === undefined ? undefined : globToRegExp(filterText);
+  const filter = nameFilter(args);
   const engine = engineFromArgs(args);
   try {
     const checkpoint = await openCheckpoint(args.positionals[0]!, nodeSourceOpener);
     const entries = checkpoint.tensors;
-    const indices = entries.flatMap((t, i) => (hasOutlierAnalysis(t) && (!filter || filter.test(t.name)) ? [i] : []));
+    const indices = entries.flatMap((t, i) => (hasOutlierAnalysis(t) && filter(t.name) ? [i] : []));
     const totalBytes = indices.reduce((sum, i) => sum + entries[i]!.bytes, 0);
-    const progress = process.stderr.isTTY && !args.flags.has('json') ? new ProgressLine(totalBytes) : undefined;
+    const progress = progressLineFor(args, totalBytes);
     const outcomes = await runOutliers(engine.pool, entries, indices, {
       top: Math.max(top, MIN_RANKED),
       chunkBytes: engine.chunkBytes,
@@ -40,7 +39,7 @@ async function runOutliersCommand(argv: string[]): Promise<number> {
     progress?.clear();
     for (const i of indices) {
       const problem = outcomes.get(i)?.problem;
-      if (problem) process.stderr.write(`weightscope: skipped ${entries[i]!.name}: ${problem.code}: ${problem.message}\n`);
+      if (problem) printSkipped(entries[i]!.name, `${problem.code}: ${problem.message}`);
     }
     const document = outliersDocument(entries, outcomes, top);
     if (args.flags.has('json')) printJson(document);

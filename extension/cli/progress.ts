@@ -1,3 +1,4 @@
+import type { ParsedArgs } from './args';
 import { formatBytes } from './table';
 
 /** A one-line progress indicator on stderr, redrawn at most every 200 ms. */
@@ -14,4 +15,9 @@ export class ProgressLine {
   clear(): void {
     if (this.last > 0) process.stderr.write('\r\x1b[K');
   }
+}
+
+/** A progress line when stderr is a terminal and stdout is a readable table rather than a JSON document. */
+export function progressLineFor(args: ParsedArgs, totalBytes: number): ProgressLine | undefined {
+  return process.stderr.isTTY && !args.flags.has('json') ? new ProgressLine(totalBytes) : undefined;
 }

@@ -5,9 +5,9 @@ import {
   damageRanking, defaultKeepThreshold, hasQuantPreview, isQuantScheme, KEEP_FRACTIONS, keepList, llamaQuantizeOverrides, llmCompressorIgnore,
   QUANT_SCHEMES, quantDocument, runQuantPreview, type QuantScheme,
 } from '../engine/quantPreview';
-import { flagValue, globToRegExp, parseArgs, UsageError } from './args';
-import { engineFromArgs, ENGINE_FLAGS, printJson, type Command } from './command';
-import { ProgressLine } from './progress';
+import { flagValue, parseArgs, UsageError } from './args';
+import { ENGINE_FLAGS, engineFromArgs, nameFilter, printJson, printSkipped, type Command } from './command';
+import { progressLineFor } from './progress';
 import { formatStat, renderTable } from './table';
 
 const FLAGS = {
@@ -39,15 +39,14 @@ async function runQuantCommand(argv: string[]): Promise<number> {
   const keepBelowText = flagValue(args, 'keep-below');
   const keepBelow = keepBelowText === undefined ? undefined : Number(keepBelowText);
   if (keepBelow !== undefined && (keepBelowText!.trim() === '' || !Number.isFinite(keepBelow))) throw new UsageError(`--keep-below takes a number of dB, not "${keepBelowText}"`);
-  const filterText = flagValue(args, 'filter');
-  const filter = filterText === undefined ? undefined : globToRegExp(filterText);
+  const filter = nameFilter(args);
   const engine = engineFromArgs(args);
   try {
     const checkpoint = await openCheckpoint(args.positionals[0]!, nodeSourceOpener);
     const entries = checkpoint.tensors;
-    const indices = entries.flatMap((t, i) => (hasQuantPreview(t) && (!filter || filter.test(t.name)) ? [i] : []));
+    const indices = entries.flatMap((t, i) => (hasQuantPreview(t) && filter(t.name) ? [i] : []));
     const totalBytes = indices.reduce((sum, i) => sum + entries[i]!.bytes, 0);
-    const progress = process.stderr.isTTY && !args.flags.has('json') ? new ProgressLine(totalBytes) : undefined;
+    const progress = progressLineFor(args, totalBytes);
     const outcomes = await runQuantPreview(engine.pool, entries, indices, {
       schemes,
       keep: keepOutliers ? [...KEEP_FRACTIONS] : [],
@@ -57,7 +56,7 @@ async function runQuantCommand(argv: string[]): Promise<number> {
     progress?.clear();
     for (const i of indices) {
       const problem = outcomes.get(i)?.problem;
-      if (problem) process.stderr.write(`weightscope: skipped ${entries[i]!.name}: ${problem.code}: ${problem.message}\n`);
+      if (problem) printSkipped(entries[i]!.name, `${problem.code}: ${problem.message}`);
     }
     const exportIgnore = flagValue(args, 'export-ignore');
     const exportLlama = flagValue(args, 'export-llama-quantize');

@@ -9,9 +9,9 @@ import { DEFAULT_RANK, MAX_RANK, SALIENCY_METHODS, type SaliencyAnalysis, type S
 import { FormatError } from '../formats/formatError';
 import { openCheckpoint } from '../formats/openCheckpoint';
 import { nodeSourceOpener } from '../source/nodeFileSource';
-import { flagValue, globToRegExp, integerFlag, numberFlag, parseArgs, UsageError } from './args';
-import { engineFromArgs, ENGINE_FLAGS, printFindings, printJson, type Command } from './command';
-import { ProgressLine } from './progress';
+import { flagValue, integerFlag, numberFlag, parseArgs, UsageError } from './args';
+import { ENGINE_FLAGS, engineFromArgs, nameFilter, printFindings, printJson, printSkipped, type Command } from './command';
+import { progressLineFor } from './progress';
 import { formatShape, formatStat, renderTable } from './table';
 
 const FLAGS = {
@@ -46,8 +46,7 @@ async function runSaliencyCommand(argv: string[]): Promise<number> {
   const alpha = numberFlag(args, 'alpha', 0, 1) ?? DEFAULT_ALPHA;
   const top = integerFlag(args, 'top', 1, MAX_TOP) ?? DEFAULT_TOP;
   const rank = integerFlag(args, 'rank', 1, MAX_RANK) ?? DEFAULT_RANK;
-  const filterText = flagValue(args, 'filter');
-  const filter = filterText === undefined ? undefined : globToRegExp(filterText);
+  const filter = nameFilter(args);
   const activationsPath = flagValue(args, 'activations');
 
   const engine = engineFromArgs(args);
@@ -58,14 +57,14 @@ async function runSaliencyCommand(argv: string[]): Promise<number> {
     printFindings(stats?.findings);
     const problem = statisticProblem(method, stats);
     if (problem) throw new UsageError(problem);
-    const plan = planSaliency(checkpoint, method, stats, filter ? (name) => filter.test(name) : undefined);
+    const plan = planSaliency(checkpoint, method, stats, filter);
     if (stats && needsActivations(method) && plan.unmatched.length === stats.entries.length) {
       const example = stats.entries[0]!.name;
       throw new FormatError('ACTIVATIONS_MISMATCH', `none of its ${stats.entries.length} entries names a tensor of ${args.positionals[0]} (such as "${example}"): statistics of another model?`, stats.file);
     }
-    for (const { name, reason } of plan.skipped) skipped(name, reason);
+    for (const { name, reason } of plan.skipped) printSkipped(name, reason);
     const totalBytes = plan.targets.reduce((sum, t) => sum + t.entry.bytes, 0);
-    const progress = process.stderr.isTTY && !args.flags.has('json') ? new ProgressLine(totalBytes) : undefined;
+    const progress = progressLineFor(args, totalBytes);
     let doneBytes = 0;
     const onProgress = (bytes: number): void => progress?.update((doneBytes += bytes));
     // The table also shows how LIFT's principal weights overlap the largest ones (more passes); the JSON does not.
@@ -75,7 +74,7 @@ async function runSaliencyCommand(argv: string[]): Promise<number> {
         return { name: target.entry.name, shape: target.entry.shape, analysis: await analyseSaliency(engine.pool, target, { method, alpha, top, chunkBytes: engine.chunkBytes, lift, onProgress }) };
       } catch (error) {
         const failure = error instanceof TaskError ? error : new TaskError('READ_ERROR', String(error));
-        skipped(target.entry.name, `${failure.code}: ${failure.message}`);
+        printSkipped(target.entry.name, `${failure.code}: ${failure.message}`);
         return undefined;
       }
     }));
@@ -96,9 +95,6 @@ function magnitudeOverlap(overlaps: SaliencyAnalysis['overlaps']): string {
 }
 
 /** A weight left out of the document, on stderr as the other analyses report theirs. */
-function skipped(name: string, reason: string): void {
-  process.stderr.write(`weightscope: skipped ${name}: ${reason}\n`);
-}
 
 /** A ranked score; null in a ranking is +Inf (NaN is never ranked). */
 function score(value: number | null): string {

@@ -2,9 +2,9 @@ import { openCheckpoint } from '../formats/openCheckpoint';
 import { nodeSourceOpener } from '../source/nodeFileSource';
 import type { TensorOutcome } from '../engine/scanEngine';
 import { buildStatsReport, type StatsReport } from '../engine/statsReport';
-import { flagValue, globToRegExp, parseArgs, UsageError } from './args';
-import { engineFromArgs, ENGINE_FLAGS, printFindings, printJson, type Command } from './command';
-import { ProgressLine } from './progress';
+import { parseArgs, UsageError } from './args';
+import { ENGINE_FLAGS, engineFromArgs, nameFilter, printFindings, printJson, type Command } from './command';
+import { progressLineFor } from './progress';
 import { formatBytes, formatShape, formatStat, renderTable } from './table';
 
 const FLAGS = { json: {}, filter: { value: true }, help: {}, ...ENGINE_FLAGS };
@@ -22,19 +22,18 @@ async function runStats(argv: string[]): Promise<number> {
     return 0;
   }
   if (args.positionals.length !== 1) throw new UsageError('stats takes exactly one PATH');
-  const filterText = flagValue(args, 'filter');
-  const filter = filterText === undefined ? undefined : globToRegExp(filterText);
+  const filter = nameFilter(args);
   const engine = engineFromArgs(args);
 
   const checkpoint = await openCheckpoint(args.positionals[0]!, nodeSourceOpener);
   // Security findings (pickle globals that would run code) go to stderr so stdout stays the documented document.
   printFindings(checkpoint.findings);
-  const indices = checkpoint.tensors.flatMap((t, i) => (!filter || filter.test(t.name) ? [i] : []));
+  const indices = checkpoint.tensors.flatMap((t, i) => (filter(t.name) ? [i] : []));
   const entries = indices.map((i) => checkpoint.tensors[i]!);
   const totalBytes = entries.reduce((sum, t) => sum + t.bytes, 0);
 
   const outcomes = new Map<number, TensorOutcome>();
-  const progress = process.stderr.isTTY && !args.flags.has('json') ? new ProgressLine(totalBytes) : undefined;
+  const progress = progressLineFor(args, totalBytes);
   try {
     await engine.scan(entries, {
       onTensor: (outcome) => outcomes.set(indices[outcome.index]!, outcome),

@@ -5,7 +5,8 @@
  */
 import { elementCount, matrixShape, type TensorEntry } from '../formats/checkpoint';
 import { lookupDType } from '../formats/dtypes';
-import { TaskError, type ComputePool } from './computePool';
+import type { ComputePool } from './computePool';
+import { runTensors, type TensorRunOptions } from './tensorRuns';
 import type { ChannelSummary } from './wasmCore';
 
 /** Widest and tallest matrices analysed (the core's per-column accumulators and per-row medians). */
@@ -71,47 +72,18 @@ export type OutlierOutcome =
   | { index: number; summary: ChannelSummary; problem?: undefined }
   | { index: number; summary?: undefined; problem: { code: string; message: string } };
 
-export interface OutlierRunOptions {
+export interface OutlierRunOptions extends TensorRunOptions<OutlierOutcome> {
   top: number;
   chunkBytes: number;
-  signal?: AbortSignal;
-  priority?: number;
-  onOutcome?(outcome: OutlierOutcome): void;
-  onProgress?(doneBytes: number): void;
 }
 
 /** Analyses the given tensors (by index into `entries`) on the pool, largest first. */
-export async function runOutliers(pool: ComputePool, entries: readonly TensorEntry[], indices: readonly number[], options: OutlierRunOptions): Promise<Map<number, OutlierOutcome>> {
-  const outcomes = new Map<number, OutlierOutcome>();
-  let doneBytes = 0;
-  const order = [...indices].sort((a, b) => entries[b]!.bytes - entries[a]!.bytes || a - b);
-  const report = (outcome: OutlierOutcome): void => {
-    if (options.signal?.aborted) return;
-    outcomes.set(outcome.index, outcome);
-    options.onOutcome?.(outcome);
-  };
-  await Promise.all(
-    order.map(async (index) => {
-      const entry = entries[index]!;
-      const skip = outlierSkipReason(entry);
-      if (skip) return report({ index, problem: { code: entry.problem?.code ?? 'TOO_LARGE', message: skip } });
-      try {
-        const summary = await pool.run('channels', { location: entry, top: options.top, chunkBytes: options.chunkBytes }, {
-          signal: options.signal,
-          priority: options.priority,
-          onProgress: (bytes) => {
-            doneBytes += bytes;
-            if (!options.signal?.aborted) options.onProgress?.(doneBytes);
-          },
-        });
-        report({ index, summary });
-      } catch (error) {
-        if (error instanceof TaskError && error.code === 'CANCELLED') return;
-        report({ index, problem: { code: error instanceof TaskError ? error.code : 'READ_ERROR', message: (error as Error).message } });
-      }
-    }),
-  );
-  return outcomes;
+export function runOutliers(pool: ComputePool, entries: readonly TensorEntry[], indices: readonly number[], options: OutlierRunOptions): Promise<Map<number, OutlierOutcome>> {
+  return runTensors(entries, indices, {
+    skipReason: outlierSkipReason,
+    analyse: async (index, entry, task) => ({ index, summary: await pool.run('channels', { location: entry, top: options.top, chunkBytes: options.chunkBytes }, task) }),
+    failed: (index, problem) => ({ index, problem }),
+  }, options);
 }
 
 export interface SuperWeightCandidate {

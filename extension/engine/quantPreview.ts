@@ -6,7 +6,8 @@
 import { elementCount, matrixShape, type TensorEntry } from '../formats/checkpoint';
 import { lookupDType } from '../formats/dtypes';
 import { hfToGgufName } from '../formats/ggufNames';
-import { TaskError, type ComputePool } from './computePool';
+import type { ComputePool } from './computePool';
+import { runTensors, type TensorRunOptions } from './tensorRuns';
 import { defaultKeepThresholdOf } from './keepRule';
 import type { ActivationInput } from './tasks/activations';
 import { KEEP_FRACTIONS, QUANT_SCHEMES, type KeepFraction, type QuantScheme, type QuantSums } from './wasmCore';
@@ -107,54 +108,27 @@ export type QuantOutcome =
   | { index: number; results: SchemeResult[]; problem?: undefined }
   | { index: number; results?: undefined; problem: { code: string; message: string } };
 
-export interface QuantRunOptions {
+export interface QuantRunOptions extends TensorRunOptions<QuantOutcome> {
   schemes: readonly QuantScheme[];
   keep: readonly KeepFraction[];
   /** Column weights of a tensor (index into `entries`) for weighted errors, when it has any. */
   weightsOf?(index: number): ActivationInput | undefined;
   chunkBytes: number;
-  signal?: AbortSignal;
-  priority?: number;
-  onOutcome?(outcome: QuantOutcome): void;
-  onProgress?(doneBytes: number): void;
 }
 
 /** Simulates the schemes on the given tensors (indices into `entries`), one task per tensor, largest first. */
-export async function runQuantPreview(pool: ComputePool, entries: readonly TensorEntry[], indices: readonly number[], options: QuantRunOptions): Promise<Map<number, QuantOutcome>> {
-  const outcomes = new Map<number, QuantOutcome>();
-  let doneBytes = 0;
-  const order = [...indices].sort((a, b) => entries[b]!.bytes - entries[a]!.bytes || a - b);
-  const report = (outcome: QuantOutcome): void => {
-    if (options.signal?.aborted) return;
-    outcomes.set(outcome.index, outcome);
-    options.onOutcome?.(outcome);
-  };
-  await Promise.all(
-    order.map(async (index) => {
-      const entry = entries[index]!;
-      const skip = quantSkipReason(entry);
-      if (skip) return report({ index, problem: { code: entry.problem?.code ?? 'TOO_LARGE', message: skip } });
+export function runQuantPreview(pool: ComputePool, entries: readonly TensorEntry[], indices: readonly number[], options: QuantRunOptions): Promise<Map<number, QuantOutcome>> {
+  return runTensors(entries, indices, {
+    skipReason: quantSkipReason,
+    analyse: async (index, entry, task) => {
       const schemes = options.schemes.filter((s) => schemeApplies(entry, s));
-      if (schemes.length === 0) return report({ index, results: [] });
-      try {
-        const activation = options.weightsOf?.(index);
-        const spec = { location: entry, schemes: [...schemes], keep: [...options.keep], chunkBytes: options.chunkBytes, ...(activation ? { activation } : {}) };
-        const sums = await pool.run('quant', spec, {
-          signal: options.signal,
-          priority: options.priority,
-          onProgress: (bytes) => {
-            doneBytes += bytes;
-            if (!options.signal?.aborted) options.onProgress?.(doneBytes);
-          },
-        });
-        report({ index, results: schemeResults(sums) });
-      } catch (error) {
-        if (error instanceof TaskError && error.code === 'CANCELLED') return;
-        report({ index, problem: { code: error instanceof TaskError ? error.code : 'READ_ERROR', message: (error as Error).message } });
-      }
-    }),
-  );
-  return outcomes;
+      if (schemes.length === 0) return { index, results: [] };
+      const activation = options.weightsOf?.(index);
+      const spec = { location: entry, schemes: [...schemes], keep: [...options.keep], chunkBytes: options.chunkBytes, ...(activation ? { activation } : {}) };
+      return { index, results: schemeResults(await pool.run('quant', spec, task)) };
+    },
+    failed: (index, problem) => ({ index, problem }),
+  }, options);
 }
 
 /**
