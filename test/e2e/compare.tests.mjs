@@ -58,6 +58,17 @@ async function answerDialog(page, relativePath) {
   return folder;
 }
 
+/** Opens `file`, runs Compare with Base… against `base` and waits for the diff to finish; the workspace folder. */
+async function compareWithBase(ctx, file, base) {
+  await openCheckpoint(ctx, file);
+  await runCommand(ctx.page, 'Weightscope: Compare with Base…');
+  const folder = await answerDialog(ctx.page, base);
+  const frame = ctx.frame();
+  await frame.locator('#app[data-view="diff"]').waitFor({ timeout: 30_000 });
+  await frame.locator('[data-testid="scan-status"][data-state="done"]').waitFor({ timeout: RUN_TIMEOUT });
+  return folder;
+}
+
 function cliJson(...args) {
   return JSON.parse(execFileSync(process.execPath, [join(projectRoot, 'dist/cli.js'), ...args, '--json'], { maxBuffer: 64 << 20 }).toString());
 }
@@ -66,13 +77,9 @@ export const tests = [
   {
     name: 'diff: Compare with Base… shows the layer profile with frozen layers, pairs matching the CLI, a delta histogram and low rank',
     async run(ctx) {
-      await openCheckpoint(ctx, 'finetune/model.safetensors');
-      await runCommand(ctx.page, 'Weightscope: Compare with Base…');
-      const folder = await answerDialog(ctx.page, 'base/model.safetensors');
+      const folder = await compareWithBase(ctx, 'finetune/model.safetensors', 'base/model.safetensors');
       const frame = ctx.frame();
-      await frame.locator('#app[data-view="diff"]').waitFor({ timeout: 30_000 });
       assert.equal(await frame.locator('[data-testid="diff-a"]').innerText(), 'base/model.safetensors');
-      await frame.locator('[data-testid="scan-status"][data-state="done"]').waitFor({ timeout: RUN_TIMEOUT });
       // Layer 0 and the embeddings are frozen in the fine-tune; q and v of the other layers carry rank-4 deltas.
       const cell = (layer, kind) => frame.locator(`[data-testid="profile-cell"][data-layer="${layer}"][data-kind="${kind}"]`);
       for (const kind of ['q', 'k', 'v', 'o', 'gate', 'up', 'down', 'norm']) assert.equal(await cell(0, kind).getAttribute('data-frozen'), 'true', `layer 0 ${kind}`);
@@ -114,12 +121,8 @@ export const tests = [
   {
     name: 'diff: the quantized GGUF compared with its safetensors base pairs llama.cpp names, un-permutes Q/K and shows the dequantization error',
     async run(ctx) {
-      await openCheckpoint(ctx, 'quantized/model.gguf');
-      await runCommand(ctx.page, 'Weightscope: Compare with Base…');
-      const folder = await answerDialog(ctx.page, 'base/model.safetensors');
+      const folder = await compareWithBase(ctx, 'quantized/model.gguf', 'base/model.safetensors');
       const frame = ctx.frame();
-      await frame.locator('#app[data-view="diff"]').waitFor({ timeout: 30_000 });
-      await frame.locator('[data-testid="scan-status"][data-state="done"]').waitFor({ timeout: RUN_TIMEOUT });
       const report = cliJson('diff', join(folder, 'base/model.safetensors'), join(folder, 'quantized/model.gguf'));
       assert.equal(await frame.locator('[data-fact="pairs"] .value').innerText(), String(report.tensors.length));
       assert.deepEqual([report.only_a, report.only_b], [[], []]);
@@ -145,12 +148,8 @@ export const tests = [
   {
     name: 'diff of two independently trained adapters compares their ΔW and says they are independent trainings',
     async run(ctx) {
-      await openCheckpoint(ctx, 'adapter-b/adapter_model.safetensors');
-      await runCommand(ctx.page, 'Weightscope: Compare with Base…');
-      await answerDialog(ctx.page, 'adapter/adapter_model.safetensors');
+      await compareWithBase(ctx, 'adapter-b/adapter_model.safetensors', 'adapter/adapter_model.safetensors');
       const frame = ctx.frame();
-      await frame.locator('#app[data-view="diff"]').waitFor({ timeout: 30_000 });
-      await frame.locator('[data-testid="scan-status"][data-state="done"]').waitFor({ timeout: RUN_TIMEOUT });
       assert.equal(await frame.locator('[data-testid="diff-mode"]').getAttribute('data-value'), 'lora', 'two adapters compare as ΔW');
       assert.equal(await frame.locator('[data-fact="pairs"] .value').innerText(), '3');
       await frame.locator('[data-testid="diff-notice"][data-independent="true"]').waitFor();

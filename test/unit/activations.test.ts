@@ -14,20 +14,12 @@ import { MemoryFiles } from '../fixtures/memorySource';
 import { buildSafetensors, type TensorData } from '../fixtures/safetensorsWriter';
 import { buildTorchZip, f32 } from '../fixtures/torchWriter';
 import { buildZip } from '../fixtures/zipWriter';
+import { concat } from '../fixtures/onnxWriter';
 
 const f32s = (...values: number[]): Uint8Array => new Uint8Array(Float32Array.from(values).buffer);
 const i32s = (...values: number[]): Uint8Array => new Uint8Array(Int32Array.from(values).buffer);
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 async function open(path: string, bytes: Uint8Array): Promise<ActivationStats> {
   return openActivationStats(path, new MemoryFiles({ [path]: bytes }));
