@@ -75,7 +75,8 @@ mod lanes {
         /// Lanes whose sign bit is set (−0.0 and negative NaNs included).
         #[inline(always)]
         pub fn sign_bit(self) -> M64x2 {
-            M64x2(i64x2_shr(self.0, 63))
+            // A signed compare of the bits with 0: one instruction on x86, where a 64-bit arithmetic shift takes six.
+            M64x2(i64x2_lt(self.0, i64x2_splat(0)))
         }
         /// Lane-wise `self < o` (false when either is NaN).
         #[inline(always)]
