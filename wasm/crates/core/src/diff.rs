@@ -6,7 +6,7 @@
 //! pushes.
 use crate::decode::decode_f64;
 use crate::dtype::DType;
-use crate::simd::F64x2;
+use crate::simd::{Count64x2, F64x2};
 
 /// Elements per summation block.
 const BLOCK: usize = 4096;
@@ -298,12 +298,12 @@ struct BlockResult {
 /// equal slots do not wait on each other). Zeros and non-finite deltas are separated when the raw counts are folded
 /// into bins (`finish`). Non-finite values are looked for only when a sum of squares is not finite. Non-finite
 /// deltas are left out of the maximum: |d| + (d − d) is NaN for them, and the lane maximum keeps its accumulator
-/// against NaN. Counts are accumulated as f64 ones, exact for a block.
+/// against NaN. Counts are accumulated in u64 lanes.
 fn compare_block(a: &[f64], b: &[f64], slots: &mut [u64]) -> BlockResult {
     let zero = F64x2::splat(0.0);
     let [mut aa, mut bb, mut dd, mut ab] = [zero; 4];
     let mut max = zero;
-    let [mut changed, mut both_nonzero, mut flips, mut zeros_positive, mut zeros_negative] = [zero; 5];
+    let [mut changed, mut both_nonzero, mut flips, mut zeros_positive, mut zeros_negative] = [Count64x2::zero(); 5];
     let (histogram0, histogram1) = slots.split_at_mut(RAW_SLOTS);
     let pairs = a.len() / 2;
     for (xs, ys) in a[..2 * pairs].chunks_exact(2).zip(b[..2 * pairs].chunks_exact(2)) {
@@ -315,20 +315,20 @@ fn compare_block(a: &[f64], b: &[f64], slots: &mut [u64]) -> BlockResult {
         ab = ab.add(x.mul(y));
         max = max.max(d.abs().add(d.sub(d)));
         let (x_number, y_number) = (x.eq(x), y.eq(y));
-        changed = changed.add(x.eq(y).not().and(x_number.or(y_number)).ones());
+        changed = changed.count(x.eq(y).not().and(x_number.or(y_number)));
         let nonzero = x.eq(zero).or(y.eq(zero)).not().and(x_number).and(y_number);
-        both_nonzero = both_nonzero.add(nonzero.ones());
-        flips = flips.add(nonzero.and(x.sign_bit().xor(y.sign_bit())).ones());
+        both_nonzero = both_nonzero.count(nonzero);
+        flips = flips.count(nonzero.and(x.sign_bit().xor(y.sign_bit())));
         let (d_zero, d_negative) = (d.eq(zero), d.sign_bit());
-        zeros_positive = zeros_positive.add(d_zero.and(d_negative.not()).ones());
-        zeros_negative = zeros_negative.add(d_zero.and(d_negative).ones());
+        zeros_positive = zeros_positive.count(d_zero.and(d_negative.not()));
+        zeros_negative = zeros_negative.count(d_zero.and(d_negative));
+        // The mask only tells the compiler what the shift guarantees (14 bits), so the index needs no bounds check.
         let [s0, s1] = d.bits_shr(50);
-        histogram0[s0 as usize] += 1;
-        histogram1[s1 as usize] += 1;
+        histogram0[(s0 as usize) & (RAW_SLOTS - 1)] += 1;
+        histogram1[(s1 as usize) & (RAW_SLOTS - 1)] += 1;
     }
     let lanes = |v: F64x2| v.lanes();
     let total = |v: F64x2| lanes(v)[0] + lanes(v)[1];
-    let count = |v: F64x2| total(v) as u64;
     let mut result = BlockResult {
         sums: [total(aa), total(bb), total(dd), total(ab)],
         max_abs: lanes(max)[0].max(lanes(max)[1]),
@@ -337,11 +337,11 @@ fn compare_block(a: &[f64], b: &[f64], slots: &mut [u64]) -> BlockResult {
         nonfinite_b: !total(bb).is_finite() && b.iter().any(|y| !y.is_finite()),
         counts: Counts {
             n: a.len() as u64,
-            changed: count(changed),
-            both_nonzero: count(both_nonzero),
-            sign_flips: count(flips),
-            zeros_positive: count(zeros_positive),
-            zeros_negative: count(zeros_negative),
+            changed: changed.total(),
+            both_nonzero: both_nonzero.total(),
+            sign_flips: flips.total(),
+            zeros_positive: zeros_positive.total(),
+            zeros_negative: zeros_negative.total(),
         },
     };
     if a.len() % 2 == 1 {

@@ -75,7 +75,8 @@ mod lanes {
         /// Lanes whose sign bit is set (−0.0 and negative NaNs included).
         #[inline(always)]
         pub fn sign_bit(self) -> M64x2 {
-            M64x2(i64x2_shr(self.0, 63))
+            // A signed compare of the bits with 0: one instruction on x86, where a 64-bit arithmetic shift takes six.
+            M64x2(i64x2_lt(self.0, i64x2_splat(0)))
         }
         /// Lane-wise `self < o` (false when either is NaN).
         #[inline(always)]
@@ -140,6 +141,29 @@ mod lanes {
         #[inline(always)]
         pub fn select(self, a: F64x2, b: F64x2) -> F64x2 {
             F64x2(v128_bitselect(a.0, b.0, self.0))
+        }
+    }
+
+    /// Two u64 counters of set mask lanes: a set lane is −1, so subtracting the mask adds one (no 1.0 constant and
+    /// no f64 add per count).
+    #[derive(Clone, Copy, Debug)]
+    pub struct Count64x2(v128);
+
+    impl Count64x2 {
+        /// Both counters at zero.
+        #[inline(always)]
+        pub fn zero() -> Count64x2 {
+            Count64x2(i64x2_splat(0))
+        }
+        /// Adds one to the counters of the set lanes.
+        #[inline(always)]
+        pub fn count(self, m: M64x2) -> Count64x2 {
+            Count64x2(i64x2_sub(self.0, m.0))
+        }
+        /// Both counters added.
+        #[inline(always)]
+        pub fn total(self) -> u64 {
+            u64x2_extract_lane::<0>(self.0) + u64x2_extract_lane::<1>(self.0)
         }
     }
 
@@ -327,6 +351,28 @@ mod lanes {
             s
         }
     }
+    /// Two u64 counters of set mask lanes.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Count64x2([u64; 2]);
+
+    impl Count64x2 {
+        /// Both counters at zero.
+        #[inline(always)]
+        pub fn zero() -> Count64x2 {
+            Count64x2([0; 2])
+        }
+        /// Adds one to the counters of the set lanes.
+        #[inline(always)]
+        pub fn count(self, m: M64x2) -> Count64x2 {
+            Count64x2([self.0[0] + m.0[0] as u64, self.0[1] + m.0[1] as u64])
+        }
+        /// Both counters added.
+        #[inline(always)]
+        pub fn total(self) -> u64 {
+            self.0[0] + self.0[1]
+        }
+    }
+
     /// Four little-endian f32 (16 bytes) widened into `out[..4]`.
     #[inline(always)]
     pub fn widen_f32(b: &[u8], out: &mut [f64]) {
@@ -352,11 +398,11 @@ mod lanes {
     }
 }
 
-pub use lanes::{widen_bf16, widen_f16, widen_f32, F64x2, M64x2};
+pub use lanes::{widen_bf16, widen_f16, widen_f32, Count64x2, F64x2, M64x2};
 
 #[cfg(test)]
 mod tests {
-    use super::F64x2;
+    use super::{Count64x2, F64x2};
 
     #[test]
     fn lane_operations() {
@@ -383,6 +429,7 @@ mod tests {
         let n = F64x2::load(&[-1.0, -1.0]).sign_bit();
         assert_eq!(m.and(n).ones().lanes(), [1.0, 0.0]);
         assert_eq!(m.or(n).ones().lanes(), [1.0, 1.0]);
+        assert_eq!(Count64x2::zero().count(m).count(n).count(m.or(n)).total(), 5);
         assert_eq!(m.xor(n).ones().lanes(), [0.0, 1.0]);
         assert_eq!(m.select(F64x2::splat(5.0), F64x2::splat(6.0)).lanes(), [5.0, 6.0]);
         assert_eq!(F64x2::load(&[1.0, -2.0]).bits_shr(52), [0x3ff, 0xc00]);

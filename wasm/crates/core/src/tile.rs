@@ -116,9 +116,7 @@ const EMPTY_CELL: Cell =
 impl Cell {
     /// Adds to the compensated sum (Neumaier).
     fn add_sum(&mut self, x: f64) {
-        let t = self.sum + x;
-        self.compensation += if self.sum.abs() >= x.abs() { (self.sum - t) + x } else { (x - t) + self.sum };
-        self.sum = t;
+        neumaier_step(&mut self.sum, &mut self.compensation, x);
     }
 
     fn add(&mut self, unit: &Cell) {
@@ -347,24 +345,42 @@ fn sum_lanes(values: &[f64]) -> f64 {
     fold_lanes(values, 0.0, F64x2::add)
 }
 
-/// Σ values as a Neumaier-compensated (sum, compensation) pair, in four interleaved lanes (vectorizes).
+/// One Neumaier step: adds `x` to the compensated pair (`sum`, `compensation`).
+fn neumaier_step(sum: &mut f64, compensation: &mut f64, x: f64) {
+    let (t, lost) = neumaier_lanes(F64x2::splat(*sum), F64x2::splat(x));
+    *compensation += lost.lanes()[0];
+    *sum = t.lanes()[0];
+}
+
+/// Neumaier steps in two lanes: the new sums s + x and what rounding lost. The larger term is picked by a lane
+/// select, not a branch: which one is larger is a coin toss on real data, and mispredicted branches cost a mean tile
+/// a fifth of its time.
+#[inline(always)]
+fn neumaier_lanes(s: F64x2, x: F64x2) -> (F64x2, F64x2) {
+    let t = s.add(x);
+    (t, x.abs().le(s.abs()).select(s.sub(t).add(x), x.sub(t).add(s)))
+}
+
+/// Σ values as a Neumaier-compensated (sum, compensation) pair, in four interleaved lanes (two F64x2).
 fn compensated_sum(values: &[f64]) -> (f64, f64) {
-    let mut sum = [0.0f64; 4];
-    let mut compensation = [0.0f64; 4];
-    let step = |s: &mut f64, c: &mut f64, x: f64| {
-        let t = *s + x;
-        *c += if s.abs() >= x.abs() { (*s - t) + x } else { (x - t) + *s };
-        *s = t;
-    };
+    let zero = F64x2::splat(0.0);
+    let (mut sum, mut compensation) = ([zero; 2], [zero; 2]);
     let quads = values.chunks_exact(4);
     let rest = quads.remainder();
     for quad in quads {
-        for l in 0..4 {
-            step(&mut sum[l], &mut compensation[l], quad[l]);
+        for half in 0..2 {
+            let (t, lost) = neumaier_lanes(sum[half], F64x2::load(&quad[2 * half..]));
+            compensation[half] = compensation[half].add(lost);
+            sum[half] = t;
         }
     }
+    let lanes = |v: [F64x2; 2]| {
+        let ([a, b], [c, d]) = (v[0].lanes(), v[1].lanes());
+        [a, b, c, d]
+    };
+    let (mut sum, mut compensation) = (lanes(sum), lanes(compensation));
     for (l, &x) in rest.iter().enumerate() {
-        step(&mut sum[l], &mut compensation[l], x);
+        neumaier_step(&mut sum[l], &mut compensation[l], x);
     }
     let mut total = EMPTY_CELL;
     for l in 0..4 {
