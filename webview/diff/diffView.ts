@@ -4,7 +4,7 @@
  * hatched), a sortable table of pairs, and the selected pair's detail: statistics, delta histogram, low rank on
  * demand.
  */
-import { independentTrainings, INDEPENDENT_TRAININGS_NOTICE, type DiffRow, type DiffSummary, type OpenResponse, type PairRecord, type PairStats } from '../../extension/protocol/messages';
+import { independentTrainings, INDEPENDENT_TRAININGS_NOTICE, type DiffRow, type DiffSummary, type MismatchRow, type OpenResponse, type PairRecord, type PairStats } from '../../extension/protocol/messages';
 import { formatCount, formatShape, formatValue } from '../lib/format';
 import { cellKey, layerProfile, shade } from '../lib/layerProfile';
 import { sharedPrefix, shortName } from '../lib/names';
@@ -17,6 +17,9 @@ import { el } from '../views/dom';
 import { updateProgress } from '../views/header';
 import { renderSpectrum, spectrumFacts } from '../views/spectrum';
 import { VirtualTable, type Column, type TableState } from '../views/virtualTable';
+
+/** A pair that could not be compared; a pair of equal shapes but different dtypes is compared (and listed apart). */
+const differentShapes = (m: MismatchRow): boolean => m.shapeA.length !== m.shapeB.length || m.shapeA.some((d, i) => d !== m.shapeB[i]);
 
 export interface DiffViewState extends TableState {
   tab: 'profile' | 'pairs' | 'unmatched';
@@ -101,7 +104,8 @@ export function showDiff(app: HTMLElement, host: HostClient, response: DiffRespo
       ['changed', `${done.length - frozen}`, 'changed'],
       ['only-a', String(s.onlyA.length), 'only in A'],
       ['only-b', String(s.onlyB.length), 'only in B'],
-      ['mismatched', String(s.mismatched.length), 'mismatched'],
+      ['mismatched', String(s.mismatched.filter(differentShapes).length), 'mismatched'],
+      ['recast', String(s.mismatched.filter((m) => !differentShapes(m)).length), 'dtype changed'],
     ];
     const modeToggle = s.a.loraPairs > 0 && s.b.loraPairs > 0
       ? el('div', { class: 'toggle', 'data-testid': 'diff-mode', 'data-value': s.mode, role: 'group', 'aria-label': 'compare as' },
@@ -131,7 +135,7 @@ export function showDiff(app: HTMLElement, host: HostClient, response: DiffRespo
   const renderTabs = (): void => {
     const tab = state().tab;
     tabs.setAttribute('data-value', tab);
-    tabs.replaceChildren(...([['profile', 'Layer profile'], ['pairs', `Pairs (${rows.length})`], ['unmatched', `Unmatched (${summary.onlyA.length + summary.onlyB.length + summary.mismatched.length})`]] as const).map(([id, text]) => {
+    tabs.replaceChildren(...([['profile', 'Layer profile'], ['pairs', `Pairs (${rows.length})`], ['unmatched', `Unmatched (${summary.onlyA.length + summary.onlyB.length + summary.mismatched.filter(differentShapes).length})`]] as const).map(([id, text]) => {
       const button = el('button', { class: id === tab ? 'on' : '', role: 'tab', 'aria-selected': String(id === tab), 'data-option': id }, text);
       button.addEventListener('click', () => {
         save({ tab: id });
@@ -182,7 +186,8 @@ export function showDiff(app: HTMLElement, host: HostClient, response: DiffRespo
     return el('div', { class: 'unmatched-view' },
       list('Only in A', 'only-a', summary.onlyA),
       list('Only in B', 'only-b', summary.onlyB),
-      list('Mismatched shape or dtype', 'mismatched', summary.mismatched.map((m) => `${m.name}: ${formatShape(m.shapeA)} ${m.dtypeA} vs ${formatShape(m.shapeB)} ${m.dtypeB}`)));
+      list('Mismatched shape (not compared)', 'mismatched', summary.mismatched.filter(differentShapes).map((m) => `${m.name}: ${formatShape(m.shapeA)} ${m.dtypeA} vs ${formatShape(m.shapeB)} ${m.dtypeB}`)),
+      list('Compared across dtypes', 'recast', summary.mismatched.filter((m) => !differentShapes(m)).map((m) => `${m.name}: ${m.dtypeA} vs ${m.dtypeB}`)));
   };
 
   const renderMain = (): void => {
