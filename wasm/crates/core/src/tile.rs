@@ -1083,6 +1083,8 @@ mod tests {
                         spec((0, 23), (0, 301), (23, 301), reducer, cols),
                         spec((0, 23), (0, 301), (2, 1), reducer, cols),
                         TileSpec { out_rows: (2, 4), ..base },
+                        // More output rows than source rows: some have none.
+                        spec((3, 20), (0, 301), (40, 3), reducer, cols),
                         // Odd row segments: columns 37..250 streamed, 41..247 shown, rows 2..21 from an odd skip.
                         TileSpec { segment: (37, 213), ..spec((2, 21), (41, 247), (6, 9), reducer, cols) },
                     ];
@@ -1109,6 +1111,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn raw_floats_feed_wide_rectangles_like_their_decoded_values() {
+        let cols = MAX_COLUMN_ACCUMULATORS + 1001;
+        let raw = float_patterns(DType::BF16, 2 * cols as usize, 3, true);
+        let mut decoded = Vec::new();
+        Decoder::new(DType::BF16).decode_all(&raw, &mut decoded);
+        let s = spec((0, 2), (5, cols - 3), (2, 7), Reducer::Mean, cols);
+        let run = |dtype: DType, bytes: &[u8]| {
+            let mut job = TileJob::new(dtype, s).unwrap();
+            for part in bytes.chunks(4099 * dtype.group_bytes()) {
+                job.push(part).unwrap();
+            }
+            job.end_pass().unwrap();
+            job.result().unwrap().clone()
+        };
+        let (fused, generic) = (run(DType::BF16, &raw), run(DType::F64, &f64_bytes(&decoded)));
+        assert!(fused.values.iter().zip(&generic.values).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert_eq!((fused.row_squares, fused.col_count), (generic.row_squares, generic.col_count));
     }
 
     #[test]
