@@ -238,11 +238,13 @@ pub fn decode_f64(dtype: DType, bytes: &[u8], out: &mut [f64]) {
 }
 
 /// Decodes four elements at a time with a SIMD widening kernel, the last few one by one.
-fn widen_fours(bytes: &[u8], out: &mut [f64], size: usize, four: fn(&[u8], &mut [f64]), one: fn(&[u8]) -> f64) {
+fn widen_fours(bytes: &[u8], out: &mut [f64], size: usize, four: fn(&[u8]) -> [simd::F64x2; 2], one: fn(&[u8]) -> f64) {
     let mut groups = bytes.chunks_exact(4 * size);
     let mut outs = out.chunks_exact_mut(4);
     for (b, o) in (&mut groups).zip(&mut outs) {
-        four(b, o);
+        let [low, high] = four(b);
+        low.store(o);
+        high.store(&mut o[2..]);
     }
     for (b, o) in groups.remainder().chunks_exact(size).zip(outs.into_remainder()) {
         *o = one(b);

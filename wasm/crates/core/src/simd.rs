@@ -167,24 +167,24 @@ mod lanes {
         }
     }
 
-    /// Four little-endian f32 (16 bytes) widened into `out[..4]`.
+    /// Four little-endian f32 (16 bytes) widened to f64, in two lane pairs.
     #[inline(always)]
-    pub fn widen_f32(b: &[u8], out: &mut [f64]) {
+    pub fn widen_f32(b: &[u8]) -> [F64x2; 2] {
         let f = |i: usize| f32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        let v = f32x4(f(0), f(4), f(8), f(12));
-        store_f32x4(v, out);
+        promote_f32x4(f32x4(f(0), f(4), f(8), f(12)))
     }
 
-    /// Four little-endian bf16 (8 bytes) widened into `out[..4]`: each is the top half of an f32.
+    /// Four little-endian bf16 (8 bytes) widened to f64, in two lane pairs: each is the top half of an f32.
     #[inline(always)]
-    pub fn widen_bf16(b: &[u8], out: &mut [f64]) {
+    pub fn widen_bf16(b: &[u8]) -> [F64x2; 2] {
         let v = i64x2(i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]), 0);
-        store_f32x4(i32x4_shl(u32x4_extend_low_u16x8(v), 16), out);
+        promote_f32x4(i32x4_shl(u32x4_extend_low_u16x8(v), 16))
     }
 
-    /// Four little-endian IEEE f16 (8 bytes) widened into `out[..4]` (the bit rule of `decode::f16_bits_to_f32`).
+    /// Four little-endian IEEE f16 (8 bytes) widened to f64, in two lane pairs (the bit rule of
+    /// `decode::f16_bits_to_f32`).
     #[inline(always)]
-    pub fn widen_f16(b: &[u8], out: &mut [f64]) {
+    pub fn widen_f16(b: &[u8]) -> [F64x2; 2] {
         let h = u32x4_extend_low_u16x8(i64x2(i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]), 0));
         let sign = i32x4_shl(v128_and(h, u32x4_splat(0x8000)), 16);
         let magnitude = v128_and(h, u32x4_splat(0x7fff));
@@ -192,17 +192,45 @@ mod lanes {
         let finite = f32x4_mul(shifted, u32x4_splat(0x7780_0000)); // × 2^112
         let special = v128_or(shifted, u32x4_splat(0x7f80_0000));
         let is_special = u32x4_ge(magnitude, u32x4_splat(0x7c00));
-        store_f32x4(v128_or(sign, v128_bitselect(special, finite, is_special)), out);
+        promote_f32x4(v128_or(sign, v128_bitselect(special, finite, is_special)))
+    }
+
+    /// The largest of `mask & w` over the 16-bit little-endian words `w` of `b` (whole 16-byte blocks; the rest is
+    /// left to the caller), eight lanes at a time.
+    #[inline(always)]
+    pub fn max_masked_u16(b: &[u8], mask: u16) -> u16 {
+        let mut largest = u16x8_splat(0);
+        for block in b.chunks_exact(16) {
+            largest = u16x8_max(largest, v128_and(load_bytes(block), u16x8_splat(mask)));
+        }
+        let largest = u16x8_max(largest, i32x4_shuffle::<2, 3, 0, 1>(largest, largest));
+        let largest = u16x8_max(largest, i32x4_shuffle::<1, 0, 3, 2>(largest, largest));
+        let largest = u16x8_max(largest, u32x4_shr(largest, 16));
+        u16x8_extract_lane::<0>(largest)
+    }
+
+    /// The largest of `mask & w` over the 32-bit little-endian words `w` of `b` (whole 16-byte blocks), four at a time.
+    #[inline(always)]
+    pub fn max_masked_u32(b: &[u8], mask: u32) -> u32 {
+        let mut largest = u32x4_splat(0);
+        for block in b.chunks_exact(16) {
+            largest = u32x4_max(largest, v128_and(load_bytes(block), u32x4_splat(mask)));
+        }
+        let largest = u32x4_max(largest, i32x4_shuffle::<2, 3, 0, 1>(largest, largest));
+        let largest = u32x4_max(largest, i32x4_shuffle::<1, 0, 3, 2>(largest, largest));
+        u32x4_extract_lane::<0>(largest)
+    }
+
+    /// Sixteen bytes as one vector (LLVM makes it a single `v128.load`).
+    #[inline(always)]
+    fn load_bytes(b: &[u8]) -> v128 {
+        let word = |i: usize| i64::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]]);
+        i64x2(word(0), word(8))
     }
 
     #[inline(always)]
-    fn store_f32x4(v: v128, out: &mut [f64]) {
-        let lo = f64x2_promote_low_f32x4(v);
-        let hi = f64x2_promote_low_f32x4(i32x4_shuffle::<2, 3, 0, 1>(v, v));
-        out[0] = f64x2_extract_lane::<0>(lo);
-        out[1] = f64x2_extract_lane::<1>(lo);
-        out[2] = f64x2_extract_lane::<0>(hi);
-        out[3] = f64x2_extract_lane::<1>(hi);
+    fn promote_f32x4(v: v128) -> [F64x2; 2] {
+        [F64x2(f64x2_promote_low_f32x4(v)), F64x2(f64x2_promote_low_f32x4(i32x4_shuffle::<2, 3, 0, 1>(v, v)))]
     }
 }
 
@@ -373,32 +401,45 @@ mod lanes {
         }
     }
 
-    /// Four little-endian f32 (16 bytes) widened into `out[..4]`.
+    /// Four little-endian f32 (16 bytes) widened to f64, in two lane pairs.
     #[inline(always)]
-    pub fn widen_f32(b: &[u8], out: &mut [f64]) {
-        for i in 0..4 {
-            out[i] = f32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]) as f64;
-        }
+    pub fn widen_f32(b: &[u8]) -> [F64x2; 2] {
+        pairs(|i| f32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]) as f64)
     }
 
-    /// Four little-endian bf16 (8 bytes) widened into `out[..4]`: each is the top half of an f32.
+    /// Four little-endian bf16 (8 bytes) widened to f64, in two lane pairs: each is the top half of an f32.
     #[inline(always)]
-    pub fn widen_bf16(b: &[u8], out: &mut [f64]) {
-        for i in 0..4 {
-            out[i] = f32::from_bits((u16::from_le_bytes([b[2 * i], b[2 * i + 1]]) as u32) << 16) as f64;
-        }
+    pub fn widen_bf16(b: &[u8]) -> [F64x2; 2] {
+        pairs(|i| f32::from_bits((u16::from_le_bytes([b[2 * i], b[2 * i + 1]]) as u32) << 16) as f64)
     }
 
-    /// Four little-endian IEEE f16 (8 bytes) widened into `out[..4]`.
+    /// Four little-endian IEEE f16 (8 bytes) widened to f64, in two lane pairs.
     #[inline(always)]
-    pub fn widen_f16(b: &[u8], out: &mut [f64]) {
-        for i in 0..4 {
-            out[i] = crate::decode::f16_bits_to_f32(u16::from_le_bytes([b[2 * i], b[2 * i + 1]])) as f64;
-        }
+    pub fn widen_f16(b: &[u8]) -> [F64x2; 2] {
+        pairs(|i| crate::decode::f16_bits_to_f32(u16::from_le_bytes([b[2 * i], b[2 * i + 1]])) as f64)
+    }
+
+    /// The largest of `mask & w` over the 16-bit little-endian words `w` of `b` (whole 16-byte blocks).
+    #[inline(always)]
+    pub fn max_masked_u16(b: &[u8], mask: u16) -> u16 {
+        let whole = b.len() / 16 * 16;
+        b[..whole].chunks_exact(2).map(|w| u16::from_le_bytes([w[0], w[1]]) & mask).max().unwrap_or(0)
+    }
+
+    /// The largest of `mask & w` over the 32-bit little-endian words `w` of `b` (whole 16-byte blocks).
+    #[inline(always)]
+    pub fn max_masked_u32(b: &[u8], mask: u32) -> u32 {
+        let whole = b.len() / 16 * 16;
+        b[..whole].chunks_exact(4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) & mask).max().unwrap_or(0)
+    }
+
+    #[inline(always)]
+    fn pairs(value: impl Fn(usize) -> f64) -> [F64x2; 2] {
+        [F64x2([value(0), value(1)]), F64x2([value(2), value(3)])]
     }
 }
 
-pub use lanes::{widen_bf16, widen_f16, widen_f32, Count64x2, F64x2, M64x2};
+pub use lanes::{max_masked_u16, max_masked_u32, widen_bf16, widen_f16, widen_f32, Count64x2, F64x2, M64x2};
 
 #[cfg(test)]
 mod tests {
@@ -441,17 +482,25 @@ mod tests {
     }
 
     #[test]
+    fn masked_maxima_cover_whole_blocks_only() {
+        let bytes: Vec<u8> = (0..40u8).map(|i| i.wrapping_mul(37)).collect();
+        let words16 = |n: usize| bytes[..n].chunks_exact(2).map(|w| u16::from_le_bytes([w[0], w[1]]) & 0x7fff).max().unwrap();
+        let words32 = |n: usize| bytes[..n].chunks_exact(4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) & 0x7fff_ffff).max().unwrap();
+        assert_eq!(super::max_masked_u16(&bytes, 0x7fff), words16(32));
+        assert_eq!(super::max_masked_u32(&bytes, 0x7fff_ffff), words32(32));
+        assert_eq!(super::max_masked_u16(&bytes[..15], 0x7fff), 0);
+    }
+
+    #[test]
     fn widening_matches_the_scalar_decoders() {
-        let mut out = [0.0; 4];
+        let four = |[a, b]: [F64x2; 2]| [a.lanes(), b.lanes()].concat();
         let f: Vec<u8> = [1.5f32, -0.0, f32::MAX, 1e-45].iter().flat_map(|v| v.to_le_bytes()).collect();
-        super::widen_f32(&f, &mut out);
-        assert_eq!(out, [1.5, -0.0, f32::MAX as f64, 1e-45f32 as f64]);
-        super::widen_bf16(&[0x80, 0x3f, 0x00, 0xc0, 0x80, 0x7f, 0x01, 0x00], &mut out);
-        assert_eq!(out, [1.0, -2.0, f64::INFINITY, f32::from_bits(0x10000) as f64]);
+        assert_eq!(four(super::widen_f32(&f)), [1.5, -0.0, f32::MAX as f64, 1e-45f32 as f64]);
+        let bf16 = super::widen_bf16(&[0x80, 0x3f, 0x00, 0xc0, 0x80, 0x7f, 0x01, 0x00]);
+        assert_eq!(four(bf16), [1.0, -2.0, f64::INFINITY, f32::from_bits(0x10000) as f64]);
         for chunk in (0..=u16::MAX).collect::<Vec<u16>>().chunks(4) {
             let bytes: Vec<u8> = chunk.iter().flat_map(|h| h.to_le_bytes()).collect();
-            super::widen_f16(&bytes, &mut out);
-            for (h, v) in chunk.iter().zip(out) {
+            for (h, v) in chunk.iter().zip(four(super::widen_f16(&bytes))) {
                 let want = crate::decode::f16_to_f64(*h);
                 assert!(v == want || (v.is_nan() && want.is_nan()), "{:#06x}", h);
             }

@@ -10,10 +10,10 @@
 //! Results do not depend on how the bytes are chunked: values are reduced in units of at most 64 consecutive values
 //! of one cell in one source row, always cut at the same places, and a unit split across two pushes is completed
 //! from a small carry buffer.
-use crate::decode::Decoder;
-use crate::finite::all_finite;
-use crate::simd::F64x2;
+use crate::decode::{decode_f64, Decoder, DECODE_BLOCK};
 use crate::dtype::DType;
+use crate::finite::all_finite;
+use crate::simd::{self, F64x2};
 
 /// Largest number of cells one job produces.
 pub const MAX_TILE_CELLS: u64 = 1 << 22;
@@ -243,25 +243,15 @@ impl Columns {
 
     /// Adds `values`, the visible columns from `offset` of one source row.
     fn add(&mut self, values: &[f64], offset: usize, reducer: Reducer) {
+        if all_finite(values) {
+            let quad = move |_: usize, q: usize| [F64x2::load(&values[4 * q..]), F64x2::load(&values[4 * q + 2..])];
+            self.add_finite(1, values.len(), quad, move |_, c| values[c], offset, reducer);
+            return;
+        }
         let end = offset + values.len();
         let first = self.rows == 0.0;
         let (main, absmax, squares, bad) =
             (&mut self.main[offset..end], &mut self.absmax[offset..end], &mut self.squares[offset..end], &mut self.bad[offset..end]);
-        if all_finite(values) {
-            // One lane-wise pass per reducer; the first row of an output row overwrites instead of adding.
-            let mean = |m: F64x2, v: F64x2| m.add(v);
-            let min = |m: F64x2, v: F64x2| m.min(v);
-            let max = |m: F64x2, v: F64x2| m.max(v);
-            match (reducer, first) {
-                (Reducer::Mean, false) => accumulate::<false>(values, main, absmax, squares, mean),
-                (Reducer::Min, false) => accumulate::<false>(values, main, absmax, squares, min),
-                (Reducer::Max, false) => accumulate::<false>(values, main, absmax, squares, max),
-                (Reducer::AbsMax, false) => magnitudes::<false>(values, absmax, squares),
-                (Reducer::AbsMax, true) => magnitudes::<true>(values, absmax, squares),
-                (_, true) => accumulate::<true>(values, main, absmax, squares, mean),
-            }
-            return;
-        }
         self.any_bad = true;
         let start = match reducer {
             Reducer::Min => f64::INFINITY,
@@ -286,6 +276,62 @@ impl Columns {
             };
             squares[k] += x * x;
             absmax[k] = absmax[k].max(x.abs());
+        }
+    }
+
+    /// Adds `rows` consecutive source rows of finite raw elements of a 16- or 32-bit float: row r's visible columns
+    /// from `offset` are `width` elements at byte `r · stride` of `bytes`. Widened four at a time straight into the
+    /// fold, all the rows of a column at once: no decoded copy, and the per-column totals are loaded and stored once.
+    #[allow(clippy::too_many_arguments)]
+    fn add_raw(&mut self, float: RawFloat, bytes: &[u8], rows: usize, stride: usize, width: usize, offset: usize, reducer: Reducer) {
+        let size = float.size;
+        let value = move |r: usize, c: usize| float.value(&bytes[r * stride + c * size..r * stride + (c + 1) * size]);
+        // Each widening by name and with a constant width, so it inlines into the fold without bounds checks.
+        match float.dtype {
+            DType::BF16 => {
+                let quad = move |r: usize, q: usize| simd::widen_bf16(&bytes[r * stride + 8 * q..r * stride + 8 * q + 8]);
+                self.add_finite(rows, width, quad, value, offset, reducer)
+            }
+            DType::F16 => {
+                let quad = move |r: usize, q: usize| simd::widen_f16(&bytes[r * stride + 8 * q..r * stride + 8 * q + 8]);
+                self.add_finite(rows, width, quad, value, offset, reducer)
+            }
+            _ => {
+                let quad = move |r: usize, q: usize| simd::widen_f32(&bytes[r * stride + 16 * q..r * stride + 16 * q + 16]);
+                self.add_finite(rows, width, quad, value, offset, reducer)
+            }
+        }
+    }
+
+    /// Adds `rows` source rows of `width` finite values each, at the visible columns from `offset`: `quad(r, q)` gives
+    /// columns 4q..4q + 4 of row r as lane pairs, `value(r, c)` one column (for the last few).
+    #[allow(clippy::too_many_arguments)]
+    fn add_finite(
+        &mut self,
+        rows: usize,
+        width: usize,
+        quad: impl Fn(usize, usize) -> [F64x2; 2] + Copy,
+        value: impl Fn(usize, usize) -> f64 + Copy,
+        offset: usize,
+        reducer: Reducer,
+    ) {
+        let first = self.rows == 0.0;
+        let end = offset + width;
+        let (main, absmax, squares) = (&mut self.main[offset..end], &mut self.absmax[offset..end], &mut self.squares[offset..end]);
+        // Specialized per reducer; the first row of an output row overwrites instead of adding.
+        let mean = |m: F64x2, v: F64x2| m.add(v);
+        let min = |m: F64x2, v: F64x2| m.min(v);
+        let max = |m: F64x2, v: F64x2| m.max(v);
+        let columns = Totals { main, absmax, squares };
+        match (reducer, first) {
+            (Reducer::Mean, false) => fold_rows::<false, true>(rows, quad, value, columns, mean),
+            (Reducer::Min, false) => fold_rows::<false, true>(rows, quad, value, columns, min),
+            (Reducer::Max, false) => fold_rows::<false, true>(rows, quad, value, columns, max),
+            (Reducer::AbsMax, false) => fold_rows::<false, false>(rows, quad, value, columns, mean),
+            (Reducer::AbsMax, true) => fold_rows::<true, false>(rows, quad, value, columns, mean),
+            (Reducer::Mean, true) => fold_rows::<true, true>(rows, quad, value, columns, mean),
+            (Reducer::Min, true) => fold_rows::<true, true>(rows, quad, value, columns, min),
+            (Reducer::Max, true) => fold_rows::<true, true>(rows, quad, value, columns, max),
         }
     }
 
@@ -390,55 +436,147 @@ fn compensated_sum(values: &[f64]) -> (f64, f64) {
     (total.sum, total.compensation)
 }
 
-/// One pass folding a row into the reducer's per-column values, absmax and Σx², two lanes at a time. FIRST: the row
-/// starts the totals.
-fn accumulate<const FIRST: bool>(values: &[f64], main: &mut [f64], absmax: &mut [f64], squares: &mut [f64], reduce: impl Fn(F64x2, F64x2) -> F64x2) {
-    let pairs = values.chunks_exact(2).zip(main.chunks_exact_mut(2)).zip(absmax.chunks_exact_mut(2)).zip(squares.chunks_exact_mut(2));
-    for (((v, m), a), s) in pairs {
-        let v = F64x2::load(v);
+/// The per-column totals of a run of visible columns.
+struct Totals<'a> {
+    main: &'a mut [f64],
+    absmax: &'a mut [f64],
+    squares: &'a mut [f64],
+}
+
+/// Folds `rows` source rows into the per-column reducer values (when MAIN; the absmax reducer has none), absmax and Σx²,
+/// column by column: four columns at a time from `quad(r, q)` (columns 4q..4q + 4 of row r as two lane pairs), the
+/// last few from `value(r, c)`. FIRST: the first row starts the totals. Each column sees its rows in order with the
+/// same operations as row-by-row folding, so neither the grouping of columns nor of rows changes a bit. Indexed, not
+/// a chain of iterator adapters: LLVM 14 leaves those as calls in the wasm build.
+#[inline(always)]
+fn fold_rows<const FIRST: bool, const MAIN: bool>(
+    rows: usize,
+    quad: impl Fn(usize, usize) -> [F64x2; 2],
+    value: impl Fn(usize, usize) -> f64,
+    totals: Totals,
+    reduce: impl Fn(F64x2, F64x2) -> F64x2,
+) {
+    let Totals { main, absmax, squares } = totals;
+    let step = |v: F64x2, [m, a, s]: [F64x2; 3]| [if MAIN { reduce(m, v) } else { m }, a.max(v.abs()), s.add(v.mul(v))];
+    let start = |v: F64x2, k: usize, main: &[f64], absmax: &[f64], squares: &[f64], load: fn(&[f64]) -> F64x2| {
         if FIRST {
-            v.store(m);
-            v.abs().store(a);
-            v.mul(v).store(s);
-        } else {
-            reduce(F64x2::load(m), v).store(m);
-            F64x2::load(a).max(v.abs()).store(a);
-            F64x2::load(s).add(v.mul(v)).store(s);
-        }
-    }
-    let done = values.len() / 2 * 2;
-    for k in done..values.len() {
-        let v = F64x2::splat(values[k]);
-        let [m, a, s] = if FIRST {
             [v, v.abs(), v.mul(v)]
         } else {
-            [reduce(F64x2::splat(main[k]), v), F64x2::splat(absmax[k]).max(v.abs()), F64x2::splat(squares[k]).add(v.mul(v))]
-        };
-        (main[k], absmax[k], squares[k]) = (m.lanes()[0], a.lanes()[0], s.lanes()[0]);
+            step(v, [if MAIN { load(&main[k..]) } else { v }, load(&absmax[k..]), load(&squares[k..])])
+        }
+    };
+    let quads = main.len() / 4;
+    for q in 0..quads {
+        let k = 4 * q;
+        let [low, high] = quad(0, q);
+        let mut low = start(low, k, main, absmax, squares, F64x2::load);
+        let mut high = start(high, k + 2, main, absmax, squares, F64x2::load);
+        for r in 1..rows {
+            let [l, h] = quad(r, q);
+            low = step(l, low);
+            high = step(h, high);
+        }
+        for (at, [m, a, s]) in [(k, low), (k + 2, high)] {
+            if MAIN {
+                m.store(&mut main[at..]);
+            }
+            a.store(&mut absmax[at..]);
+            s.store(&mut squares[at..]);
+        }
+    }
+    for k in 4 * quads..main.len() {
+        let splat = |s: &[f64]| F64x2::splat(s[0]);
+        let mut total = start(F64x2::splat(value(0, k)), k, main, absmax, squares, splat);
+        for r in 1..rows {
+            total = step(F64x2::splat(value(r, k)), total);
+        }
+        let [m, a, s] = total;
+        if MAIN {
+            main[k] = m.lanes()[0];
+        }
+        absmax[k] = a.lanes()[0];
+        squares[k] = s.lanes()[0];
     }
 }
 
-/// The absmax reducer's pass: absmax and Σx² per column only, two lanes at a time.
-fn magnitudes<const FIRST: bool>(values: &[f64], absmax: &mut [f64], squares: &mut [f64]) {
-    for ((v, a), s) in values.chunks_exact(2).zip(absmax.chunks_exact_mut(2)).zip(squares.chunks_exact_mut(2)) {
-        let v = F64x2::load(v);
-        if FIRST {
-            v.abs().store(a);
-            v.mul(v).store(s);
+/// A float dtype whose finite runs the column accumulators fold straight from the little-endian bytes.
+#[derive(Clone, Copy)]
+struct RawFloat {
+    dtype: DType,
+    /// Bytes per element.
+    size: usize,
+    /// The exponent field: all ones means infinity or NaN.
+    exponent: u32,
+}
+
+impl RawFloat {
+    fn of(dtype: DType) -> Option<RawFloat> {
+        let (size, exponent) = match dtype {
+            DType::BF16 => (2, 0x7f80),
+            DType::F16 => (2, 0x7c00),
+            DType::F32 => (4, 0x7f80_0000),
+            _ => return None,
+        };
+        Some(RawFloat { dtype, size, exponent })
+    }
+
+    /// No infinity or NaN in `bytes`: the largest magnitude bits (sign cleared) stay below an all-ones exponent. An
+    /// integer max over the bits in SIMD lanes, instead of a test per decoded value.
+    fn all_finite(&self, bytes: &[u8]) -> bool {
+        let whole = bytes.len() / 16 * 16;
+        let largest = if self.size == 2 {
+            let rest = bytes[whole..].chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]]) & 0x7fff);
+            rest.fold(simd::max_masked_u16(bytes, 0x7fff), u16::max) as u32
         } else {
-            F64x2::load(a).max(v.abs()).store(a);
-            F64x2::load(s).add(v.mul(v)).store(s);
+            let rest = bytes[whole..].chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) & 0x7fff_ffff);
+            rest.fold(simd::max_masked_u32(bytes, 0x7fff_ffff), u32::max)
+        };
+        largest < self.exponent
+    }
+
+    /// The value of one element.
+    fn value(&self, bytes: &[u8]) -> f64 {
+        let mut value = [0.0];
+        decode_f64(self.dtype, bytes, &mut value);
+        value[0]
+    }
+}
+
+/// Consecutive elements of the stream: decoded values, or the raw bytes of a `RawFloat`.
+#[derive(Clone, Copy)]
+enum Run<'a> {
+    Values(&'a [f64]),
+    Raw(RawFloat, &'a [u8]),
+}
+
+impl<'a> Run<'a> {
+    fn len(&self) -> usize {
+        match self {
+            Run::Values(values) => values.len(),
+            Run::Raw(float, bytes) => bytes.len() / float.size,
         }
     }
-    let done = values.len() / 2 * 2;
-    for k in done..values.len() {
-        let v = values[k];
-        if FIRST {
-            absmax[k] = v.abs();
-            squares[k] = v * v;
-        } else {
-            absmax[k] = if v.abs() > absmax[k] { v.abs() } else { absmax[k] };
-            squares[k] += v * v;
+
+    /// Elements [from, to) of the run.
+    fn slice(self, from: usize, to: usize) -> Run<'a> {
+        match self {
+            Run::Values(values) => Run::Values(&values[from..to]),
+            Run::Raw(float, bytes) => Run::Raw(float, &bytes[from * float.size..to * float.size]),
+        }
+    }
+
+    /// The run's values, decoded into `scratch` when raw.
+    fn values<'s>(self, scratch: &'s mut Vec<f64>) -> &'s [f64]
+    where
+        'a: 's,
+    {
+        match self {
+            Run::Values(values) => values,
+            Run::Raw(float, bytes) => {
+                scratch.resize(bytes.len() / float.size, 0.0);
+                decode_f64(float.dtype, bytes, scratch);
+                scratch
+            }
         }
     }
 }
@@ -469,6 +607,8 @@ pub struct TileJob {
     /// Segment-relative first column of each output column, and one past the last.
     bounds: Vec<u64>,
     accumulators: Accumulators,
+    /// Decoded values of a raw run that is not all finite, or that feeds the slices.
+    scratch: Vec<f64>,
     result: TileResult,
     done: bool,
 }
@@ -499,6 +639,7 @@ impl TileJob {
             out_row_end: spec.source_rows_of(spec.out_rows.0).1,
             bounds,
             accumulators,
+            scratch: Vec::new(),
             result: TileResult {
                 rows,
                 cols: w,
@@ -525,22 +666,84 @@ impl TileJob {
             return Err(TileError::Input("input is not a whole number of elements"));
         }
         let dtype = self.decoder.dtype();
-        let mut decoder = std::mem::replace(&mut self.decoder, Decoder::new(dtype));
-        decoder.for_each_block(bytes, |values| self.consume(values));
-        self.decoder = decoder;
+        if let Some(float) = RawFloat::of(dtype) {
+            self.push_raw(float, bytes);
+        } else {
+            let mut decoder = std::mem::replace(&mut self.decoder, Decoder::new(dtype));
+            decoder.for_each_block(bytes, |values| self.consume(Run::Values(values)));
+            self.decoder = decoder;
+        }
         Ok(())
     }
 
-    fn consume(&mut self, mut values: &[f64]) {
-        let skip = self.skip_left.min(values.len() as u64) as usize;
+    /// Raw float bytes: whole source rows of the current output row at once when the column accumulators take them and
+    /// they are all finite; everything else as runs.
+    fn push_raw(&mut self, float: RawFloat, bytes: &[u8]) {
+        let n = bytes.len() / float.size;
+        let segment_len = self.spec.segment.1 as usize;
+        let mut at = 0;
+        while at < n {
+            let band = self.band_rows(n - at);
+            let end = if band > 0 {
+                at + band * segment_len
+            } else if self.row < self.last_row {
+                n.min(at + self.skip_left as usize + (segment_len - self.column as usize))
+            } else {
+                n
+            };
+            if band == 0 || !self.add_band(float, &bytes[at * float.size..end * float.size], band) {
+                self.consume_runs(float, bytes, at, end);
+            }
+            at = end;
+        }
+    }
+
+    /// How many whole source rows, of the current output row, can be folded together from `available` elements.
+    fn band_rows(&self, available: usize) -> usize {
+        let whole_rows = self.skip_left == 0 && self.column == 0 && self.row < self.last_row;
+        if !whole_rows || !matches!(self.accumulators, Accumulators::Columns(_)) {
+            return 0;
+        }
+        ((self.out_row_end - self.row) as usize).min(available / self.spec.segment.1 as usize)
+    }
+
+    /// Folds `band` whole source rows into the column accumulators, if all their visible values are finite.
+    fn add_band(&mut self, float: RawFloat, rows: &[u8], band: usize) -> bool {
+        let stride = self.spec.segment.1 as usize * float.size;
+        let visible = self.bounds[0] as usize * float.size..self.bounds[self.bounds.len() - 1] as usize * float.size;
+        if !(0..band).all(|r| float.all_finite(&rows[r * stride + visible.start..r * stride + visible.end])) {
+            return false;
+        }
+        if let Accumulators::Columns(columns) = &mut self.accumulators {
+            let width = visible.len() / float.size;
+            columns.add_raw(float, &rows[visible.start..], band, stride, width, 0, self.spec.reducer);
+            columns.rows += band as f64;
+        }
+        self.row += band as u64;
+        self.finish_output_rows();
+        true
+    }
+
+    /// Elements [from, to) of the pushed `bytes` as runs cut where the decoder's blocks would be, so that which runs
+    /// hold a non-finite value (and take the per-value path) is exactly as for decoded dtypes.
+    fn consume_runs(&mut self, float: RawFloat, bytes: &[u8], mut from: usize, to: usize) {
+        while from < to {
+            let end = to.min((from / DECODE_BLOCK + 1) * DECODE_BLOCK);
+            self.consume(Run::Raw(float, &bytes[from * float.size..end * float.size]));
+            from = end;
+        }
+    }
+
+    fn consume(&mut self, run: Run) {
+        let skip = self.skip_left.min(run.len() as u64) as usize;
         self.skip_left -= skip as u64;
-        values = &values[skip..];
+        let mut run = run.slice(skip, run.len());
         let segment_len = self.spec.segment.1;
-        while !values.is_empty() && self.row < self.last_row {
-            let take = ((segment_len - self.column) as usize).min(values.len());
-            self.consume_row_part(&values[..take]);
+        while run.len() > 0 && self.row < self.last_row {
+            let take = ((segment_len - self.column) as usize).min(run.len());
+            self.consume_row_part(run.slice(0, take));
             self.column += take as u64;
-            values = &values[take..];
+            run = run.slice(take, run.len());
             if self.column == segment_len {
                 self.column = 0;
                 self.row += 1;
@@ -554,7 +757,7 @@ impl TileJob {
     }
 
     /// Values of the current row from segment column `self.column` on.
-    fn consume_row_part(&mut self, part: &[f64]) {
+    fn consume_row_part(&mut self, part: Run) {
         let visible_start = self.bounds[0];
         let visible_end = self.bounds[self.bounds.len() - 1];
         let from = self.column.max(visible_start);
@@ -562,10 +765,14 @@ impl TileJob {
         if from >= to {
             return;
         }
-        let visible = &part[(from - self.column) as usize..(to - self.column) as usize];
-        match &mut self.accumulators {
-            Accumulators::Columns(columns) => columns.add(visible, (from - visible_start) as usize, self.spec.reducer),
-            Accumulators::Slices(slices) => slices.add(visible, from, &self.bounds),
+        let visible = part.slice((from - self.column) as usize, (to - self.column) as usize);
+        let (offset, reducer) = ((from - visible_start) as usize, self.spec.reducer);
+        match (&mut self.accumulators, visible) {
+            (Accumulators::Columns(columns), Run::Raw(float, bytes)) if float.all_finite(bytes) => {
+                columns.add_raw(float, bytes, 1, bytes.len(), bytes.len() / float.size, offset, reducer)
+            }
+            (Accumulators::Columns(columns), run) => columns.add(run.values(&mut self.scratch), offset, reducer),
+            (Accumulators::Slices(slices), run) => slices.add(run.values(&mut self.scratch), from, &self.bounds),
         }
     }
 
@@ -808,6 +1015,122 @@ mod tests {
         // Row 0 of the output is empty (floor(0·1/2) = floor(1·1/2) = 0); columns 0, 2, 4 are empty.
         assert!(v[..6].iter().all(|x| x.is_nan()));
         assert!(v[6].is_nan() && v[7] == 1.0 && v[8].is_nan() && v[9] == -2.0 && v[10].is_nan() && v[11] == 3.0);
+    }
+
+    /// Raw patterns of a 16- or 32-bit float: mostly ordinary values, with −0, subnormals and (when `specials`) NaN and
+    /// infinities.
+    fn float_patterns(dtype: DType, n: usize, seed: u64, specials: bool) -> Vec<u8> {
+        let mut state = seed;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (size, sign, exponent, subnormal_bits) = match dtype {
+            DType::BF16 => (2, 0x8000u64, 0x7f80u64, 0x7fu64),
+            DType::F16 => (2, 0x8000, 0x7c00, 0x3ff),
+            _ => (4, 0x8000_0000, 0x7f80_0000, 0x7f_ffff),
+        };
+        let mut bytes = Vec::new();
+        for _ in 0..n {
+            let r = next();
+            let bits = match r % 50 {
+                0 => sign,
+                1 => r >> 8 & subnormal_bits | (r >> 40 & 1) * sign,
+                2 if specials => exponent | (r >> 8 & 1) * sign,
+                3 if specials => exponent | 1 + (r >> 8 & subnormal_bits & !1),
+                // An ordinary value: any sign and mantissa, an exponent that is neither all zeros nor all ones.
+                _ => (r >> 8) & (sign | subnormal_bits) | (exponent / 4 + (r >> 32) % 8 * (exponent & !(exponent << 1))) & exponent,
+            };
+            bytes.extend_from_slice(&bits.to_le_bytes()[..size]);
+        }
+        bytes
+    }
+
+    #[test]
+    fn raw_floats_fold_bit_for_bit_like_their_decoded_values() {
+        let bits = |t: &TileResult| -> Vec<u64> {
+            [&t.values, &t.row_absmax, &t.row_squares, &t.row_count, &t.col_absmax, &t.col_squares, &t.col_count]
+                .iter()
+                .flat_map(|v| v.iter().map(|x| x.to_bits()))
+                .collect()
+        };
+        let run = |dtype: DType, bytes: &[u8], spec: TileSpec, chunk: usize| {
+            let size = dtype.group_bytes();
+            let mut job = TileJob::new(dtype, spec).unwrap();
+            for part in bytes.chunks(chunk * size) {
+                job.push(part).unwrap();
+            }
+            job.end_pass().unwrap();
+            job.result().unwrap().clone()
+        };
+        let (rows, cols) = (23u64, 301u64);
+        let mut seed = 7;
+        for dtype in [DType::BF16, DType::F16, DType::F32] {
+            for specials in [false, true] {
+                seed += 1;
+                let raw = float_patterns(dtype, (rows * cols) as usize, seed, specials);
+                let mut decoded = Vec::new();
+                Decoder::new(dtype).decode_all(&raw, &mut decoded);
+                assert!(decoded.iter().any(|x| *x == 0.0 && x.is_sign_negative()) && decoded.iter().any(|x| x.is_finite() && x.abs() < 1e-38));
+                assert_eq!(decoded.iter().any(|x| !x.is_finite()), specials);
+                let size = raw.len() / decoded.len();
+                for reducer in [Reducer::Mean, Reducer::AbsMax, Reducer::Min, Reducer::Max] {
+                    let base = spec((1, 22), (3, 298), (5, 7), reducer, cols);
+                    let specs = [
+                        base,
+                        spec((0, 23), (0, 301), (23, 301), reducer, cols),
+                        spec((0, 23), (0, 301), (2, 1), reducer, cols),
+                        TileSpec { out_rows: (2, 4), ..base },
+                        // More output rows than source rows: some have none.
+                        spec((3, 20), (0, 301), (40, 3), reducer, cols),
+                        // Odd row segments: columns 37..250 streamed, 41..247 shown, rows 2..21 from an odd skip.
+                        TileSpec { segment: (37, 213), ..spec((2, 21), (41, 247), (6, 9), reducer, cols) },
+                    ];
+                    for s in specs {
+                        let (first, last) = (s.source_rows_of(s.out_rows.0).0, s.source_rows_of(s.out_rows.1 - 1).1);
+                        let mut stream = Vec::new();
+                        let mut values = Vec::new();
+                        for r in first..last {
+                            let (from, to) = ((r * cols + s.segment.0) as usize, (r * cols + s.segment.0 + s.segment.1) as usize);
+                            stream.extend_from_slice(&raw[from * size..to * size]);
+                            values.extend_from_slice(&decoded[from..to]);
+                        }
+                        for chunk in [1, 3, 7, 64, 213, 301, 1001, 4097, 1 << 20] {
+                            let fused = run(dtype, &stream, s, chunk);
+                            let generic = run(DType::F64, &f64_bytes(&values), s, chunk);
+                            assert_eq!(bits(&fused), bits(&generic), "{:?} {:?} {:?} chunk {}", dtype, reducer, s, chunk);
+                        }
+                        let skipped = TileSpec { skip: 3, ..s };
+                        let with_skip = [&raw[..3 * size], &stream[..]].concat();
+                        let mut skip_values = decoded[..3].to_vec();
+                        skip_values.extend_from_slice(&values);
+                        assert_eq!(bits(&run(dtype, &with_skip, skipped, 99)), bits(&run(DType::F64, &f64_bytes(&skip_values), skipped, 99)));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn raw_floats_feed_wide_rectangles_like_their_decoded_values() {
+        let cols = MAX_COLUMN_ACCUMULATORS + 1001;
+        let raw = float_patterns(DType::BF16, 2 * cols as usize, 3, true);
+        let mut decoded = Vec::new();
+        Decoder::new(DType::BF16).decode_all(&raw, &mut decoded);
+        let s = spec((0, 2), (5, cols - 3), (2, 7), Reducer::Mean, cols);
+        let run = |dtype: DType, bytes: &[u8]| {
+            let mut job = TileJob::new(dtype, s).unwrap();
+            for part in bytes.chunks(4099 * dtype.group_bytes()) {
+                job.push(part).unwrap();
+            }
+            job.end_pass().unwrap();
+            job.result().unwrap().clone()
+        };
+        let (fused, generic) = (run(DType::BF16, &raw), run(DType::F64, &f64_bytes(&decoded)));
+        assert!(fused.values.iter().zip(&generic.values).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert_eq!((fused.row_squares, fused.col_count), (generic.row_squares, generic.col_count));
     }
 
     #[test]
