@@ -268,11 +268,12 @@ impl Columns {
                 bad[k] += 1.0;
                 continue;
             }
+            // Min and max as F64x2's lanes pick them (the current value on a tie), so ±0 never depends on the chunking.
             main[k] = match reducer {
                 Reducer::Mean => main[k] + x,
-                Reducer::Min => main[k].min(x),
-                Reducer::Max => main[k].max(x),
-                Reducer::AbsMax => main[k],
+                Reducer::Min if x < main[k] => x,
+                Reducer::Max if main[k] < x => x,
+                _ => main[k],
             };
             squares[k] += x * x;
             absmax[k] = absmax[k].max(x.abs());
