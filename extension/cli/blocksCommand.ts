@@ -8,7 +8,7 @@ import { integerFlag, parseArgs, UsageError } from './args';
 import { ENGINE_FLAGS, engineFromArgs, nameFilter, printJson, type Command } from './command';
 import { formatShape, formatStat, renderTable } from './table';
 
-const FLAGS = { json: {}, tensor: { value: true, repeat: true }, filter: { value: true }, grid: { value: true }, help: {}, ...ENGINE_FLAGS };
+const FLAGS = { json: {}, tensor: { value: true, repeat: true }, filter: { value: true }, grid: { value: true }, ...ENGINE_FLAGS };
 const DEFAULT_GRID = 64;
 const MAX_GRID = 1024;
 
@@ -32,10 +32,6 @@ export const blocksCommand: Command = {
 
 async function runBlocks(argv: string[]): Promise<number> {
   const args = parseArgs(argv, FLAGS);
-  if (args.flags.has('help')) {
-    process.stdout.write(`usage:\n${blocksCommand.usage}\n`);
-    return 0;
-  }
   if (args.positionals.length !== 1) throw new UsageError('blocks takes exactly one PATH');
   const grid = integerFlag(args, 'grid', 1, MAX_GRID) ?? DEFAULT_GRID;
   const filter = nameFilter(args);

@@ -7,6 +7,8 @@ import { flagValue, globToRegExp, integerFlag, type FlagSpec, type ParsedArgs } 
 export interface Command {
   /** One or more lines for the usage text, indented by two spaces. */
   readonly usage: string;
+  /** Flag by flag, what `weightscope <command> --help` adds after the usage lines. */
+  readonly details?: string;
   /** Runs the command; resolves to the exit status. Throws UsageError (exit 2) or FormatError (exit 3). */
   run(argv: string[]): Promise<number>;
 }

@@ -13,7 +13,7 @@ import { engineFromArgs, ENGINE_FLAGS, printJson, type Command } from './command
 import { formatShape, formatStat, renderTable } from './table';
 
 const FLAGS = {
-  json: {}, lora: {}, histogram: {}, rank: { value: true }, 'adapter-config-a': { value: true }, 'adapter-config-b': { value: true }, help: {},
+  json: {}, lora: {}, histogram: {}, rank: { value: true }, 'adapter-config-a': { value: true }, 'adapter-config-b': { value: true },
   ...ENGINE_FLAGS,
 };
 
@@ -21,19 +21,15 @@ export const diffCommand: Command = {
   usage: `  diff A B [--json] [--lora] [--adapter-config-a FILE] [--adapter-config-b FILE] [--histogram] [--rank K]
         [--workers N] [--chunk-size BYTES]
         what changed from checkpoint A to checkpoint B, tensor by tensor (delta = B − A)`,
+  details: `  --lora         compare LoRA adapters as the deltas they stand for, ΔW = scale·B·A (scale from adapter_config.json
+                 beside each file, or --adapter-config-a/-b, or kohya alpha tensors, else 1)
+  --histogram    add each pair's delta histogram ("delta_histogram") to the JSON
+  --rank K       add the K leading singular values of each 2-D delta ("low_rank") by randomized SVD`,
   run: runDiffCommand,
 };
 
 async function runDiffCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, FLAGS);
-  if (args.flags.has('help')) {
-    process.stdout.write(`usage:\n${diffCommand.usage}\n
-  --lora         compare LoRA adapters as the deltas they stand for, ΔW = scale·B·A (scale from adapter_config.json
-                 beside each file, or --adapter-config-a/-b, or kohya alpha tensors, else 1)
-  --histogram    add each pair's delta histogram ("delta_histogram") to the JSON
-  --rank K       add the K leading singular values of each 2-D delta ("low_rank") by randomized SVD\n`);
-    return 0;
-  }
   if (args.positionals.length !== 2) throw new UsageError('diff takes exactly two checkpoints, A and B');
   const [aPath, bPath] = args.positionals as [string, string];
   const rank = integerFlag(args, 'rank', 1, 512);

@@ -42,6 +42,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const chosen = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!chosen) throw new UsageError(`unknown command "${command}"`);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`usage:\n${chosen.usage}\n${chosen.details ? `\n${chosen.details}\n` : ''}`);
+    return 0;
+  }
   return chosen.run(rest);
 }
 

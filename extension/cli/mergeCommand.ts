@@ -15,7 +15,7 @@ import { renderTable } from './table';
 const PARAM_FLAGS: readonly ParamName[] = ['density', 'lambda', 'drop', 'seed', 'k', 'beta', 'gamma'];
 
 const FLAGS = {
-  json: {}, details: {}, help: {}, base: { value: true }, models: { variadic: true }, method: { value: true },
+  json: {}, details: {}, base: { value: true }, models: { variadic: true }, method: { value: true },
   out: { value: true }, masks: { value: true }, mergekit: { value: true },
   ...Object.fromEntries(PARAM_FLAGS.map((p) => [p, { value: true }])),
   ...ENGINE_FLAGS,
@@ -39,10 +39,6 @@ function numberFlag(args: ParsedArgs, name: string): number | undefined {
 
 async function runMergeCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, FLAGS);
-  if (args.flags.has('help')) {
-    process.stdout.write(`usage:\n${mergeCommand.usage}\n`);
-    return 0;
-  }
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}" (fine-tunes go after --models)`);
   const basePath = flagValue(args, 'base');
   const modelPaths = args.flags.get('models') ?? [];

@@ -6,7 +6,7 @@ import { ENGINE_FLAGS, engineFromArgs, nameFilter, printJson, printSkipped, type
 import { progressLineFor } from './progress';
 import { formatShape, formatStat, renderTable } from './table';
 
-const FLAGS = { json: {}, help: {}, top: { value: true }, filter: { value: true }, ...ENGINE_FLAGS };
+const FLAGS = { json: {}, top: { value: true }, filter: { value: true }, ...ENGINE_FLAGS };
 const MAX_TOP = 65536;
 
 export const outliersCommand: Command = {
@@ -17,10 +17,6 @@ export const outliersCommand: Command = {
 
 async function runOutliersCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, FLAGS);
-  if (args.flags.has('help')) {
-    process.stdout.write(`usage:\n${outliersCommand.usage}\n`);
-    return 0;
-  }
   if (args.positionals.length !== 1) throw new UsageError('outliers takes exactly one PATH');
   const top = integerFlag(args, 'top', 1, MAX_TOP) ?? DEFAULT_TOP;
   const filter = nameFilter(args);

@@ -11,7 +11,7 @@ import { progressLineFor } from './progress';
 import { formatStat, renderTable } from './table';
 
 const FLAGS = {
-  json: {}, help: {}, scheme: { value: true, repeat: true }, 'keep-outliers': {}, filter: { value: true },
+  json: {}, scheme: { value: true, repeat: true }, 'keep-outliers': {}, filter: { value: true },
   'export-ignore': { value: true }, 'export-llama-quantize': { value: true }, 'keep-below': { value: true }, ...ENGINE_FLAGS,
 };
 
@@ -25,10 +25,6 @@ export const quantCommand: Command = {
 
 async function runQuantCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, FLAGS);
-  if (args.flags.has('help')) {
-    process.stdout.write(`usage:\n${quantCommand.usage}\n`);
-    return 0;
-  }
   if (args.positionals.length !== 1) throw new UsageError('quant takes exactly one PATH');
   const given = args.flags.get('scheme') ?? [];
   if (given.length === 0) throw new UsageError(`quant needs at least one --scheme (${QUANT_SCHEMES.join(', ')})`);

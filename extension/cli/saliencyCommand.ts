@@ -15,7 +15,7 @@ import { progressLineFor } from './progress';
 import { formatShape, formatStat, renderTable } from './table';
 
 const FLAGS = {
-  json: {}, help: {}, activations: { value: true }, method: { value: true }, alpha: { value: true }, rank: { value: true },
+  json: {}, activations: { value: true }, method: { value: true }, alpha: { value: true }, rank: { value: true },
   top: { value: true }, filter: { value: true }, ...ENGINE_FLAGS,
 };
 /** Channels and weights shown per tensor in the table. */
@@ -32,10 +32,6 @@ export const saliencyCommand: Command = {
 
 async function runSaliencyCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, FLAGS);
-  if (args.flags.has('help')) {
-    process.stdout.write(`usage:\n${saliencyCommand.usage}\n`);
-    return 0;
-  }
   if (args.positionals.length !== 1) throw new UsageError('saliency takes exactly one PATH');
   const methodText = flagValue(args, 'method');
   if (methodText === undefined) throw new UsageError(`saliency needs --method (${SALIENCY_METHODS.join(', ')})`);

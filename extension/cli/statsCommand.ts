@@ -7,7 +7,7 @@ import { ENGINE_FLAGS, engineFromArgs, nameFilter, printFindings, printJson, typ
 import { progressLineFor } from './progress';
 import { formatBytes, formatShape, formatStat, renderTable } from './table';
 
-const FLAGS = { json: {}, filter: { value: true }, help: {}, ...ENGINE_FLAGS };
+const FLAGS = { json: {}, filter: { value: true }, ...ENGINE_FLAGS };
 
 export const statsCommand: Command = {
   usage: `  stats PATH [--json] [--filter GLOB] [--workers N] [--chunk-size BYTES]
@@ -17,10 +17,6 @@ export const statsCommand: Command = {
 
 async function runStats(argv: string[]): Promise<number> {
   const args = parseArgs(argv, FLAGS);
-  if (args.flags.has('help')) {
-    process.stdout.write(`usage:\n${statsCommand.usage}\n`);
-    return 0;
-  }
   if (args.positionals.length !== 1) throw new UsageError('stats takes exactly one PATH');
   const filter = nameFilter(args);
   const engine = engineFromArgs(args);

@@ -8,7 +8,7 @@ import { formatStat } from './table';
 import { finiteOrNull, findTensor, parseRange, parseSize } from './tensorArgs';
 
 const FLAGS = {
-  json: {}, help: {}, tensor: { value: true }, rows: { value: true }, cols: { value: true }, size: { value: true }, reduce: { value: true },
+  json: {}, tensor: { value: true }, rows: { value: true }, cols: { value: true }, size: { value: true }, reduce: { value: true },
   ...ENGINE_FLAGS,
 };
 
@@ -20,10 +20,6 @@ export const tileCommand: Command = {
 
 async function runTile(argv: string[]): Promise<number> {
   const args = parseArgs(argv, FLAGS);
-  if (args.flags.has('help')) {
-    process.stdout.write(`usage:\n${tileCommand.usage}\n`);
-    return 0;
-  }
   if (args.positionals.length !== 1) throw new UsageError('tile takes exactly one PATH');
   const name = flagValue(args, 'tensor');
   if (name === undefined) throw new UsageError('--tensor NAME is required');
