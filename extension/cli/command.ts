@@ -1,8 +1,11 @@
 /** What every `weightscope` subcommand provides, and the options they share. */
 import { join } from 'node:path';
 import { ScanEngine } from '../engine/scanEngine';
-import type { Finding } from '../formats/checkpoint';
+import type { Finding, TensorEntry } from '../formats/checkpoint';
+import { openCheckpoint } from '../formats/openCheckpoint';
+import { nodeSourceOpener } from '../source/nodeFileSource';
 import { flagValue, globToRegExp, integerFlag, type FlagSpec, type ParsedArgs } from './args';
+import { progressLineFor } from './progress';
 
 export interface Command {
   /** One or more lines for the usage text, indented by two spaces. */
@@ -52,4 +55,26 @@ export function nameFilter(args: ParsedArgs): (name: string) => boolean {
 /** Tells stderr that a tensor was left out of an analysis, and why. */
 export function printSkipped(name: string, reason: string): void {
   process.stderr.write(`weightscope: skipped ${name}: ${reason}\n`);
+}
+
+/**
+ * Runs a per-tensor analysis over the tensors of the checkpoint at PATH it applies to and --filter lets through, with
+ * a progress line on a terminal; tensors it had to leave out are reported on stderr.
+ */
+export async function analyseSelected<O extends { problem?: { code: string; message: string } }>(
+  args: ParsedArgs,
+  applies: (entry: TensorEntry) => boolean,
+  analyse: (entries: readonly TensorEntry[], indices: number[], onProgress: (doneBytes: number) => void) => Promise<Map<number, O>>,
+): Promise<{ entries: readonly TensorEntry[]; outcomes: Map<number, O> }> {
+  const filter = nameFilter(args);
+  const entries = (await openCheckpoint(args.positionals[0]!, nodeSourceOpener)).tensors;
+  const indices = entries.flatMap((t, i) => (applies(t) && filter(t.name) ? [i] : []));
+  const progress = progressLineFor(args, indices.reduce((sum, i) => sum + entries[i]!.bytes, 0));
+  const outcomes = await analyse(entries, indices, (done) => progress?.update(done));
+  progress?.clear();
+  for (const i of indices) {
+    const problem = outcomes.get(i)?.problem;
+    if (problem) printSkipped(entries[i]!.name, `${problem.code}: ${problem.message}`);
+  }
+  return { entries, outcomes };
 }

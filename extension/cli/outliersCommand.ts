@@ -1,9 +1,6 @@
-import { openCheckpoint } from '../formats/openCheckpoint';
-import { nodeSourceOpener } from '../source/nodeFileSource';
 import { DEFAULT_TOP, hasOutlierAnalysis, outliersDocument, runOutliers, MIN_RANKED } from '../engine/outliers';
 import { integerFlag, parseArgs, UsageError } from './args';
-import { ENGINE_FLAGS, engineFromArgs, nameFilter, printJson, printSkipped, type Command } from './command';
-import { progressLineFor } from './progress';
+import { analyseSelected, ENGINE_FLAGS, engineFromArgs, printJson, type Command } from './command';
 import { formatShape, formatStat, renderTable } from './table';
 
 const FLAGS = { json: {}, top: { value: true }, filter: { value: true }, ...ENGINE_FLAGS };
@@ -19,24 +16,10 @@ async function runOutliersCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, FLAGS);
   if (args.positionals.length !== 1) throw new UsageError('outliers takes exactly one PATH');
   const top = integerFlag(args, 'top', 1, MAX_TOP) ?? DEFAULT_TOP;
-  const filter = nameFilter(args);
   const engine = engineFromArgs(args);
   try {
-    const checkpoint = await openCheckpoint(args.positionals[0]!, nodeSourceOpener);
-    const entries = checkpoint.tensors;
-    const indices = entries.flatMap((t, i) => (hasOutlierAnalysis(t) && filter(t.name) ? [i] : []));
-    const totalBytes = indices.reduce((sum, i) => sum + entries[i]!.bytes, 0);
-    const progress = progressLineFor(args, totalBytes);
-    const outcomes = await runOutliers(engine.pool, entries, indices, {
-      top: Math.max(top, MIN_RANKED),
-      chunkBytes: engine.chunkBytes,
-      onProgress: (done) => progress?.update(done),
-    });
-    progress?.clear();
-    for (const i of indices) {
-      const problem = outcomes.get(i)?.problem;
-      if (problem) printSkipped(entries[i]!.name, `${problem.code}: ${problem.message}`);
-    }
+    const { entries, outcomes } = await analyseSelected(args, hasOutlierAnalysis, (entries, indices, onProgress) =>
+      runOutliers(engine.pool, entries, indices, { top: Math.max(top, MIN_RANKED), chunkBytes: engine.chunkBytes, onProgress }));
     const document = outliersDocument(entries, outcomes, top);
     if (args.flags.has('json')) printJson(document);
     else process.stdout.write(renderOutliers(document));

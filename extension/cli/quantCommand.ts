@@ -1,13 +1,10 @@
 import { writeFileSync } from 'node:fs';
-import { openCheckpoint } from '../formats/openCheckpoint';
-import { nodeSourceOpener } from '../source/nodeFileSource';
 import {
   damageRanking, defaultKeepThreshold, hasQuantPreview, isQuantScheme, KEEP_FRACTIONS, keepList, llamaQuantizeOverrides, llmCompressorIgnore,
   QUANT_SCHEMES, quantDocument, runQuantPreview, type QuantScheme,
 } from '../engine/quantPreview';
 import { flagValue, parseArgs, UsageError } from './args';
-import { ENGINE_FLAGS, engineFromArgs, nameFilter, printJson, printSkipped, type Command } from './command';
-import { progressLineFor } from './progress';
+import { analyseSelected, ENGINE_FLAGS, engineFromArgs, printJson, type Command } from './command';
 import { formatStat, renderTable } from './table';
 
 const FLAGS = {
@@ -35,25 +32,10 @@ async function runQuantCommand(argv: string[]): Promise<number> {
   const keepBelowText = flagValue(args, 'keep-below');
   const keepBelow = keepBelowText === undefined ? undefined : Number(keepBelowText);
   if (keepBelow !== undefined && (keepBelowText!.trim() === '' || !Number.isFinite(keepBelow))) throw new UsageError(`--keep-below takes a number of dB, not "${keepBelowText}"`);
-  const filter = nameFilter(args);
   const engine = engineFromArgs(args);
   try {
-    const checkpoint = await openCheckpoint(args.positionals[0]!, nodeSourceOpener);
-    const entries = checkpoint.tensors;
-    const indices = entries.flatMap((t, i) => (hasQuantPreview(t) && filter(t.name) ? [i] : []));
-    const totalBytes = indices.reduce((sum, i) => sum + entries[i]!.bytes, 0);
-    const progress = progressLineFor(args, totalBytes);
-    const outcomes = await runQuantPreview(engine.pool, entries, indices, {
-      schemes,
-      keep: keepOutliers ? [...KEEP_FRACTIONS] : [],
-      chunkBytes: engine.chunkBytes,
-      onProgress: (done) => progress?.update(done),
-    });
-    progress?.clear();
-    for (const i of indices) {
-      const problem = outcomes.get(i)?.problem;
-      if (problem) printSkipped(entries[i]!.name, `${problem.code}: ${problem.message}`);
-    }
+    const { entries, outcomes } = await analyseSelected(args, hasQuantPreview, (entries, indices, onProgress) =>
+      runQuantPreview(engine.pool, entries, indices, { schemes, keep: keepOutliers ? [...KEEP_FRACTIONS] : [], chunkBytes: engine.chunkBytes, onProgress }));
     const exportIgnore = flagValue(args, 'export-ignore');
     const exportLlama = flagValue(args, 'export-llama-quantize');
     if (exportIgnore !== undefined || exportLlama !== undefined) {

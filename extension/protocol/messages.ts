@@ -6,6 +6,8 @@ import type { ActivationStatistic } from '../activations/activationStats';
 import type { BlockOutcome } from '../engine/blockDiagnostics';
 import type { LiftOverlaps, SaliencyMethod } from '../engine/saliencyTypes';
 import type { HistogramSummary, TensorStats } from '../engine/statsTypes';
+import type { Tile, TileRect } from '../engine/tiles';
+import type { TileReducer } from '../engine/wasmCore';
 export type { HistogramSummary, TensorStats, QuantileKey } from '../engine/statsTypes';
 export type { BlockAnalysis, ScaleDistribution } from '../engine/blocksTypes';
 export type { BlockOutcome } from '../engine/blockDiagnostics';
@@ -180,24 +182,10 @@ export type OpenResponse =
   | { kind: 'diff'; summary: DiffSummary; rows: DiffRow[]; records: PairRecord[]; progress: ScanProgress }
   | { kind: 'merge'; setup: MergeSetup };
 
-export type TileReducer = 'mean' | 'absmax' | 'min' | 'max';
-
-/** A tile as the webview asks for it: half-open source ranges of the matrix view, cells, reducer. */
-export interface TileQuery {
-  rows: [number, number];
-  cols: [number, number];
-  size: [number, number];
-  reduce: TileReducer;
-}
-
-/** Tile cells (row-major, NaN where no finite value) and marginals over the rectangle. */
-export interface TileReply extends TileQuery {
-  values: Float64Array;
-  rowAbsmax: Float64Array;
-  rowRms: Float64Array;
-  colAbsmax: Float64Array;
-  colRms: Float64Array;
-}
+/** A tile as the webview asks for it (half-open source ranges of the matrix view, cells, reducer), and the reply. */
+export type TileQuery = TileRect;
+export type TileReply = Tile;
+export type { TileReducer };
 
 export interface ChannelInfo {
   index: number;

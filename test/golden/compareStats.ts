@@ -29,21 +29,26 @@ export interface TensorDoc {
   name: string;
   dtype: string;
   shape: number[];
-  offset: number;
-  bytes: number;
+  /** Absent from references that do not know where the bytes lie (ONNX). */
+  offset?: number;
+  bytes?: number;
   stats: TensorStats | null;
   error: { code: string } | null;
 }
 
-/** Tensor by tensor: names in order, dtype/offset/bytes equal, errors where the reference has them, statistics within
- *  the tolerances. */
-export function compareDocuments(file: string, got: { tensors: TensorDoc[] }, want: { tensors: TensorDoc[] }): string[] {
+/** Where a tensor's bytes lie, as far as a reference can tell. */
+export type LayoutKey = 'shape' | 'offset' | 'bytes';
+
+/** Tensor by tensor: names in order, dtype and the `layout` fields equal, errors where the reference has them,
+ *  statistics within the tolerances. */
+export function compareDocuments(file: string, got: { tensors: TensorDoc[] }, want: { tensors: TensorDoc[] }, layout: readonly LayoutKey[] = ['offset', 'bytes']): string[] {
   const problems: string[] = [];
   assert.deepEqual(got.tensors.map((t) => t.name), want.tensors.map((t) => t.name), `${file}: tensor names`);
+  const describe = (t: TensorDoc): string => [t.dtype, ...layout.map((k) => JSON.stringify(t[k]))].join('/');
   got.tensors.forEach((g, i) => {
     const w = want.tensors[i]!;
     const where = `${basename(file)}:${g.name}`;
-    if (g.dtype !== w.dtype || g.offset !== w.offset || g.bytes !== w.bytes) problems.push(`${where}: dtype/offset/bytes ${g.dtype}/${g.offset}/${g.bytes} vs ${w.dtype}/${w.offset}/${w.bytes}`);
+    if (describe(g) !== describe(w)) problems.push(`${where}: dtype/${layout.join('/')} ${describe(g)} vs ${describe(w)}`);
     if (w.error) {
       if (g.error?.code !== w.error.code) problems.push(`${where}: expected error ${w.error.code}, got ${JSON.stringify(g.error)}`);
     } else if (!g.stats) problems.push(`${where}: no statistics (${JSON.stringify(g.error)})`);

@@ -9,24 +9,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { TensorStats } from '../../extension/engine/statsTypes';
-import { compareStats } from './compareStats';
+import { compareDocuments, type TensorDoc } from './compareStats';
 import { ReferenceScript, cliJson, missingPython, sharedCheckpoints } from './harness';
 
 const reference = new ReferenceScript('torch_reference.py');
 const shared = sharedCheckpoints;
 const noNumpy = missingPython('numpy');
 const TORCH_OR_NUMPY = /\.(pt|pth|bin|ckpt|jit|npy|npz)$/;
-
-interface TensorDoc {
-  name: string;
-  dtype: string;
-  shape: number[];
-  offset: number;
-  bytes: number;
-  stats: TensorStats | null;
-  error: { code: string } | null;
-}
 
 function weightscope(file: string, ...flags: string[]): { format: string; tensors: TensorDoc[] } {
   return cliJson('stats', file, '--json', ...flags);
@@ -39,21 +28,8 @@ function referenceDoc(file: string): { format: string; tensors: TensorDoc[] } {
 function compareFile(file: string): string[] {
   const got = weightscope(file);
   const want = referenceDoc(file);
-  const problems: string[] = [];
-  if (got.format !== want.format) problems.push(`${basename(file)}: format ${got.format}, want ${want.format}`);
-  assert.deepEqual(got.tensors.map((t) => t.name), want.tensors.map((t) => t.name), `${file}: tensor names`);
-  got.tensors.forEach((g, i) => {
-    const w = want.tensors[i]!;
-    const where = `${basename(file)}:${g.name}`;
-    if (g.dtype !== w.dtype || g.offset !== w.offset || g.bytes !== w.bytes || g.shape.join() !== w.shape.join()) {
-      problems.push(`${where}: dtype/shape/offset/bytes ${g.dtype}/[${g.shape}]/${g.offset}/${g.bytes} vs ${w.dtype}/[${w.shape}]/${w.offset}/${w.bytes}`);
-    }
-    if (w.error) {
-      if (g.error?.code !== w.error.code) problems.push(`${where}: expected error ${w.error.code}, got ${JSON.stringify(g.error)}`);
-    } else if (!g.stats) problems.push(`${where}: no statistics (${JSON.stringify(g.error)})`);
-    else problems.push(...compareStats(where, g.dtype, g.stats, w.stats!));
-  });
-  return problems;
+  const format = got.format === want.format ? [] : [`${basename(file)}: format ${got.format}, want ${want.format}`];
+  return [...format, ...compareDocuments(file, got, want, ['shape', 'offset', 'bytes'])];
 }
 
 test('generated PyTorch and NumPy fixtures match the stub-unpickler reference', { skip: noNumpy }, () => {

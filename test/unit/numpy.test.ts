@@ -6,6 +6,7 @@ import { openCheckpoint } from '../../extension/formats/openCheckpoint';
 import { f32 } from '../fixtures/torchWriter';
 import { MemoryFiles } from '../fixtures/memorySource';
 import { buildZip } from '../fixtures/zipWriter';
+import { expectCode } from '../fixtures/formatErrors';
 
 /** A .npy file: magic, version, little-endian header length, the header padded to 64 bytes, then `data`. */
 function npy(header: string, data: Uint8Array, version = 1): Uint8Array {
@@ -26,15 +27,6 @@ const header = (descr: string, shape: string, fortran = 'False'): string => `{'d
 
 async function open(bytes: Uint8Array, name = 'weights.npy') {
   return openCheckpoint(name, new MemoryFiles({ [name]: bytes }));
-}
-
-async function expectCode(run: () => Promise<unknown>, code: string, message?: RegExp): Promise<void> {
-  await assert.rejects(run, (error: unknown) => {
-    assert.ok(error instanceof FormatError, `expected a FormatError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    if (message) assert.match(error.message, message);
-    return true;
-  });
 }
 
 test('.npy versions 1–3: dtype, shape, data offset, Fortran order as strides, big-endian', async () => {

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FormatError } from '../../extension/formats/formatError';
 import {
   MAX_OPERATIONS,
   OpaqueObject,
@@ -14,6 +13,7 @@ import {
 } from '../../extension/formats/pickle';
 import { resolveTorchGlobal } from '../../extension/formats/torchPickle';
 import { PickleBuilder } from '../fixtures/torchWriter';
+import { formatErrorWith } from '../fixtures/formatErrors';
 
 const options = { what: 'test.pkl', file: 'test.pkl', resolveGlobal: resolveTorchGlobal };
 
@@ -36,12 +36,7 @@ function plain(value: PickleValue): unknown {
 }
 
 function expectCode(run: () => unknown, code: string, message?: RegExp): void {
-  assert.throws(run, (error: unknown) => {
-    assert.ok(error instanceof FormatError, `expected a FormatError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    if (message) assert.match(error.message, message);
-    return true;
-  });
+  assert.throws(run, formatErrorWith(code, message));
 }
 
 // pickle.dumps(obj, protocol=p) by CPython 3.11 for

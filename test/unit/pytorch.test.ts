@@ -7,13 +7,13 @@ import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { FileTable, openTensorReader } from '../../extension/engine/tensorReader';
 import type { TensorEntry } from '../../extension/formats/checkpoint';
-import { FormatError } from '../../extension/formats/formatError';
 import { openCheckpoint } from '../../extension/formats/openCheckpoint';
 import { pytorchReader } from '../../extension/formats/pytorch';
 import { buildSafetensors } from '../fixtures/safetensorsWriter';
 import { buildTorchLegacy, buildTorchZip, f32, PickleBuilder, stateDictPickle, tensorPickle, type TorchTensor } from '../fixtures/torchWriter';
 import { MemoryFiles } from '../fixtures/memorySource';
 import { buildZip } from '../fixtures/zipWriter';
+import { expectCode } from '../fixtures/formatErrors';
 
 const weight: TorchTensor = { name: 'layer.weight', storage: 'FloatStorage', key: '0', data: f32([1, 2, 3, 4, 5, 6]), elementBytes: 4, shape: [2, 3] };
 const transposed: TorchTensor = { ...weight, name: 'layer.weight_t', shape: [3, 2], stride: [1, 3] };
@@ -21,15 +21,6 @@ const bias: TorchTensor = { name: 'layer.bias', storage: 'HalfStorage', key: '1'
 
 async function open(bytes: Uint8Array, name = 'model.pt') {
   return openCheckpoint(name, new MemoryFiles({ [name]: bytes }));
-}
-
-async function expectCode(run: () => Promise<unknown>, code: string, message?: RegExp): Promise<void> {
-  await assert.rejects(run, (error: unknown) => {
-    assert.ok(error instanceof FormatError, `expected a FormatError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    if (message) assert.match(error.message, message);
-    return true;
-  });
 }
 
 function byName(tensors: readonly TensorEntry[]): Record<string, TensorEntry> {

@@ -1,24 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FormatError } from '../../extension/formats/formatError';
 import { ZipArchive } from '../../extension/formats/zip';
 import { MemoryFiles } from '../fixtures/memorySource';
 import { buildZip, type BuiltZip } from '../fixtures/zipWriter';
+import { expectCode } from '../fixtures/formatErrors';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const payload = text('tensor bytes '.repeat(400));
 
 async function open(bytes: Uint8Array, files = new MemoryFiles({ 'a.zip': bytes })): Promise<ZipArchive> {
   return ZipArchive.open(await files.open('a.zip'));
-}
-
-async function expectCode(run: () => Promise<unknown>, code: string, message?: RegExp): Promise<void> {
-  await assert.rejects(run, (error: unknown) => {
-    assert.ok(error instanceof FormatError, `expected a FormatError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    if (message) assert.match(error.message, message);
-    return true;
-  });
 }
 
 function sample(options: Parameters<typeof buildZip>[1] = {}): BuiltZip {
