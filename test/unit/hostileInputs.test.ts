@@ -7,19 +7,9 @@ import assert from 'node:assert/strict';
 import { FormatError } from '../../extension/formats/formatError';
 import { openCheckpoint } from '../../extension/formats/openCheckpoint';
 import { buildTorchLegacy, buildTorchZip, f32, type TorchTensor } from '../fixtures/torchWriter';
+import { random } from '../fixtures/makeDemo';
 import { MemoryFiles } from '../fixtures/memorySource';
 import { buildZip } from '../fixtures/zipWriter';
-
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const weight: TorchTensor = { name: 'w', storage: 'FloatStorage', key: '0', data: f32([1, 2, 3, 4, 5, 6]), elementBytes: 4, shape: [2, 3] };
 const view: TorchTensor = { ...weight, name: 'w_t', shape: [3, 2], stride: [1, 3] };
