@@ -4,23 +4,17 @@
  * tile job a tensor's heatmap uses.
  */
 import { matrixShape } from '../../formats/checkpoint';
-import type { TileCells, TileReducer } from '../wasmCore';
+import type { TileCells } from '../wasmCore';
 import { openBoth } from './diff';
 import { operandChunks, operandUnit, type Operand } from './operands';
-import { sourceRow } from './tile';
+import { sourceRow, type TilePartSpec } from './tile';
 import type { TaskContext } from './taskContext';
 
-export interface DeltaTileSpec {
+export interface DeltaTileSpec extends TilePartSpec {
   a: Operand;
   b: Operand;
   /** The shape both operands share (the matrix view is `[dim0, product of the rest]`). */
   shape: number[];
-  rows: [number, number];
-  cols: [number, number];
-  size: [number, number];
-  outRows: [number, number];
-  reduce: TileReducer;
-  chunkBytes: number;
 }
 
 export async function runDeltaTile(spec: DeltaTileSpec, ctx: TaskContext): Promise<TileCells> {

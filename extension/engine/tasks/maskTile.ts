@@ -4,25 +4,19 @@
  * the cuts the merge found, and the tile job reduces that like any tensor.
  */
 import { elementCount, matrixShape, type TensorLocation } from '../../formats/checkpoint';
-import type { MergeJobParams, TileCells, TileReducer } from '../wasmCore';
+import type { MergeJobParams, TileCells } from '../wasmCore';
 import { byteSpan, elementChunks, chunkElements } from './chunks';
 import { fnv1a64 } from './merge';
-import { sourceRow } from './tile';
+import { sourceRow, type TilePartSpec } from './tile';
 import type { TaskContext } from './taskContext';
 
-export interface MaskTileSpec {
+export interface MaskTileSpec extends TilePartSpec {
   name: string;
   base: TensorLocation;
   tasks: TensorLocation[];
   params: Omit<MergeJobParams, 'dtypes' | 'elements' | 'nameHash' | 'outputs'>;
   /** The merge record's cut keys, per task. */
   cuts: [number, number, number, number][];
-  rows: [number, number];
-  cols: [number, number];
-  size: [number, number];
-  outRows: [number, number];
-  reduce: TileReducer;
-  chunkBytes: number;
 }
 
 export async function runMaskTile(spec: MaskTileSpec, ctx: TaskContext): Promise<TileCells> {

@@ -7,8 +7,8 @@ import { lookupDType } from '../../formats/dtypes';
 import type { TileCells, TileReducer } from '../wasmCore';
 import { TaskFailure, type TaskContext } from './taskContext';
 
-export interface TileTaskSpec {
-  location: TensorLocation;
+/** The part of a tile one task computes, whatever the values' source. */
+export interface TilePartSpec {
   /** Source rows [A, B) and columns [C, D) of the matrix view `[dim0, product of the rest]`. */
   rows: [number, number];
   cols: [number, number];
@@ -19,6 +19,10 @@ export interface TileTaskSpec {
   reduce: TileReducer;
   /** Bytes per read. */
   chunkBytes: number;
+}
+
+export interface TileTaskSpec extends TilePartSpec {
+  location: TensorLocation;
 }
 
 export type TileTaskResult = TileCells;
