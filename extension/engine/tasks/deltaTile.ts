@@ -5,8 +5,7 @@
  */
 import { matrixShape } from '../../formats/checkpoint';
 import type { TileCells } from '../wasmCore';
-import { openBoth } from './diff';
-import { operandChunks, operandUnit, type Operand } from './operands';
+import { openOperand, operandChunks, operandUnit, type Operand, type OperandStream } from './operands';
 import { sourceRow, type TilePartSpec } from './tile';
 import type { TaskContext } from './taskContext';
 
@@ -42,5 +41,15 @@ export async function runDeltaTile(spec: DeltaTileSpec, ctx: TaskContext): Promi
     job.dispose();
     a.close();
     b.close();
+  }
+}
+
+async function openBoth(spec: { a: Operand; b: Operand; chunkBytes: number }, ctx: TaskContext): Promise<[OperandStream, OperandStream]> {
+  const a = await openOperand(spec.a, ctx, spec.chunkBytes);
+  try {
+    return [a, await openOperand(spec.b, ctx, spec.chunkBytes)];
+  } catch (error) {
+    a.close();
+    throw error;
   }
 }

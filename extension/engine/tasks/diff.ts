@@ -3,7 +3,7 @@
  * input slot each, one push per chunk. Tensors of a dtype the core cannot decode are still compared byte for byte.
  */
 import type { PairAnalysis } from '../diffTypes';
-import { openOperand, operandChunks, operandDtype, operandElements, type Operand, type OperandStream } from './operands';
+import { operandDtype, operandElements, streamOperandPasses, type Operand } from './operands';
 import { TaskFailure, type TaskContext } from './taskContext';
 
 export interface DiffSpec {
@@ -19,30 +19,12 @@ export async function runDiff(spec: DiffSpec, ctx: TaskContext): Promise<DiffTas
   const elements = operandElements(spec.a);
   if (operandElements(spec.b) !== elements) throw new TaskFailure('INVALID_ARGUMENT', 'the two operands differ in element count');
   if (![spec.a, spec.b].every((o) => ctx.core.supports(operandDtype(o)))) return compareBytes(spec, ctx);
-  const streams = await openBoth(spec, ctx);
-  const job = ctx.core.beginDiff(streams[0].dtype, streams[1].dtype);
+  const job = ctx.core.beginDiff(operandDtype(spec.a), operandDtype(spec.b));
   try {
-    for (const chunk of operandChunks([spec.a, spec.b], elements, spec.chunkBytes)) {
-      ctx.checkCancelled();
-      const read = (await streams[0].fill(chunk, 0)) + (await streams[1].fill(chunk, 1));
-      job.push();
-      ctx.progress(read);
-    }
-    job.endPass();
+    await streamOperandPasses([spec.a, spec.b], job, ctx, spec.chunkBytes);
     return job.result();
   } finally {
     job.dispose();
-    streams.forEach((s) => s.close());
-  }
-}
-
-export async function openBoth(spec: { a: Operand; b: Operand; chunkBytes: number }, ctx: TaskContext): Promise<[OperandStream, OperandStream]> {
-  const a = await openOperand(spec.a, ctx, spec.chunkBytes);
-  try {
-    return [a, await openOperand(spec.b, ctx, spec.chunkBytes)];
-  } catch (error) {
-    a.close();
-    throw error;
   }
 }
 
