@@ -49,7 +49,8 @@ export async function readSafetensorsHeader(source: ByteSource): Promise<Safeten
 
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
+    // ignoreBOM keeps a byte-order mark in the text, so that it fails the "{" check as it does in the reference.
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(headerBytes);
   } catch {
     return fail('INVALID_UTF8', 'the header is not valid UTF-8');
   }

@@ -64,6 +64,8 @@ test('INVALID_HEADER_LENGTH: the header runs past the end of the file', async ()
 test('INVALID_HEADER_START: the JSON does not start with "{"', async () => {
   await expectCode('INVALID_HEADER_START', single(' {}'), '/m/model.safetensors');
   await expectCode('INVALID_HEADER_START', single('[]'), '/m/model.safetensors');
+  // The reference checks the first byte: a UTF-8 byte-order mark is not "{".
+  await expectCode('INVALID_HEADER_START', single('\ufeff{}'), '/m/model.safetensors');
 });
 
 test('INVALID_UTF8: the header is not UTF-8', async () => {
