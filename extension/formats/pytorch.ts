@@ -9,7 +9,7 @@
  */
 import { basename } from 'node:path';
 import type { ByteSource, SourceOpener } from '../source/byteSource';
-import { elementCount, isContiguous, type Finding, type TensorEntry, type TensorProblem } from './checkpoint';
+import { elementCount, isContiguous, setMetadataEntry, type Finding, type TensorEntry, type TensorProblem } from './checkpoint';
 import { FormatError, type ErrorCode } from './formatError';
 import type { CheckpointPart, FormatReader } from './formatReader';
 import { OpaqueObject, PickleDict, PickleGlobal, PickleList, PickleTuple, unpickle, type PickleValue, type UnpickleResult } from './pickle';
@@ -301,7 +301,7 @@ async function collect(pickles: readonly PickleSource[], file: string, fallbackN
     }, (message) => {
       throw new FormatError('PICKLE_LIMIT', `${pickle.what}: ${message}`, file);
     });
-    for (const [key, value] of Object.entries(walked.metadata)) metadata[[...pickle.namePrefix, key].join('.')] = value;
+    for (const [key, value] of Object.entries(walked.metadata)) setMetadataEntry(metadata, [...pickle.namePrefix, key].join('.'), value);
     for (const { name, value } of found) tensors.push(await tensorEntry(name, value, pickle, file));
   }
   findings.push(...globalFindings(pickles, file, firstUse, torchScript));

@@ -100,6 +100,13 @@ test('globals that would run code are findings; the rest of the file still opens
   assert.equal(checkpoint.metadata['config.lr'], '0.1');
 });
 
+test('metadata keys named like JavaScript object members are kept', async () => {
+  const extra: [string, (p: PickleBuilder) => void][] = [['__proto__', (p) => p.int(3)], ['constructor', (p) => p.str('c')]];
+  const checkpoint = await open(buildTorchZip([weight], { extra }).bytes);
+  assert.equal(Object.hasOwn(checkpoint.metadata, '__proto__'), true);
+  assert.deepEqual([checkpoint.metadata['__proto__'], checkpoint.metadata.constructor], ['3', 'c']);
+});
+
 test('a pickled nn.Module is named as its state_dict, and TorchScript classes are one finding', async () => {
   // Net(_parameters={'w': tensor}, _buffers={}, _modules={'fc': Linear(_parameters={'bias': tensor}, …)}, training=True)
   const p = new PickleBuilder().proto();
