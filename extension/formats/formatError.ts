@@ -63,6 +63,7 @@ export type ErrorCode =
   | 'TORCH_STORAGE_SIZE'
   | 'TORCH_INVALID_TENSOR'
   | 'VIEW_OUT_OF_RANGE'
+  | 'VIEW_TOO_LARGE'
   // NumPy .npy / .npz
   | 'NPY_INVALID_MAGIC'
   | 'NPY_INVALID_HEADER'
