@@ -25,8 +25,8 @@ export const saliencyCommand: Command = {
   usage: `  saliency PATH [--activations FILE] --method ${SALIENCY_METHODS.join('|')} [--alpha A] [--rank R]
            [--top K] [--json] [--filter GLOB] [--workers N] [--chunk-size BYTES]
         the most salient input channels and weights of every matrix; wanda, awq, smoothquant and obs join
-        the weights with imported activation statistics (llama.cpp imatrix .gguf/.dat, safetensors); lift ranks
-        the weights of the rank-R approximation (--rank, default ${DEFAULT_RANK})`,
+        the weights with imported activation statistics (llama.cpp imatrix .gguf/.dat, act_scales .pt,
+        safetensors/.npz); lift ranks the weights of the rank-R approximation (--rank, default ${DEFAULT_RANK})`,
   run: runSaliencyCommand,
 };
 
