@@ -225,6 +225,22 @@ test('per-tensor problems: missing or short storages, malformed views, views bey
   assert.equal(invalid.tensors[0]!.problem?.code, 'TORCH_INVALID_TENSOR');
 });
 
+test('VIEW_TOO_LARGE: a view repeating its storage elements may not address more bytes than the file holds', async () => {
+  const built = buildTorchZip([
+    // torch.arange(3).expand(1, -1) and a row broadcast to 4 rows: stride-0 views as checkpoints hold them.
+    { ...weight, name: 'position_ids', shape: [1, 6], stride: [0, 1] },
+    { ...weight, name: 'broadcast', shape: [4, 3], stride: [0, 1] },
+    // A few bytes of pickle asking for 2^48 copies of one element: analysing it would never end.
+    { ...weight, name: 'endless', shape: [1 << 24, 1 << 24], stride: [0, 0] },
+  ]);
+  const t = byName((await open(built.bytes)).tensors);
+  assert.equal(t['position_ids']!.problem, undefined);
+  assert.equal(t['broadcast']!.problem, undefined);
+  assert.deepEqual(t['broadcast']!.strides, [0, 1]);
+  assert.equal(t['endless']!.problem?.code, 'VIEW_TOO_LARGE');
+  assert.match(t['endless']!.problem!.message, /1125899906842624 bytes/);
+});
+
 test('objects nested deeper than the walk allows are refused, not recursed into', async () => {
   const p = new PickleBuilder().proto();
   for (let i = 0; i < 1100; i++) p.op(0x5d);
