@@ -58,7 +58,7 @@ async function runSaliencyCommand(argv: string[]): Promise<number> {
       const example = stats.entries[0]!.name;
       throw new FormatError('ACTIVATIONS_MISMATCH', `none of its ${stats.entries.length} entries names a tensor of ${args.positionals[0]} (such as "${example}"): statistics of another model?`, stats.file);
     }
-    for (const { name, reason } of plan.skipped) printSkipped(name, reason);
+    for (const { name, code, message } of plan.skipped) printSkipped(name, `${code}: ${message}`);
     const totalBytes = plan.targets.reduce((sum, t) => sum + t.entry.bytes, 0);
     const progress = progressLineFor(args, totalBytes);
     let doneBytes = 0;

@@ -60,7 +60,7 @@ export interface SaliencyPlan {
   /** The weights to analyse, in checkpoint order. */
   targets: SaliencyTarget[];
   /** Weights left out, with why (unreadable, too wide, statistics of another length or kind). */
-  skipped: { name: string; reason: string }[];
+  skipped: ({ name: string } & Skip)[];
   /** Activation entries that match no weight, in file order ([] without a file). */
   unmatched: string[];
 }
@@ -112,15 +112,18 @@ export function planSaliency(checkpoint: Checkpoint, method: SaliencyMethod, sta
     let activationEntry: string | undefined;
     if (needsActivations(method)) {
       const e = match?.byTensor.get(index);
-      if (e === undefined) return;
+      if (e === undefined) {
+        plan.skipped.push({ name: entry.name, code: 'NO_STATISTICS', message: `no entry of ${stats!.file} names this weight` });
+        return;
+      }
       const stat = stats!.entries[e]!;
       const source = METHOD_SOURCES[method].sources.find((s) => stat.statistics[s.statistic]);
       if (!source) {
-        plan.skipped.push({ name: entry.name, reason: `its statistics "${stat.name}" have no ${METHOD_SOURCES[method].factor}` });
+        plan.skipped.push({ name: entry.name, code: 'NO_STATISTICS', message: `its statistics "${stat.name}" have no ${METHOD_SOURCES[method].factor}` });
         return;
       }
       if (stat.length !== cols) {
-        plan.skipped.push({ name: entry.name, reason: lengthReason(stat.name, stat.length, entry) });
+        plan.skipped.push({ name: entry.name, code: 'NOT_APPLICABLE', message: lengthReason(stat.name, stat.length, entry) });
         return;
       }
       const vector = stat.statistics[source.statistic]!;
@@ -128,7 +131,7 @@ export function planSaliency(checkpoint: Checkpoint, method: SaliencyMethod, sta
       activationEntry = stat.name;
     }
     const skip = saliencySkipReason(entry);
-    if (skip) plan.skipped.push({ name: entry.name, reason: `${skip.code}: ${skip.message}` });
+    if (skip) plan.skipped.push({ name: entry.name, ...skip });
     else plan.targets.push({ index, entry, rows, cols, ...(activation ? { activation, activationEntry } : {}) });
   });
   return plan;
