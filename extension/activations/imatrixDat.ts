@@ -14,6 +14,7 @@
 import type { ByteSource, SourceOpener } from '../source/byteSource';
 import { FormatError, type ErrorCode } from '../formats/formatError';
 import type { ActivationEntry, ActivationImporter, ActivationStats } from './activationStats';
+import { lenientUtf8, strictUtf8 } from '../formats/utf8';
 
 /** Longest entry name accepted (llama.cpp tensor names are far shorter). */
 const MAX_NAME_BYTES = 65535;
@@ -73,7 +74,6 @@ class Reader {
   }
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 async function openDat(path: string, opener: SourceOpener): Promise<ActivationStats> {
   const source = await opener.open(path);
@@ -95,7 +95,7 @@ async function openDat(path: string, opener: SourceOpener): Promise<ActivationSt
       const bytes = await reader.bytes(nameLength, `the name of entry ${i}`);
       let name = '';
       try {
-        name = utf8.decode(bytes);
+        name = strictUtf8(bytes);
       } catch {
         fail('INVALID_NAME', `the name of entry ${i} is not valid UTF-8`);
       }
@@ -128,7 +128,7 @@ async function readTrailer(reader: Reader, fail: (code: ErrorCode, message: stri
   if (length < 0 || length !== reader.remaining) {
     fail('TRAILING_DATA', `the dataset name is declared ${length} bytes long but ${reader.remaining} bytes follow`);
   }
-  metadata['imatrix.datasets'] = new TextDecoder().decode(await reader.bytes(length, 'the dataset name'));
+  metadata['imatrix.datasets'] = lenientUtf8(await reader.bytes(length, 'the dataset name'));
   return metadata;
 }
 

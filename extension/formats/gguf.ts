@@ -14,6 +14,7 @@ import { addMissingMetadata, setMetadataEntry, type CheckpointFile, type Finding
 import { lookupDType } from './dtypes';
 import { FormatError, type ErrorCode } from './formatError';
 import type { CheckpointPart, FormatReader } from './formatReader';
+import { lenientUtf8, strictUtf8 } from './utf8';
 
 /** "GGUF" as stored: the magic is written as these four bytes whatever the file's byte order. */
 const MAGIC = [0x47, 0x47, 0x55, 0x46];
@@ -212,8 +213,6 @@ class Cursor {
   }
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-const lenientUtf8 = new TextDecoder('utf-8');
 
 /** Shortest decimal that reads back as the same f32. */
 function formatF32(x: number): string {
@@ -234,7 +233,7 @@ async function readValue(cursor: Cursor, type: ValueType, fail: Fail, depth = 0)
   if (type === ValueType.STRING) {
     const length = await cursor.stringLength();
     const kept = Math.min(length, MAX_KEPT_STRING_BYTES);
-    let text = lenientUtf8.decode(await cursor.bytes(kept));
+    let text = lenientUtf8(await cursor.bytes(kept));
     cursor.skip(length - kept);
     if (kept < length) text += `… (${length} bytes)`;
     return { text, scalar: { type, value: text } };
@@ -353,7 +352,7 @@ interface RawInfo {
 
 function decodeName(bytes: Uint8Array, code: ErrorCode, what: string, fail: Fail): string {
   try {
-    return utf8.decode(bytes);
+    return strictUtf8(bytes);
   } catch {
     return fail(code, `${what} is not valid UTF-8`);
   }

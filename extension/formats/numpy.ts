@@ -11,6 +11,7 @@ import { FormatError, type ErrorCode } from './formatError';
 import type { CheckpointPart, FormatReader } from './formatReader';
 import { latin1 } from './latin1';
 import { firstEntryName, isZip, readExactly, ZipArchive, type ZipEntry } from './zip';
+import { strictUtf8 } from './utf8';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 /** Longest header accepted (NumPy itself refuses more than 10 000 bytes unless asked). */
@@ -81,7 +82,7 @@ export function parseNpyHeader(bytes: Uint8Array, fail: Fail): NpyHeader {
   let text: string;
   if (bytes[6] === 3) {
     try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+      text = strictUtf8(raw);
     } catch {
       return fail('NPY_INVALID_HEADER', 'the header is not valid UTF-8');
     }

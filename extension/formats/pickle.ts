@@ -7,6 +7,7 @@
  */
 import { FormatError, type ErrorCode } from './formatError';
 import { latin1 } from './latin1';
+import { lenientUtf8, strictUtf8 } from './utf8';
 
 export const MAX_OPERATIONS = 10_000_000;
 export const MAX_MEMO_ENTRIES = 4_000_000;
@@ -539,7 +540,7 @@ class Machine {
   private utf8(n: number): string {
     const at = this.take(n);
     try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(this.bytes.subarray(at, at + n));
+      return strictUtf8(this.bytes.subarray(at, at + n));
     } catch {
       return this.fail('PICKLE_INVALID', 'a string that is not valid UTF-8');
     }
@@ -550,7 +551,7 @@ class Machine {
     const at = this.take(n);
     const raw = this.bytes.subarray(at, at + n);
     try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(raw);
+      return strictUtf8(raw);
     } catch {
       return latin1(raw);
     }
@@ -562,7 +563,7 @@ class Machine {
     if (end - this.pos > MAX_LINE_BYTES) this.fail('PICKLE_LIMIT', `a text argument longer than ${MAX_LINE_BYTES} bytes`);
     const at = this.take(end - this.pos + 1);
     const raw = this.bytes.subarray(at, end);
-    return encoding === 'latin1' ? latin1(raw) : new TextDecoder('utf-8').decode(raw);
+    return encoding === 'latin1' ? latin1(raw) : lenientUtf8(raw);
   }
 
   private textFloat(text: string): number {

@@ -7,6 +7,7 @@
  */
 import type { ByteSource } from '../source/byteSource';
 import { FormatError, type ErrorCode } from './formatError';
+import { lenientUtf8 } from './utf8';
 
 export const WIRE_VARINT = 0;
 export const WIRE_FIXED64 = 1;
@@ -24,7 +25,6 @@ const MAX_VARINT_BYTES = 10;
 const MAX_FIELD_NUMBER = 2 ** 29 - 1;
 /** A tag and a varint or length prefix. */
 const MAX_FIELD_HEADER_BYTES = 2 * MAX_VARINT_BYTES;
-const utf8 = new TextDecoder();
 
 /** One field as found in a message. */
 export interface ProtoField {
@@ -198,7 +198,7 @@ export class ProtoReader {
     const length = Math.min(field.length, maxBytes, WINDOW_BYTES);
     if (!this.holds(field.offset, length)) await this.load(field.offset, length);
     const at = field.offset - this.windowStart;
-    const text = utf8.decode(this.window.subarray(at, at + length));
+    const text = lenientUtf8(this.window.subarray(at, at + length));
     return field.length > length ? `${text}…` : text;
   }
 

@@ -9,6 +9,7 @@ import { bytesOf, lookupDType } from './dtypes';
 import { FormatError, type ErrorCode } from './formatError';
 import type { CheckpointPart, FormatReader } from './formatReader';
 import { isJsonObject, JsonSyntaxError, parseStrictJson, type JsonValue } from './strictJson';
+import { strictUtf8 } from './utf8';
 
 export const MAX_HEADER_BYTES = 100_000_000;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -49,8 +50,8 @@ export async function readSafetensorsHeader(source: ByteSource): Promise<Safeten
 
   let text: string;
   try {
-    // ignoreBOM keeps a byte-order mark in the text, so that it fails the "{" check as it does in the reference.
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(headerBytes);
+    // A byte-order mark stays in the text, so it fails the "{" check as it does in the reference.
+    text = strictUtf8(headerBytes);
   } catch {
     return fail('INVALID_UTF8', 'the header is not valid UTF-8');
   }

@@ -8,6 +8,7 @@ import { constants, inflateRawSync } from 'node:zlib';
 import type { ByteSource } from '../source/byteSource';
 import { FormatError, type ErrorCode } from './formatError';
 import { latin1 } from './latin1';
+import { lenientUtf8, strictUtf8 } from './utf8';
 
 const END_RECORD = 0x06054b50;
 const ZIP64_LOCATOR = 0x07064b50;
@@ -358,9 +359,9 @@ function zip64Extra(view: DataView, start: number, length: number): { start: num
 function decodeName(bytes: Uint8Array, utf8: boolean): string {
   // Writers often store UTF-8 without setting the flag; try it first and fall back to single bytes.
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return strictUtf8(bytes);
   } catch {
-    if (utf8) return new TextDecoder('utf-8').decode(bytes);
+    if (utf8) return lenientUtf8(bytes);
     return latin1(bytes);
   }
 }

@@ -241,3 +241,9 @@ test('metadata keys named like JavaScript object members are kept, and repeated 
   assert.equal(JSON.stringify(checkpoint.metadata), '{"__proto__":"p","constructor":"7"}');
   await expectCode(buildGguf([['__proto__', gguf.str('p')], ['__proto__', gguf.str('q')]], [tiny]), 'DUPLICATE_KEY');
 });
+
+test('names and strings are kept as stored: a leading byte-order mark is part of the name', async () => {
+  const bytes = buildGguf([['general.name', gguf.str('\uFEFFmodel')]], [{ ...tiny, name: '\uFEFFw' }]);
+  const header = await readGgufHeader(await new MemoryFiles({ f: bytes }).open('f'));
+  assert.equal(header.tensors[0]!.name, '\uFEFFw');
+});
