@@ -99,6 +99,12 @@ mod lanes {
             let v = u64x2_shr(self.0, shift);
             [u64x2_extract_lane::<0>(v), u64x2_extract_lane::<1>(v)]
         }
+        /// Lanes whose |x| bits (the sign cleared) are above `above` and at most `at_most`, compared as i64.
+        #[inline(always)]
+        pub fn magnitude_bits_within(self, above: i64, at_most: i64) -> M64x2 {
+            let key = v128_and(self.0, i64x2_splat(i64::MAX));
+            M64x2(v128_and(i64x2_gt(key, i64x2_splat(above)), i64x2_le(key, i64x2_splat(at_most))))
+        }
         /// Writes the lanes to the first two places of `out`.
         #[inline(always)]
         pub fn store(self, out: &mut [f64]) {
@@ -112,6 +118,11 @@ mod lanes {
     pub struct M64x2(v128);
 
     impl M64x2 {
+        /// Set lanes where `lanes` is true.
+        #[inline(always)]
+        pub fn from_lanes(lanes: [bool; 2]) -> M64x2 {
+            M64x2(i64x2(-(lanes[0] as i64), -(lanes[1] as i64)))
+        }
         /// Lane-wise and.
         #[inline(always)]
         pub fn and(self, o: M64x2) -> M64x2 {
@@ -345,6 +356,12 @@ mod lanes {
         pub fn bits_shr(self, shift: u32) -> [u64; 2] {
             [self.0[0].to_bits() >> shift, self.0[1].to_bits() >> shift]
         }
+        /// Lanes whose |x| bits (the sign cleared) are above `above` and at most `at_most`, compared as i64.
+        #[inline(always)]
+        pub fn magnitude_bits_within(self, above: i64, at_most: i64) -> M64x2 {
+            let within = |x: f64| (above..=at_most).contains(&((x.to_bits() & !(1u64 << 63)) as i64));
+            M64x2([within(self.0[0]), within(self.0[1])])
+        }
         /// Writes the lanes to the first two places of `out`.
         #[inline(always)]
         pub fn store(self, out: &mut [f64]) {
@@ -358,6 +375,11 @@ mod lanes {
     pub struct M64x2([bool; 2]);
 
     impl M64x2 {
+        /// Set lanes where `lanes` is true.
+        #[inline(always)]
+        pub fn from_lanes(lanes: [bool; 2]) -> M64x2 {
+            M64x2(lanes)
+        }
         /// Lane-wise and.
         #[inline(always)]
         pub fn and(self, o: M64x2) -> M64x2 {
