@@ -1193,27 +1193,30 @@ mod tests {
         }
     }
 
-    /// Every output byte and the result of a merge of raw inputs, pushed `chunk` elements at a time, by the fused
-    /// pass or the general path.
-    fn run_raw(dtype: DType, inputs: &[Vec<u8>], method: Method, chunk: usize, general: bool) -> (Vec<u8>, String) {
+    /// The merged bytes, the mask planes (one per task, then consensus's) and the result of a merge of raw
+    /// inputs, pushed `chunk` elements at a time, by the fused pass or the general path.
+    fn run_raw(dtype: DType, inputs: &[Vec<u8>], method: Method, chunk: usize, general: bool) -> (Vec<u8>, Vec<Vec<u8>>, MergeResult) {
         let size = dtype.group_bytes();
         let n = inputs[0].len() / size;
         let mut job = MergeJob::new(&vec![dtype; inputs.len()], n as u64, method, Outputs { merged: true, masks: true }).unwrap();
         job.general_path = general;
-        let mut out = Vec::new();
+        let (mut merged, mut masks) = (Vec::new(), vec![Vec::new(); inputs.len() - 1 + matches!(method, Method::Consensus { .. }) as usize]);
         loop {
             for start in (0..n).step_by(chunk) {
                 let end = (start + chunk).min(n);
                 let slices: Vec<&[u8]> = inputs.iter().map(|b| &b[start * size..end * size]).collect();
                 job.push(&slices).unwrap();
-                out.extend_from_slice(job.output());
+                let (values, planes) = job.output().split_at(job.output().len().min((end - start) * size));
+                merged.extend_from_slice(values);
+                for (mask, plane) in masks.iter_mut().zip(planes.chunks(end - start)) {
+                    mask.extend_from_slice(plane);
+                }
             }
             if !job.end_pass().unwrap() {
                 break;
             }
         }
-        // As text: NaN thresholds ("none") compare equal.
-        (out, format!("{:?}", job.result().unwrap()))
+        (merged, masks, job.result().unwrap())
     }
 
     /// Fine-tunes of a base in `dtype`, with NaN, ±Inf, ±0, subnormals and unchanged elements.
@@ -1243,7 +1246,7 @@ mod tests {
     }
 
     #[test]
-    fn the_fused_pass_matches_the_general_path_bit_for_bit() {
+    fn the_fused_pass_matches_the_general_path_bit_for_bit_whatever_the_chunking() {
         let methods = [
             Method::TaskArithmetic { lambda: 0.7 },
             Method::Ties { density: 0.3, lambda: 1.3 },
@@ -1256,10 +1259,18 @@ mod tests {
             for tasks in 1..=MAX_FUSED_TASKS {
                 let inputs = special_case(dtype, 10_007, tasks);
                 for method in methods {
+                    let whole = run_raw(dtype, &inputs, method, 10_007, false);
                     for chunk in [10_007, 4_096, 333, 1] {
                         let (fused, general) = (run_raw(dtype, &inputs, method, chunk, false), run_raw(dtype, &inputs, method, chunk, true));
-                        assert!(fused.1 == general.1, "{:?} {} tasks {:?}, chunks of {}: {} vs {}", dtype, tasks, method, chunk, fused.1, general.1);
-                        assert!(fused.0 == general.0, "{:?} {} tasks {:?}, chunks of {}: output bytes differ", dtype, tasks, method, chunk);
+                        let case = format!("{:?} {} tasks {:?}, chunks of {}", dtype, tasks, method, chunk);
+                        // As text: NaN thresholds ("none") compare equal.
+                        assert_eq!(format!("{:?}", fused.2), format!("{:?}", general.2), "{}", case);
+                        assert!(fused.0 == general.0 && fused.1 == general.1, "{}: merged values or masks differ", case);
+                        // Whatever the chunking: the same merged values, masks and counts (L1 masses are summed per
+                        // block, so they may round differently).
+                        assert!(fused.0 == whole.0 && fused.1 == whole.1, "{}: not as pushed whole", case);
+                        let counts = |r: &MergeResult| (r.kept, r.sign_conflicts, r.task_counts.clone(), r.cut_keys.clone());
+                        assert_eq!(counts(&fused.2), counts(&whole.2), "{}", case);
                     }
                 }
             }
