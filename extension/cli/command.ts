@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { ScanEngine } from '../engine/scanEngine';
 import type { Finding, TensorEntry } from '../formats/checkpoint';
+import { oneLine } from '../formats/formatError';
 import { openCheckpoint } from '../formats/openCheckpoint';
 import { nodeSourceOpener } from '../source/nodeFileSource';
 import { flagValue, globToRegExp, integerFlag, type FlagSpec, type ParsedArgs } from './args';
@@ -41,7 +42,7 @@ export function printJson(value: unknown): void {
 
 /** Writes what a reader noticed about a file (unsafe pickle globals, …) to stderr, one note per line. */
 export function printFindings(findings: readonly Finding[] | undefined): void {
-  for (const finding of findings ?? []) process.stderr.write(`weightscope: note: ${finding.code}: ${finding.file}: ${finding.message}\n`);
+  for (const finding of findings ?? []) printLine(`note: ${finding.code}: ${finding.file}: ${finding.message}`);
 }
 
 /** The --filter glob as a test of tensor names; every name passes without one. */
@@ -54,7 +55,12 @@ export function nameFilter(args: ParsedArgs): (name: string) => boolean {
 
 /** Tells stderr that a tensor was left out of an analysis, and why. */
 export function printSkipped(name: string, reason: string): void {
-  process.stderr.write(`weightscope: skipped ${name}: ${reason}\n`);
+  printLine(`skipped ${name}: ${reason}`);
+}
+
+/** One message on stderr, kept on one line whatever names and bytes from the input it quotes. */
+export function printLine(message: string): void {
+  process.stderr.write(`weightscope: ${oneLine(message)}\n`);
 }
 
 /**

@@ -5,7 +5,7 @@ import type { LowRankSummary } from '../engine/diffTypes';
 import { buildDiffReport, type DiffReport } from '../engine/diffReport';
 import { ggufHfStages } from '../engine/ggufHfStage';
 import type { ScanEngine } from '../engine/scanEngine';
-import { FormatError } from '../formats/formatError';
+import { FormatError, oneLine } from '../formats/formatError';
 import { openCheckpoint } from '../formats/openCheckpoint';
 import { nodeSourceOpener } from '../source/nodeFileSource';
 import { flagValue, integerFlag, parseArgs, UsageError } from './args';
@@ -101,5 +101,5 @@ function renderDiffTable(report: DiffReport): string {
     ...report.only_a.map((n) => `only in A: ${n}`),
     ...report.only_b.map((n) => `only in B: ${n}`),
   ];
-  return head + renderTable(['name', 'shape', 'dtype', 'rel Δ', 'cosine', 'max |Δ|', 'changed', 'sign flips', ''], rows, [3, 4, 5, 6, 7]) + lists.map((l) => l + '\n').join('');
+  return head + renderTable(['name', 'shape', 'dtype', 'rel Δ', 'cosine', 'max |Δ|', 'changed', 'sign flips', ''], rows, [3, 4, 5, 6, 7]) + lists.map((l) => oneLine(l) + '\n').join('');
 }

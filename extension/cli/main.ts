@@ -3,10 +3,10 @@
  * `weightscope`: the engine without an editor, for scripts, CI and machines without VS Code.
  * Exit status: 0 done (per-tensor errors included), 2 bad usage, 3 invalid or unreadable input.
  */
-import { FormatError } from '../formats/formatError';
+import { FormatError, oneLine } from '../formats/formatError';
 import { UsageError } from './args';
 import { blocksCommand } from './blocksCommand';
-import type { Command } from './command';
+import { printLine, type Command } from './command';
 import { diffCommand } from './diffCommand';
 import { mergeCommand } from './mergeCommand';
 import { saliencyCommand } from './saliencyCommand';
@@ -55,13 +55,13 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     if (error instanceof UsageError) {
-      process.stderr.write(`weightscope: ${error.message}\n${USAGE}\n`);
+      process.stderr.write(`weightscope: ${oneLine(error.message)}\n${USAGE}\n`);
       process.exitCode = 2;
     } else if (error instanceof FormatError) {
-      process.stderr.write(`weightscope: ${error.describe()}\n`);
+      printLine(error.describe());
       process.exitCode = 3;
     } else {
-      process.stderr.write(`weightscope: internal error: ${(error as Error).message ?? String(error)}\n`);
+      printLine(`internal error: ${(error as Error).message ?? String(error)}`);
       process.exitCode = 1;
     }
   },

@@ -6,7 +6,7 @@ import {
   analyseSaliency, buildSaliencyReport, DEFAULT_ALPHA, DEFAULT_TOP, MAX_TOP, needsActivations, planSaliency, statisticProblem, type SaliencyReport,
 } from '../engine/saliency';
 import { DEFAULT_RANK, MAX_RANK, SALIENCY_METHODS, type SaliencyAnalysis, type SaliencyMethod } from '../engine/saliencyTypes';
-import { FormatError } from '../formats/formatError';
+import { FormatError, oneLine } from '../formats/formatError';
 import { openCheckpoint } from '../formats/openCheckpoint';
 import { nodeSourceOpener } from '../source/nodeFileSource';
 import { flagValue, integerFlag, numberFlag, parseArgs, UsageError } from './args';
@@ -25,8 +25,8 @@ export const saliencyCommand: Command = {
   usage: `  saliency PATH [--activations FILE] --method ${SALIENCY_METHODS.join('|')} [--alpha A] [--rank R]
            [--top K] [--json] [--filter GLOB] [--workers N] [--chunk-size BYTES]
         the most salient input channels and weights of every matrix; wanda, awq, smoothquant and obs join
-        the weights with imported activation statistics (llama.cpp imatrix .gguf/.dat, safetensors); lift ranks
-        the weights of the rank-R approximation (--rank, default ${DEFAULT_RANK})`,
+        the weights with imported activation statistics (llama.cpp imatrix .gguf/.dat, act_scales .pt,
+        safetensors/.npz); lift ranks the weights of the rank-R approximation (--rank, default ${DEFAULT_RANK})`,
   run: runSaliencyCommand,
 };
 
@@ -58,7 +58,7 @@ async function runSaliencyCommand(argv: string[]): Promise<number> {
       const example = stats.entries[0]!.name;
       throw new FormatError('ACTIVATIONS_MISMATCH', `none of its ${stats.entries.length} entries names a tensor of ${args.positionals[0]} (such as "${example}"): statistics of another model?`, stats.file);
     }
-    for (const { name, reason } of plan.skipped) printSkipped(name, reason);
+    for (const { name, code, message } of plan.skipped) printSkipped(name, `${code}: ${message}`);
     const totalBytes = plan.targets.reduce((sum, t) => sum + t.entry.bytes, 0);
     const progress = progressLineFor(args, totalBytes);
     let doneBytes = 0;
@@ -90,8 +90,6 @@ function magnitudeOverlap(overlaps: SaliencyAnalysis['overlaps']): string {
   return overlaps && overlaps.principal > 0 ? `${((100 * overlaps.withMagnitude) / overlaps.principal).toFixed(1)} %` : '—';
 }
 
-/** A weight left out of the document, on stderr as the other analyses report theirs. */
-
 /** A ranked score; null in a ranking is +Inf (NaN is never ranked). */
 function score(value: number | null): string {
   return value === null ? 'inf' : formatStat(value);
@@ -109,6 +107,6 @@ function renderSaliencyTable(report: SaliencyReport, results: readonly { name: s
   const table = rows.length > 0
     ? renderTable(['name', 'shape', `top channels (${report.method} score)`, 'top weights', ...(lift ? ['principal ∩ top |W|'] : [])], rows, [])
     : `${report.method}: no weight to analyse\n`;
-  const unmatched = report.unmatched.length > 0 ? `\nunmatched activation entries (${report.unmatched.length}): ${report.unmatched.join(', ')}\n` : '';
+  const unmatched = report.unmatched.length > 0 ? `\nunmatched activation entries (${report.unmatched.length}): ${oneLine(report.unmatched.join(', '))}\n` : '';
   return table + unmatched;
 }

@@ -1,4 +1,5 @@
 /** Plain-text rendering for the CLI's human-readable output. */
+import { oneLine } from '../formats/formatError';
 
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -22,8 +23,10 @@ export function formatStat(value: number | null): string {
   return magnitude >= 1e5 || magnitude < 1e-3 ? value.toExponential(3) : value.toPrecision(4);
 }
 
-/** Columns padded to their widest cell; `rightAligned` lists numeric columns. */
-export function renderTable(header: readonly string[], rows: readonly (readonly string[])[], rightAligned: readonly number[]): string {
+/** Columns padded to their widest cell; `rightAligned` lists numeric columns. Cells quoting names from files keep to
+ *  their row (control characters escaped). */
+export function renderTable(header: readonly string[], cells: readonly (readonly string[])[], rightAligned: readonly number[]): string {
+  const rows = cells.map((row) => row.map(oneLine));
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
   const line = (cells: readonly string[]): string =>
     cells

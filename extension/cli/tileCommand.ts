@@ -2,6 +2,7 @@ import { openCheckpoint } from '../formats/openCheckpoint';
 import { nodeSourceOpener } from '../source/nodeFileSource';
 import { ArgumentError, computeTile, resolveTileRequest, type Tile } from '../engine/tiles';
 import type { TileReducer } from '../engine/wasmCore';
+import { oneLine } from '../formats/formatError';
 import { flagValue, parseArgs, UsageError } from './args';
 import { engineFromArgs, ENGINE_FLAGS, printJson, type Command } from './command';
 import { formatStat } from './table';
@@ -54,7 +55,7 @@ export function tileDocument(name: string, tile: Tile) {
 
 function renderTile(name: string, tile: Tile): string {
   const [h, w] = tile.size;
-  const head = `${name} rows ${tile.rows[0]}:${tile.rows[1]} cols ${tile.cols[0]}:${tile.cols[1]} → ${h} × ${w} (${tile.reduce})\n`;
+  const head = `${oneLine(name)} rows ${tile.rows[0]}:${tile.rows[1]} cols ${tile.cols[0]}:${tile.cols[1]} → ${h} × ${w} (${tile.reduce})\n`;
   const lines = Array.from({ length: h }, (_, i) => Array.from(tile.values.subarray(i * w, (i + 1) * w), (v) => formatStat(finiteOrNull(v)).padStart(10)).join(' '));
   return head + lines.join('\n') + '\n';
 }

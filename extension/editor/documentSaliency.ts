@@ -128,7 +128,7 @@ export class DocumentSaliency {
     const target = plan.targets.find((t) => t.index === id);
     if (!target) {
       const skipped = plan.skipped.find((s) => s.name === tensor.name);
-      return skipped ? fail('NOT_APPLICABLE', skipped.reason) : fail('NO_STATISTICS', `no entry of ${this.stats?.file} names this weight`);
+      return skipped ? fail(skipped.code, skipped.message) : fail('NOT_APPLICABLE', `${method} does not apply to this tensor`);
     }
     const { base, problem: baseProblem } = method === 'lift' ? this.baseTensor(tensor) : { problem: null };
     try {

@@ -3,10 +3,10 @@
  * candidates and the cross-layer "same channel index" view. The per-tensor numbers come from the core's channel job
  * (tasks/channels.ts); this module only selects, ranks and shapes them.
  */
-import { elementCount, matrixShape, type TensorEntry } from '../formats/checkpoint';
+import { matrixShape, type TensorEntry } from '../formats/checkpoint';
 import { lookupDType } from '../formats/dtypes';
 import type { ComputePool } from './computePool';
-import { runTensors, type TensorRunOptions } from './tensorRuns';
+import { commonSkip, runTensors, tooLarge, type Skip, type TensorRunOptions } from './tensorRuns';
 import type { ChannelSummary } from './wasmCore';
 
 /** Widest and tallest matrices analysed (the core's per-column accumulators and per-row medians). */
@@ -53,12 +53,12 @@ export function isDownProjection(name: string): boolean {
 }
 
 /** Why a tensor is not analysed, or undefined when it is. 0-D tensors and non-float dtypes are simply not listed. */
-export function outlierSkipReason(entry: TensorEntry): string | undefined {
-  if (entry.problem) return `${entry.problem.code}: ${entry.problem.message}`;
+export function outlierSkipReason(entry: TensorEntry): Skip | undefined {
+  const common = commonSkip(entry);
+  if (common) return common;
   const { rows, cols } = matrixShape(entry.shape);
-  if (elementCount(entry.shape) === 0) return 'the tensor has no elements';
-  if (cols > MAX_OUTLIER_COLUMNS) return `${cols.toLocaleString('en-US')} columns is more than the ${MAX_OUTLIER_COLUMNS.toLocaleString('en-US')} analysed per matrix`;
-  if (rows > MAX_OUTLIER_ROWS) return `${rows.toLocaleString('en-US')} rows is more than the ${MAX_OUTLIER_ROWS.toLocaleString('en-US')} analysed per matrix`;
+  if (cols > MAX_OUTLIER_COLUMNS) return tooLarge(cols, 'columns', MAX_OUTLIER_COLUMNS);
+  if (rows > MAX_OUTLIER_ROWS) return tooLarge(rows, 'rows', MAX_OUTLIER_ROWS);
   return undefined;
 }
 

@@ -3,11 +3,11 @@
  * document, the ranking by expected damage, and the "keep in higher precision" exports (llm-compressor `ignore`
  * list, llama-quantize `--tensor-type` overrides). The per-tensor error sums come from the core (tasks/quant.ts).
  */
-import { elementCount, matrixShape, type TensorEntry } from '../formats/checkpoint';
+import { matrixShape, type TensorEntry } from '../formats/checkpoint';
 import { lookupDType } from '../formats/dtypes';
 import { hfToGgufName } from '../formats/ggufNames';
 import type { ComputePool } from './computePool';
-import { runTensors, type TensorRunOptions } from './tensorRuns';
+import { commonSkip, runTensors, type Skip, type TensorRunOptions } from './tensorRuns';
 import { defaultKeepThresholdOf } from './keepRule';
 import type { ActivationInput } from './tasks/activations';
 import { KEEP_FRACTIONS, QUANT_SCHEMES, type KeepFraction, type QuantScheme, type QuantSums } from './wasmCore';
@@ -27,11 +27,11 @@ export function isQuantScheme(name: string): name is QuantScheme {
 }
 
 /** Why a tensor gets no preview at all (undefined: it gets one). Integer and bool tensors are simply not listed. */
-export function quantSkipReason(entry: TensorEntry): string | undefined {
-  if (entry.problem) return `${entry.problem.code}: ${entry.problem.message}`;
-  if (elementCount(entry.shape) === 0) return 'the tensor has no elements';
+export function quantSkipReason(entry: TensorEntry): Skip | undefined {
+  const common = commonSkip(entry);
+  if (common) return common;
   const { cols } = matrixShape(entry.shape);
-  if (cols > MAX_QUANT_ROW) return `rows of ${cols.toLocaleString('en-US')} elements are longer than the ${MAX_QUANT_ROW.toLocaleString('en-US')} simulated`;
+  if (cols > MAX_QUANT_ROW) return { code: 'TOO_LARGE', message: `rows of ${cols.toLocaleString('en-US')} elements are longer than the ${MAX_QUANT_ROW.toLocaleString('en-US')} simulated` };
   return undefined;
 }
 

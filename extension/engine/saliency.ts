@@ -3,7 +3,7 @@
  * it becomes the method's per-channel factor a_j, running the per-tensor jobs on the shared pool, and the
  * `saliency --json` document. Knows nothing about VS Code.
  */
-import { elementCount, matrixShape, type Checkpoint, type TensorEntry } from '../formats/checkpoint';
+import { matrixShape, type Checkpoint, type TensorEntry } from '../formats/checkpoint';
 import { lookupDType } from '../formats/dtypes';
 import { describeStatistic, type ActivationStatistic, type ActivationStats } from '../activations/activationStats';
 import { matchActivations } from '../activations/matchActivations';
@@ -11,6 +11,7 @@ import type { ComputePool, RunOptions } from './computePool';
 import type { SaliencyAnalysis, SaliencyMethod, StreamedMethod } from './saliencyTypes';
 import type { ActivationInput, ActivationTransform } from './tasks/activations';
 import type { SaliencySpec } from './tasks/saliency';
+import { commonSkip, tooLarge, type Skip } from './tensorRuns';
 
 export const DEFAULT_TOP = 10;
 /** The core's limits: rankings of at most MAX_TOP entries, matrices of at most MAX_COLUMNS columns. */
@@ -37,12 +38,11 @@ export function isSaliencyWeight(entry: TensorEntry): boolean {
 }
 
 /** Why a weight cannot be analysed, or undefined. */
-export function saliencySkipReason(entry: TensorEntry): string | undefined {
-  if (entry.problem) return `${entry.problem.code}: ${entry.problem.message}`;
+export function saliencySkipReason(entry: TensorEntry): Skip | undefined {
+  const common = commonSkip(entry);
+  if (common) return common;
   const { cols } = matrixShape(entry.shape);
-  if (elementCount(entry.shape) === 0) return 'the tensor has no elements';
-  if (cols > MAX_COLUMNS) return `${cols.toLocaleString('en-US')} columns is more than the ${MAX_COLUMNS.toLocaleString('en-US')} analysed per matrix`;
-  return undefined;
+  return cols > MAX_COLUMNS ? tooLarge(cols, 'columns', MAX_COLUMNS) : undefined;
 }
 
 export interface SaliencyTarget {
@@ -60,7 +60,7 @@ export interface SaliencyPlan {
   /** The weights to analyse, in checkpoint order. */
   targets: SaliencyTarget[];
   /** Weights left out, with why (unreadable, too wide, statistics of another length or kind). */
-  skipped: { name: string; reason: string }[];
+  skipped: ({ name: string } & Skip)[];
   /** Activation entries that match no weight, in file order ([] without a file). */
   unmatched: string[];
 }
@@ -112,23 +112,26 @@ export function planSaliency(checkpoint: Checkpoint, method: SaliencyMethod, sta
     let activationEntry: string | undefined;
     if (needsActivations(method)) {
       const e = match?.byTensor.get(index);
-      if (e === undefined) return;
+      if (e === undefined) {
+        plan.skipped.push({ name: entry.name, code: 'NO_STATISTICS', message: `no entry of ${stats!.file} names this weight` });
+        return;
+      }
       const stat = stats!.entries[e]!;
       const source = METHOD_SOURCES[method].sources.find((s) => stat.statistics[s.statistic]);
       if (!source) {
-        plan.skipped.push({ name: entry.name, reason: `its statistics "${stat.name}" have no ${METHOD_SOURCES[method].factor}` });
+        plan.skipped.push({ name: entry.name, code: 'NO_STATISTICS', message: `its statistics "${stat.name}" have no ${METHOD_SOURCES[method].factor}` });
         return;
       }
       if (stat.length !== cols) {
-        plan.skipped.push({ name: entry.name, reason: lengthReason(stat.name, stat.length, entry) });
+        plan.skipped.push({ name: entry.name, code: 'NOT_APPLICABLE', message: lengthReason(stat.name, stat.length, entry) });
         return;
       }
       const vector = stat.statistics[source.statistic]!;
       activation = { location: vector.location, transform: source.transform, ...(vector.divisor !== undefined ? { divisor: vector.divisor } : {}) };
       activationEntry = stat.name;
     }
-    const reason = saliencySkipReason(entry);
-    if (reason) plan.skipped.push({ name: entry.name, reason });
+    const skip = saliencySkipReason(entry);
+    if (skip) plan.skipped.push({ name: entry.name, ...skip });
     else plan.targets.push({ index, entry, rows, cols, ...(activation ? { activation, activationEntry } : {}) });
   });
   return plan;

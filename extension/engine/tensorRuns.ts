@@ -3,7 +3,7 @@
  * largest first (so the long ones start early and the pool stays busy at the end), outcomes reported as they
  * arrive, bytes read summed into one progress figure, and nothing reported once the run is cancelled.
  */
-import type { TensorEntry } from '../formats/checkpoint';
+import { elementCount, type TensorEntry } from '../formats/checkpoint';
 import { TaskError, type RunOptions } from './computePool';
 
 export interface TensorRunOptions<O> {
@@ -14,9 +14,27 @@ export interface TensorRunOptions<O> {
   onProgress?(doneBytes: number): void;
 }
 
+/** Why a tensor is left out without reading it. */
+export interface Skip {
+  code: string;
+  message: string;
+}
+
+/** What leaves a tensor out of every per-tensor analysis: the reader's problem with it, or no elements. */
+export function commonSkip(entry: TensorEntry): Skip | undefined {
+  if (entry.problem) return entry.problem;
+  if (elementCount(entry.shape) === 0) return { code: 'EMPTY_TENSOR', message: 'the tensor has no elements' };
+  return undefined;
+}
+
+/** A matrix dimension above what an analysis holds per matrix. */
+export function tooLarge(count: number, what: 'rows' | 'columns', limit: number): Skip {
+  return { code: 'TOO_LARGE', message: `${count.toLocaleString('en-US')} ${what} is more than the ${limit.toLocaleString('en-US')} analysed per matrix` };
+}
+
 export interface TensorAnalysis<O> {
   /** Why a tensor is left out without reading it (too large, undecodable, …), if it is. */
-  skipReason(entry: TensorEntry): string | undefined;
+  skipReason(entry: TensorEntry): Skip | undefined;
   /** Its outcome, from tasks run on the pool with `task` as their options. */
   analyse(index: number, entry: TensorEntry, task: RunOptions): Promise<O>;
   /** The outcome of a tensor left out. */
@@ -45,7 +63,7 @@ export async function runTensors<O>(entries: readonly TensorEntry[], indices: re
     order.map(async (index) => {
       const entry = entries[index]!;
       const skip = analysis.skipReason(entry);
-      if (skip) return report(index, analysis.failed(index, { code: entry.problem?.code ?? 'TOO_LARGE', message: skip }));
+      if (skip) return report(index, analysis.failed(index, skip));
       try {
         report(index, await analysis.analyse(index, entry, task));
       } catch (error) {

@@ -47,8 +47,20 @@ const files = new FileTable();
 /** Progress crosses to the host at most this often (in bytes), so tiny chunks do not flood it. */
 const PROGRESS_EVERY_BYTES = 32 << 20;
 
-function post(message: WorkerToHost): void {
-  parentPort!.postMessage(message);
+function post(message: WorkerToHost, transfer: ArrayBuffer[] = []): void {
+  parentPort!.postMessage(message, transfer);
+}
+
+/** The buffers behind a result's typed arrays (a tile's megabytes of cells): moved to the host, not copied. Results
+ *  are copies out of WASM memory, never views of it. */
+function transferables(result: unknown): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  if (result && typeof result === 'object') {
+    for (const value of Object.values(result)) {
+      if (ArrayBuffer.isView(value) && value.buffer instanceof ArrayBuffer && value.buffer !== core.exports.memory.buffer) buffers.add(value.buffer);
+    }
+  }
+  return [...buffers];
 }
 
 async function run(taskId: number, kind: TaskKind, spec: unknown): Promise<void> {
@@ -71,7 +83,7 @@ async function run(taskId: number, kind: TaskKind, spec: unknown): Promise<void>
   try {
     const result = await (RUNNERS[kind] as Runner<TaskKind>)(spec as TaskSpec<TaskKind>, ctx);
     if (unreported > 0) post({ type: 'progress', taskId, bytes: unreported });
-    post({ type: 'done', taskId, result });
+    post({ type: 'done', taskId, result }, transferables(result));
   } catch (error) {
     if (error instanceof Cancelled) post({ type: 'cancelled', taskId });
     else post({ type: 'failed', taskId, ...describeFailure(error) });

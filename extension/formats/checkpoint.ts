@@ -69,6 +69,20 @@ export interface Checkpoint {
   readonly findings?: readonly Finding[];
 }
 
+/**
+ * Sets a metadata entry as an own property. Keys come from files: plain assignment would make "__proto__" set the
+ * prototype instead of adding a key.
+ */
+export function setMetadataEntry(into: Record<string, string>, key: string, value: string): void {
+  Object.defineProperty(into, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
+/** Copies the entries of `from` whose keys `into` does not have yet (the first file's value wins); inherited members
+ *  such as "constructor" do not count as present. */
+export function addMissingMetadata(into: Record<string, string>, from: Readonly<Record<string, string>>): void {
+  for (const [key, value] of Object.entries(from)) if (!Object.hasOwn(into, key)) setMetadataEntry(into, key, value);
+}
+
 export function elementCount(shape: readonly number[]): number {
   return shape.reduce((n, d) => n * d, 1);
 }

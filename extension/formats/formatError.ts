@@ -63,6 +63,7 @@ export type ErrorCode =
   | 'TORCH_STORAGE_SIZE'
   | 'TORCH_INVALID_TENSOR'
   | 'VIEW_OUT_OF_RANGE'
+  | 'VIEW_TOO_LARGE'
   // NumPy .npy / .npz
   | 'NPY_INVALID_MAGIC'
   | 'NPY_INVALID_HEADER'
@@ -106,6 +107,18 @@ export class FormatError extends Error {
   /** One line for users: the code, the file, the tensor if any, and what is wrong. */
   describe(): string {
     const where = this.tensor === undefined ? this.file : `${this.file}, tensor "${this.tensor}"`;
-    return `${this.code}: ${where}: ${this.message}`;
+    return oneLine(`${this.code}: ${where}: ${this.message}`);
   }
+}
+
+/** Characters that end a line or drive a terminal: C0 controls, DEL, C1 controls, Unicode line/paragraph separators. */
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const NAMED_ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * `text` with its control characters written as escapes (`\n`, `\u001b`): messages quote names and bytes from
+ * hostile files, which must neither break a message into several lines nor send escape sequences to a terminal.
+ */
+export function oneLine(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, (c) => NAMED_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -10,7 +10,7 @@
  */
 import { basename, dirname, join } from 'node:path';
 import type { ByteSource, SourceOpener } from '../source/byteSource';
-import type { CheckpointFile, Finding, TensorEntry } from './checkpoint';
+import { addMissingMetadata, setMetadataEntry, type CheckpointFile, type Finding, type TensorEntry } from './checkpoint';
 import { lookupDType } from './dtypes';
 import { FormatError, type ErrorCode } from './formatError';
 import type { CheckpointPart, FormatReader } from './formatReader';
@@ -316,7 +316,7 @@ export async function readGgufHeader(source: ByteSource): Promise<GgufHeader> {
     cursor.context = `the value of "${key}"`;
     const type = (await cursor.u32()) as ValueType;
     const { text, scalar } = await readValue(cursor, type, fail);
-    metadata[key] = text;
+    setMetadataEntry(metadata, key, text);
     if (scalar) scalars.set(key, scalar);
   }
   const alignment = readAlignment(scalars, fail);
@@ -481,7 +481,7 @@ function part(files: readonly { path: string; header: GgufHeader; bytes: number 
   const tensors: TensorEntry[] = [];
   const seen = new Map<string, string>();
   for (const f of files) {
-    for (const [k, v] of Object.entries(f.header.metadata)) if (!(k in metadata)) metadata[k] = v;
+    addMissingMetadata(metadata, f.header.metadata);
     for (const t of f.header.tensors) {
       const other = seen.get(t.name);
       if (other !== undefined) throw new FormatError('DUPLICATE_TENSOR', `"${t.name}" is in both ${basename(other)} and ${basename(f.path)}`, f.path, t.name);

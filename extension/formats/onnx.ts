@@ -23,7 +23,7 @@
  */
 import { dirname, join } from 'node:path';
 import type { ByteSource, SourceOpener } from '../source/byteSource';
-import type { CheckpointFile, TensorEntry, TensorProblem } from './checkpoint';
+import { setMetadataEntry, type CheckpointFile, type TensorEntry, type TensorProblem } from './checkpoint';
 import { bytesOf, lookupDType, type DTypeInfo } from './dtypes';
 import { FormatError, type ErrorCode } from './formatError';
 import type { CheckpointPart, FormatReader } from './formatReader';
@@ -215,7 +215,7 @@ class ModelReader {
 
     const metadata: Record<string, string> = {};
     const put = (key: string, value: string | undefined): void => {
-      if (value !== undefined && value !== '') metadata[key] = value;
+      if (value !== undefined && value !== '') setMetadataEntry(metadata, key, value);
     };
     put('ir_version', fields.get(MODEL.irVersion));
     put('opset_import', opsets.join(', '));
@@ -225,7 +225,7 @@ class ModelReader {
     put('model_version', fields.get(MODEL.modelVersion));
     put('doc_string', fields.get(MODEL.docString));
     put('graph_name', main.name);
-    for (const [key, value] of props) put(key in metadata ? `metadata_props.${key}` : key, value);
+    for (const [key, value] of props) put(Object.hasOwn(metadata, key) ? `metadata_props.${key}` : key, value);
 
     const tensors = uniqueNames([...main.tensors, ...functionTensors, ...trainingTensors]);
     return { files: this.files, metadata, tensors };

@@ -6,7 +6,7 @@
  */
 import { basename, dirname, join } from 'node:path';
 import type { ByteSource, SourceOpener } from '../source/byteSource';
-import type { Checkpoint, CheckpointFile, CheckpointFormat, Finding, TensorEntry } from './checkpoint';
+import { addMissingMetadata, setMetadataEntry, type Checkpoint, type CheckpointFile, type CheckpointFormat, type Finding, type TensorEntry } from './checkpoint';
 import { FormatError } from './formatError';
 import type { CheckpointPart, FormatReader } from './formatReader';
 import { ggufReader } from './gguf';
@@ -111,7 +111,7 @@ async function openIndex(indexPath: string, opener: SourceOpener): Promise<Check
   const indexMetadata = (index as { metadata?: unknown }).metadata;
   const extra: Record<string, string> = {};
   if (typeof indexMetadata === 'object' && indexMetadata !== null) {
-    for (const [k, v] of Object.entries(indexMetadata)) extra[k] = typeof v === 'string' ? v : JSON.stringify(v);
+    for (const [k, v] of Object.entries(indexMetadata)) setMetadataEntry(extra, k, typeof v === 'string' ? v : JSON.stringify(v));
   }
   const checkpoint = joinParts(reader.format, await openEach(shardPaths, (file) => reader.open(file, opener)), extra);
   const present = new Map(checkpoint.tensors.map((t) => [t.name, t.file]));
@@ -149,7 +149,7 @@ export function joinParts(format: CheckpointFormat, parts: readonly CheckpointPa
   for (const part of parts) {
     files.push(...part.files);
     findings.push(...(part.findings ?? []));
-    for (const [k, v] of Object.entries(part.metadata)) if (!(k in metadata)) metadata[k] = v;
+    addMissingMetadata(metadata, part.metadata);
     for (const tensor of part.tensors) {
       const other = seen.get(tensor.name);
       if (other !== undefined) {
@@ -159,7 +159,7 @@ export function joinParts(format: CheckpointFormat, parts: readonly CheckpointPa
       tensors.push(tensor);
     }
   }
-  for (const [k, v] of Object.entries(extraMetadata)) if (!(k in metadata)) metadata[k] = v;
+  addMissingMetadata(metadata, extraMetadata);
   return { format, files, metadata, tensors, ...(findings.length > 0 ? { findings } : {}) };
 }
 

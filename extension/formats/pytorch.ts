@@ -9,7 +9,7 @@
  */
 import { basename } from 'node:path';
 import type { ByteSource, SourceOpener } from '../source/byteSource';
-import { elementCount, isContiguous, type Finding, type TensorEntry, type TensorProblem } from './checkpoint';
+import { elementCount, isContiguous, setMetadataEntry, type Finding, type TensorEntry, type TensorProblem } from './checkpoint';
 import { FormatError, type ErrorCode } from './formatError';
 import type { CheckpointPart, FormatReader } from './formatReader';
 import { OpaqueObject, PickleDict, PickleGlobal, PickleList, PickleTuple, unpickle, type PickleValue, type UnpickleResult } from './pickle';
@@ -71,7 +71,7 @@ export const pytorchReader: FormatReader = {
       if (isZip(head)) ({ pickles, torchScript } = await readZipArchive(source));
       else if (isLegacy(head)) pickles = await readLegacyFile(source);
       else throw new FormatError('TORCH_INVALID_ARCHIVE', 'neither a PyTorch zip archive nor a legacy (before 1.6) torch.save file', path);
-      const { tensors, metadata, findings } = await collect(pickles, path, fallbackName, torchScript);
+      const { tensors, metadata, findings } = await collect(pickles, path, source.size, fallbackName, torchScript);
       return { files: [{ path, bytes: source.size }], metadata, tensors, ...(findings.length > 0 ? { findings } : {}) };
     } finally {
       await source.close();
@@ -278,7 +278,7 @@ interface Collected {
   findings: Finding[];
 }
 
-async function collect(pickles: readonly PickleSource[], file: string, fallbackName: string, torchScript: boolean): Promise<Collected> {
+async function collect(pickles: readonly PickleSource[], file: string, fileBytes: number, fallbackName: string, torchScript: boolean): Promise<Collected> {
   const tensors: TensorEntry[] = [];
   const metadata: Record<string, string> = {};
   const names = new Set<string>();
@@ -301,8 +301,8 @@ async function collect(pickles: readonly PickleSource[], file: string, fallbackN
     }, (message) => {
       throw new FormatError('PICKLE_LIMIT', `${pickle.what}: ${message}`, file);
     });
-    for (const [key, value] of Object.entries(walked.metadata)) metadata[[...pickle.namePrefix, key].join('.')] = value;
-    for (const { name, value } of found) tensors.push(await tensorEntry(name, value, pickle, file));
+    for (const [key, value] of Object.entries(walked.metadata)) setMetadataEntry(metadata, [...pickle.namePrefix, key].join('.'), value);
+    for (const { name, value } of found) tensors.push(await tensorEntry(name, value, pickle, file, fileBytes));
   }
   findings.push(...globalFindings(pickles, file, firstUse, torchScript));
   for (const [kind, { count, first }] of unsupported) {
@@ -350,7 +350,7 @@ function globalFindings(pickles: readonly PickleSource[], file: string, firstUse
   return findings;
 }
 
-async function tensorEntry(name: string, value: TensorLike, pickle: PickleSource, file: string): Promise<TensorEntry> {
+async function tensorEntry(name: string, value: TensorLike, pickle: PickleSource, file: string, fileBytes: number): Promise<TensorEntry> {
   if (value instanceof NumpyArray) return numpyEntry(name, value, pickle, file);
   const ref = value instanceof StorageRef ? new TensorRef(value, value.dtype, 0, [value.numel], [1]) : value;
   const dtype = ref.dtype;
@@ -378,6 +378,11 @@ async function tensorEntry(name: string, value: TensorLike, pickle: PickleSource
     if (last >= capacity) {
       return withProblem(offset, 'VIEW_OUT_OF_RANGE', `the view (offset ${ref.storageOffset}, shape [${shape.join(', ')}], stride [${ref.strides.join(', ')}]) reaches element ${last} of a storage of ${capacity}`);
     }
+  }
+  // A view with more elements than its storage repeats some (stride 0, as expand makes): a few pickle bytes could ask
+  // for years of work, so such a view may address no more bytes than the file holds, the bound of every other tensor.
+  if (count > capacity && bytes > BigInt(fileBytes)) {
+    return withProblem(offset, 'VIEW_TOO_LARGE', `the view (shape [${shape.join(', ')}], stride [${ref.strides.join(', ')}]) repeats the ${capacity} elements of its storage as ${bytes} bytes, more than the ${fileBytes} bytes of the file`);
   }
   return {
     ...base,

@@ -4,7 +4,7 @@
  * untrusted number is allocated before that number is checked.
  */
 import type { ByteSource, SourceOpener } from '../source/byteSource';
-import type { TensorEntry } from './checkpoint';
+import { setMetadataEntry, type TensorEntry } from './checkpoint';
 import { bytesOf, lookupDType } from './dtypes';
 import { FormatError, type ErrorCode } from './formatError';
 import type { CheckpointPart, FormatReader } from './formatReader';
@@ -49,7 +49,8 @@ export async function readSafetensorsHeader(source: ByteSource): Promise<Safeten
 
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
+    // ignoreBOM keeps a byte-order mark in the text, so that it fails the "{" check as it does in the reference.
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(headerBytes);
   } catch {
     return fail('INVALID_UTF8', 'the header is not valid UTF-8');
   }
@@ -74,7 +75,7 @@ export async function readSafetensorsHeader(source: ByteSource): Promise<Safeten
       if (!isJsonObject(value)) fail('INVALID_METADATA', '__metadata__ must be an object of strings');
       for (const [key, item] of value as Map<string, JsonValue>) {
         if (typeof item !== 'string') fail('INVALID_METADATA', `__metadata__ value "${key}" is not a string`);
-        metadata[key] = item as string;
+        setMetadataEntry(metadata, key, item as string);
       }
       continue;
     }

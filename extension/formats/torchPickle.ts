@@ -4,7 +4,7 @@
  * arrays, dtypes and scalars, each mapped to a data constructor; and the walk that turns the unpickled object into
  * named tensors (dotted paths through dicts, lists and objects' state) and displayable metadata.
  */
-import type { TensorProblem } from './checkpoint';
+import { setMetadataEntry, type TensorProblem } from './checkpoint';
 import { numpyElementType, type NumpyElementType } from './numpy';
 import {
   OpaqueObject,
@@ -402,7 +402,7 @@ export function walkTree(root: PickleValue, visitor: TreeVisitor, fail: (message
       const last = path[path.length - 1]!;
       const quiet = attribute === true && (last.startsWith('_') || last === 'training');
       if (!quiet && metadataCount < MAX_METADATA_ENTRIES) {
-        metadata[path.join('.')] = text.length > MAX_METADATA_CHARS ? `${text.slice(0, MAX_METADATA_CHARS)}…` : text;
+        setMetadataEntry(metadata, path.join('.'), text.length > MAX_METADATA_CHARS ? `${text.slice(0, MAX_METADATA_CHARS)}…` : text);
         metadataCount++;
       }
       continue;

@@ -216,8 +216,9 @@ def magnitude_keys(tau):
     return tau.view(np.uint64) & np.uint64(0x7FFFFFFFFFFFFFFF)
 
 
-def round_half_up(x):
-    return int(math.floor(x + 0.5))
+def round_count(x):
+    """round(x) as the issue writes it: Python's round, halves to even."""
+    return int(round(x))
 
 
 def merge_tensor(method, p, name, base, taus):
@@ -231,11 +232,11 @@ def merge_tensor(method, p, name, base, taus):
         if method == "task-arithmetic":
             masks[t] = tau != 0
         elif method == "ties":
-            k = min(n, max(0, round_half_up(p["density"] * n)))
+            k = min(n, max(0, round_count(p["density"] * n)))
             masks[t] = keys >= kth_largest_key(tau, k) if k > 0 else False
         elif method == "breadcrumbs":
-            bottom = min(n, round_half_up(p["gamma"] * n))
-            top = min(n, round_half_up(p["beta"] * n))
+            bottom = min(n, round_count(p["gamma"] * n))
+            top = min(n, round_count(p["beta"] * n))
             keep = np.ones(n, bool) if bottom == 0 else (keys >= kth_largest_key(tau, n - bottom) if n - bottom > 0 else np.zeros(n, bool))
             drop = keys >= kth_largest_key(tau, top) if top > 0 else np.zeros(n, bool)
             masks[t] = keep & ~drop

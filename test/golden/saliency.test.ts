@@ -91,7 +91,9 @@ test('Wanda and OBS from a GGUF importance matrix, its legacy .dat and the safet
   assert.deepEqual(imatrix.tensors.map((t) => t.name), [
     'model.layers.0.self_attn.q_proj.weight', 'model.layers.0.mlp.down_proj.weight', 'model.layers.0.mlp.up_proj.weight', 'model.layers.1.self_attn.o_proj.weight',
   ]);
-  assert.match(run.stderr, /weightscope: skipped model\.layers\.1\.mlp\.gate_proj\.weight: "blk\.1\.ffn_gate\.weight" has 41 values, but the weight has 24 input channels/);
+  assert.match(run.stderr, /weightscope: skipped model\.layers\.1\.mlp\.gate_proj\.weight: NOT_APPLICABLE: "blk\.1\.ffn_gate\.weight" has 41 values, but the weight has 24 input channels/);
+  // A weight no entry names is said to be left out, not dropped silently.
+  assert.match(run.stderr, /weightscope: skipped conv\.weight: NO_STATISTICS: no entry of \S*imatrix\.gguf names this weight/);
 });
 
 test('AWQ and SmoothQuant (α = 0, 0.5, 0.8, 1; a zero column gives null) from the layout and act_scales equal numpy', { skip }, () => {

@@ -145,3 +145,16 @@ test('a tensor the engine cannot read is an input error naming the code and the 
   assert.match(stderr, /UNSUPPORTED_DTYPE/);
   assert.ok(stderr.includes(odd));
 });
+
+test('tensors left out are named on stderr with the code of why: no elements, a reader problem', () => {
+  const mixed = join(dir, 'mixed.safetensors');
+  writeFileSync(mixed, buildSafetensors([
+    { name: 'w', dtype: 'F32', shape: [2, 2], data: f32([1, 2, 3, 4]) },
+    { name: 'empty', dtype: 'F32', shape: [0, 4], data: new Uint8Array(0) },
+  ]));
+  for (const command of ['outliers', 'quant']) {
+    const { status, stderr } = weightscope(command, mixed, ...(command === 'quant' ? ['--scheme', 'int8-sym-row'] : []), '--json');
+    assert.equal(status, 0);
+    assert.equal(stderr, 'weightscope: skipped empty: EMPTY_TENSOR: the tensor has no elements\n', command);
+  }
+});

@@ -4,7 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buildGguf } from '../fixtures/ggufWriter';
 import { buildSafetensors } from '../fixtures/safetensorsWriter';
+import { buildTorchZip, PickleBuilder } from '../fixtures/torchWriter';
 
 const cli = join(__dirname, '../../dist/cli.js');
 const dir = mkdtempSync(join(tmpdir(), 'weightscope-cli-'));
@@ -76,4 +78,42 @@ test('invalid input exits 3 with one line naming the code and the file', () => {
     assert.equal(stderr.trimEnd().split('\n').length, 1);
     assert.ok(stderr.includes(code) && stderr.includes(path), stderr);
   }
+});
+
+/** Any character that ends a line or drives a terminal (C0, DEL, C1, Unicode line and paragraph separators). */
+const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/;
+
+test('text from a hostile file reaches stderr with its control characters escaped, one line per message', () => {
+  const hostile = 'x\n\r\u001b[31m\u0007\u000b\u2028y';
+  // An error message quoting the file: a .npy header whose shape is terminal escape codes.
+  const header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${hostile}}`;
+  const npy = join(dir, 'escapes.npy');
+  writeFileSync(npy, Buffer.concat([Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length, 0]), Buffer.from(header, 'latin1')]));
+  // The tensor of an error: two GGUF tensors with the same name.
+  const gguf = join(dir, 'escapes.gguf');
+  const tensor = { name: hostile, type: 'F32', shape: [1], data: new Uint8Array(4) };
+  writeFileSync(gguf, buildGguf([], [tensor, tensor]));
+  for (const [path, code] of [[npy, 'NPY_INVALID_HEADER'], [gguf, 'DUPLICATE_TENSOR']] as const) {
+    const { status, stderr } = weightscope('stats', path, '--json');
+    assert.equal(status, 3);
+    assert.ok(stderr.endsWith('\n') && !CONTROL.test(stderr.slice(0, -1)) && !stderr.slice(0, -1).includes('\n'), JSON.stringify(stderr));
+    assert.ok(stderr.includes(code) && stderr.includes(path) && stderr.includes('x\\n\\r\\u001b[31m'), stderr);
+  }
+  // A note: an unsafe global whose name is escape codes (STACK_GLOBAL takes any strings).
+  const pickle = new PickleBuilder().proto(4).str('os').str(hostile).op(0x93).op(0x29, 0x52).stop();
+  const pt = join(dir, 'escapes.pt');
+  writeFileSync(pt, buildTorchZip([], { pickle }).bytes);
+  const { status, stderr } = weightscope('stats', pt, '--json');
+  assert.equal(status, 0);
+  assert.match(stderr, /UNSAFE_GLOBAL/);
+  assert.ok(!CONTROL.test(stderr) && stderr.trimEnd().split('\n').length === 1, JSON.stringify(stderr));
+});
+
+test('a tensor name with line breaks stays on its row of the table', () => {
+  const path = join(dir, 'name-escapes.safetensors');
+  writeFileSync(path, buildSafetensors([{ name: 'a\nb\u001b[2J', dtype: 'F32', shape: [1], data: new Uint8Array(4) }]));
+  const { status, stdout } = weightscope('stats', path);
+  assert.equal(status, 0);
+  assert.ok(!CONTROL.test(stdout), JSON.stringify(stdout));
+  assert.match(stdout, /^a\\nb\\u001b\[2J +F32/m);
 });

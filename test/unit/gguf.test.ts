@@ -235,3 +235,9 @@ test('hostile counts never allocate by the lie: a billion declared strings in a 
   await expectCode(handmade(1, (b) => b.string('k').u32(9).u32(8).u64(1_000_000_000)), 'TRUNCATED_HEADER');
   assert.ok(process.memoryUsage().heapUsed - before < 50 << 20);
 });
+
+test('metadata keys named like JavaScript object members are kept, and repeated ones refused', async () => {
+  const checkpoint = await open(buildGguf([['__proto__', gguf.str('p')], ['constructor', gguf.u32(7)]], [tiny]));
+  assert.equal(JSON.stringify(checkpoint.metadata), '{"__proto__":"p","constructor":"7"}');
+  await expectCode(buildGguf([['__proto__', gguf.str('p')], ['__proto__', gguf.str('q')]], [tiny]), 'DUPLICATE_KEY');
+});

@@ -100,6 +100,13 @@ test('globals that would run code are findings; the rest of the file still opens
   assert.equal(checkpoint.metadata['config.lr'], '0.1');
 });
 
+test('metadata keys named like JavaScript object members are kept', async () => {
+  const extra: [string, (p: PickleBuilder) => void][] = [['__proto__', (p) => p.int(3)], ['constructor', (p) => p.str('c')]];
+  const checkpoint = await open(buildTorchZip([weight], { extra }).bytes);
+  assert.equal(Object.hasOwn(checkpoint.metadata, '__proto__'), true);
+  assert.deepEqual([checkpoint.metadata['__proto__'], checkpoint.metadata.constructor], ['3', 'c']);
+});
+
 test('a pickled nn.Module is named as its state_dict, and TorchScript classes are one finding', async () => {
   // Net(_parameters={'w': tensor}, _buffers={}, _modules={'fc': Linear(_parameters={'bias': tensor}, …)}, training=True)
   const p = new PickleBuilder().proto();
@@ -216,6 +223,22 @@ test('per-tensor problems: missing or short storages, malformed views, views bey
   assert.equal(short.tensors[0]!.problem?.code, 'TORCH_STORAGE_SIZE');
   const invalid = await open(buildTorchZip([weight], { pickle: bad.stop() }).bytes);
   assert.equal(invalid.tensors[0]!.problem?.code, 'TORCH_INVALID_TENSOR');
+});
+
+test('VIEW_TOO_LARGE: a view repeating its storage elements may not address more bytes than the file holds', async () => {
+  const built = buildTorchZip([
+    // torch.arange(3).expand(1, -1) and a row broadcast to 4 rows: stride-0 views as checkpoints hold them.
+    { ...weight, name: 'position_ids', shape: [1, 6], stride: [0, 1] },
+    { ...weight, name: 'broadcast', shape: [4, 3], stride: [0, 1] },
+    // A few bytes of pickle asking for 2^48 copies of one element: analysing it would never end.
+    { ...weight, name: 'endless', shape: [1 << 24, 1 << 24], stride: [0, 0] },
+  ]);
+  const t = byName((await open(built.bytes)).tensors);
+  assert.equal(t['position_ids']!.problem, undefined);
+  assert.equal(t['broadcast']!.problem, undefined);
+  assert.deepEqual(t['broadcast']!.strides, [0, 1]);
+  assert.equal(t['endless']!.problem?.code, 'VIEW_TOO_LARGE');
+  assert.match(t['endless']!.problem!.message, /1125899906842624 bytes/);
 });
 
 test('objects nested deeper than the walk allows are refused, not recursed into', async () => {

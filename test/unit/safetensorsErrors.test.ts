@@ -64,6 +64,8 @@ test('INVALID_HEADER_LENGTH: the header runs past the end of the file', async ()
 test('INVALID_HEADER_START: the JSON does not start with "{"', async () => {
   await expectCode('INVALID_HEADER_START', single(' {}'), '/m/model.safetensors');
   await expectCode('INVALID_HEADER_START', single('[]'), '/m/model.safetensors');
+  // The reference checks the first byte: a UTF-8 byte-order mark is not "{".
+  await expectCode('INVALID_HEADER_START', single('\ufeff{}'), '/m/model.safetensors');
 });
 
 test('INVALID_UTF8: the header is not UTF-8', async () => {
@@ -165,6 +167,18 @@ test('MISSING_TENSOR: the index places a tensor in a shard that does not hold it
   const shard = buildSafetensors([{ name: 'a', dtype: 'F32', shape: [1], data: f32([1]) }]);
   const files = sharded({ a: 's.safetensors', b: 's.safetensors' }, { '/m/s.safetensors': shard });
   await expectCode('MISSING_TENSOR', files, '/m/model.safetensors.index.json', 'b');
+});
+
+test('metadata keys named like JavaScript object members are kept, from headers and from an index', async () => {
+  // fromEntries makes "__proto__" an own key, as JSON.parse does.
+  const fromHeader = Object.fromEntries([['__proto__', 'p'], ['constructor', 'c'], ['toString', 's'], ['hasOwnProperty', 'h']]);
+  const shard = buildSafetensors([{ name: 'a', dtype: 'F32', shape: [1], data: f32([1]) }], fromHeader);
+  const single = await openCheckpoint('/m/s.safetensors', new MemoryFiles({ '/m/s.safetensors': shard }));
+  assert.equal(JSON.stringify(single.metadata), JSON.stringify(fromHeader));
+  const index = JSON.stringify({ metadata: { valueOf: 'v' }, weight_map: { a: 's.safetensors' } });
+  const indexed = await openCheckpoint('/m', new MemoryFiles({ '/m/model.safetensors.index.json': index, '/m/s.safetensors': shard }));
+  assert.deepEqual(Object.keys(indexed.metadata).sort(), ['__proto__', 'constructor', 'hasOwnProperty', 'toString', 'valueOf']);
+  assert.equal(indexed.metadata.constructor, 'c');
 });
 
 test('READ_ERROR: a file that reads short', async () => {

@@ -295,9 +295,16 @@ fn collect_limit(selections: usize) -> u64 {
     (COLLECT_BUDGET / selections.max(1) as u64).max(COLLECT_MIN)
 }
 
-/// round(fraction·n), halves up, within [0, n].
+/// round(fraction·n) within [0, n], halves to even as Python's and numpy's `round` (and every rounding here) do.
 fn rounded_count(fraction: f64, n: u64) -> u64 {
-    ((fraction * n as f64 + 0.5).floor().max(0.0) as u64).min(n)
+    let x = (fraction * n as f64).max(0.0);
+    let floor = x.floor();
+    let up = match (x - floor).partial_cmp(&0.5) {
+        Some(core::cmp::Ordering::Greater) => true,
+        Some(core::cmp::Ordering::Equal) => floor % 2.0 == 1.0,
+        _ => false,
+    };
+    ((floor as u64) + up as u64).min(n)
 }
 
 /// Merging of one tensor.
@@ -1159,6 +1166,12 @@ mod tests {
             }
             assert_eq!(selection.key(), Some(sorted[(rank - 1) as usize]), "rank {} after {} passes", rank, passes);
         }
+    }
+
+    #[test]
+    fn counts_round_halves_to_even() {
+        assert_eq!([rounded_count(0.5, 5), rounded_count(0.5, 7), rounded_count(0.5, 9), rounded_count(0.3, 10)], [2, 4, 4, 3]);
+        assert_eq!([rounded_count(0.26, 10), rounded_count(0.24, 10), rounded_count(1.0, 3), rounded_count(0.0, 3)], [3, 2, 3, 0]);
     }
 
     #[test]
