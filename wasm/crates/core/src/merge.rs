@@ -19,7 +19,7 @@ use crate::diff::{decode_range, whole_elements};
 use crate::dtype::DType;
 use crate::encode::{encode_f64, encoded_len};
 use crate::hash::{mix64, uniform_bits};
-use crate::simd::F64x2;
+use crate::simd::{Count64x2, F64x2, M64x2};
 #[cfg(test)]
 use crate::hash::uniform;
 
@@ -27,6 +27,8 @@ use crate::hash::uniform;
 /// bucket fits its share of this, but never less than COLLECT_MIN keys.
 const COLLECT_BUDGET: u64 = 1 << 21;
 const COLLECT_MIN: u64 = 1 << 16;
+/// The most tasks the fused merging pass takes (one copy of it per count and method).
+const MAX_FUSED_TASKS: usize = 4;
 /// Bits of an |f64| key (the sign bit is always clear).
 const KEY_BITS: u32 = 63;
 const DIGIT_BITS: u32 = 16;
@@ -316,6 +318,8 @@ pub struct MergeJob {
     drop: Vec<Pending>,
     selecting: bool,
     finished: bool,
+    /// Whether `merge_block` takes the general path rather than the fused pass.
+    general_path: bool,
     position: u64,
     values: Vec<Vec<f64>>,
     /// Per block (planes of an even width: a padding element ends odd blocks, zero in every input and kept by no
@@ -372,6 +376,7 @@ impl MergeJob {
             drop,
             selecting,
             finished: false,
+            general_path: tasks > MAX_FUSED_TASKS || !matches!(dtypes[0], DType::BF16 | DType::F16),
             position: 0,
             values: vec![Vec::new(); tasks + 1],
             tau: Vec::new(),
@@ -473,12 +478,166 @@ impl MergeJob {
         }
     }
 
-    /// Merges one block column by column (task after task over the block's elements), so the loops vectorize.
-    /// Per element the arithmetic and its order are those of the table in the module documentation.
+    /// Merges one block. Per element the arithmetic and its order are those of the table in the module
+    /// documentation. Into BF16 or F16 with up to four tasks, in one pass over the block's pairs of elements with
+    /// every task's values in registers (`merge_fused`); else column by column (task after task over the block's
+    /// elements, planes in memory), the general path. Both give the same bits, but for which NaN an addition of two
+    /// NaNs passes on (the compiler's choice of operand order: IEEE leaves it open), which only BF16 and F16, whose
+    /// encoders write every NaN alike, do not show.
     fn merge_block(&mut self, count: usize) {
-        self.compute_masks(count);
-        self.tally(count);
-        self.combine(count);
+        match if self.general_path { 0 } else { self.tasks() } {
+            1 => self.merge_fused::<1>(count),
+            2 => self.merge_fused::<2>(count),
+            3 => self.merge_fused::<3>(count),
+            4 => self.merge_fused::<4>(count),
+            _ => {
+                self.compute_masks(count);
+                self.tally(count);
+                self.combine(count);
+            }
+        }
+    }
+
+    /// The fused pass with `TASKS` tasks, one copy per method: its keep mask (from the task, τ, τ_MTL and the
+    /// index of the pair's first element) and its merged delta (from the pair's sums, every τ and keep mask).
+    #[inline(always)]
+    fn merge_fused<const TASKS: usize>(&mut self, count: usize) {
+        let zero = F64x2::splat(0.0);
+        let mut cuts = [(0i64, 0i64); TASKS];
+        let mut streams = [0u64; TASKS];
+        for (t, (cut, stream)) in cuts.iter_mut().zip(&mut streams).enumerate() {
+            *cut = self.cut_bounds(t);
+            *stream = dare_stream(self.method, t);
+        }
+        let within_cuts = |t: usize, tau: F64x2, _, _| tau.magnitude_bits_within(cuts[t].0, cuts[t].1);
+        match self.method {
+            Method::TaskArithmetic { lambda } => {
+                let lambda = F64x2::splat(lambda);
+                self.fused_pairs::<TASKS>(count, |_, tau, _, _| tau.eq(zero).not(), |pair, _, _| lambda.mul(pair.total))
+            }
+            Method::Ties { lambda, .. } => {
+                let lambda = F64x2::splat(lambda);
+                let delta = |pair: &PairSums, taus: &[F64x2; TASKS], keeps: &[M64x2; TASKS]| {
+                    let (mut sum, mut agreeing) = (zero, zero);
+                    for (&tau, &keeps) in taus.iter().zip(keeps) {
+                        let (s, n) = ties_agree(pair.kept_sum, keeps.select(tau, zero), sum, agreeing);
+                        sum = s;
+                        agreeing = n;
+                    }
+                    ties_mean(lambda, pair.kept_sum, sum, agreeing)
+                };
+                self.fused_pairs::<TASKS>(count, within_cuts, delta)
+            }
+            Method::Dare { drop, lambda, .. } => {
+                let (lambda, kept, drawn_at_least) = (F64x2::splat(lambda), F64x2::splat(1.0 - drop), dare_threshold(drop));
+                let keep = |t: usize, _, _, index: u64| {
+                    M64x2::from_lanes([uniform_bits(streams[t], index) >= drawn_at_least, uniform_bits(streams[t], index + 1) >= drawn_at_least])
+                };
+                self.fused_pairs::<TASKS>(count, keep, |pair, _, _| lambda.mul(pair.kept_sum.div(kept)))
+            }
+            Method::Breadcrumbs { lambda, .. } => {
+                let lambda = F64x2::splat(lambda);
+                self.fused_pairs::<TASKS>(count, within_cuts, |pair, _, _| lambda.mul(pair.kept_sum))
+            }
+            Method::Tall { lambda } => {
+                let lambda = F64x2::splat(lambda);
+                self.fused_pairs::<TASKS>(count, |_, tau, total, _| tall_keeps(lambda, tau, total), |pair, _, _| pair.total)
+            }
+            Method::Consensus { lambda, k } => {
+                let (lambda, k) = (F64x2::splat(lambda), F64x2::splat(k as f64));
+                self.fused_pairs::<TASKS>(count, |_, tau, total, _| tall_keeps(lambda, tau, total), |pair, _, _| k.le(pair.kept_by).select(pair.total, zero))
+            }
+        }
+    }
+
+    /// One pass over the block's pairs of elements (two f64 lanes; SIMD128 in the wasm build), task after task
+    /// within a pair: the additions of the general path in the same order (sums from 0.0, task after task; the
+    /// block's sums in two lanes per task, folded in task after task when the block ends), so the same bits (NaNs
+    /// aside, see `merge_block`); only no per-task plane is written and read back. Fixed-size arrays of `TASKS`
+    /// keep every task's values in registers.
+    #[inline(always)]
+    fn fused_pairs<const TASKS: usize>(
+        &mut self,
+        count: usize,
+        keep: impl Fn(usize, F64x2, F64x2, u64) -> M64x2,
+        delta: impl Fn(&PairSums, &[F64x2; TASKS], &[M64x2; TASKS]) -> F64x2,
+    ) {
+        let width = padded(count);
+        let zero = F64x2::splat(0.0);
+        let (every_lane, no_lane) = (zero.eq(zero), zero.lt(zero));
+        self.merged.resize(width, 0.0);
+        self.kept_by.resize(width, 0.0);
+        let write_masks = self.outputs.masks;
+        self.masks.resize(if write_masks { TASKS * width } else { 0 }, 0.0);
+        let (mut kept, mut l1, mut kept_l1) = ([zero; TASKS], [zero; TASKS], [zero; TASKS]);
+        let (mut levels, mut conflicts) = ([Count64x2::zero(); TASKS], Count64x2::zero());
+        let (base, fine_tunes) = self.values.split_first().expect("a base");
+        let mut tuned: [&[f64]; TASKS] = [&[]; TASKS];
+        tuned.iter_mut().zip(fine_tunes).for_each(|(plane, values)| *plane = &values[..width]);
+        let position = self.position;
+        let planes = pairs(&base[..width]).zip(self.merged.chunks_exact_mut(2)).zip(self.kept_by.chunks_exact_mut(2));
+        // `at`: the pair's first element (counted by hand: `step_by` is slow in the loop).
+        let mut at = 0;
+        for ((b, merged), kept_by_out) in planes {
+            // The padding element of an odd block is kept by no task.
+            let real = if at + 1 < count { every_lane } else { F64x2::load(&[0.0, 1.0]).eq(zero) };
+            let b = F64x2::load(b);
+            let (mut taus, mut total) = ([zero; TASKS], zero);
+            for t in 0..TASKS {
+                taus[t] = F64x2::load(&tuned[t][at..at + 2]).sub(b);
+                total = total.add(taus[t]);
+            }
+            let mut keeps = [no_lane; TASKS];
+            let (mut kept_by, mut positive, mut negative, mut kept_sum) = (zero, zero, zero, zero);
+            for t in 0..TASKS {
+                let tau = taus[t];
+                keeps[t] = keep(t, tau, total, position + at as u64).and(real);
+                let ones = keeps[t].ones();
+                kept_by = kept_by.add(ones);
+                kept[t] = kept[t].add(ones);
+                positive = positive.add(keeps[t].and(zero.lt(tau)).ones());
+                negative = negative.add(keeps[t].and(tau.lt(zero)).ones());
+                let magnitude = finite_magnitude(tau);
+                l1[t] = l1[t].add(magnitude);
+                kept_l1[t] = kept_l1[t].add(keeps[t].select(magnitude, zero));
+                kept_sum = kept_sum.add(keeps[t].select(tau, zero));
+                if write_masks {
+                    ones.store(&mut self.masks[t * width + at..]);
+                }
+            }
+            conflicts = conflicts.count(zero.lt(positive).and(zero.lt(negative)));
+            for (c, level) in levels.iter_mut().enumerate() {
+                *level = level.count(kept_by.eq(F64x2::splat((c + 1) as f64)));
+            }
+            kept_by.store(kept_by_out);
+            let delta = delta(&PairSums { total, kept_sum, kept_by }, &taus, &keeps);
+            delta.eq(zero).select(b, b.add(delta)).store(merged);
+            at += 2;
+        }
+        for t in 0..TASKS {
+            self.add_task_sums(t, kept[t], l1[t], kept_l1[t]);
+        }
+        self.sign_conflicts += conflicts.total();
+        let counted: u64 = levels.iter().map(|l| l.total()).sum();
+        for (c, level) in levels.iter().enumerate() {
+            self.task_counts[c + 1] += level.total();
+        }
+        self.task_counts[0] += count as u64 - counted;
+    }
+
+    /// Task `t`'s cuts as signed bounds of its kept |τ| keys: above < key ≤ at_most (keys are below 2⁶³, so
+    /// [lowest kept, lowest dropped) shifts down by one without overflow; an unselected cut keeps every key).
+    fn cut_bounds(&self, t: usize) -> (i64, i64) {
+        let (keep, drop) = (self.keep[t].cut().unwrap_or(Cut::All), self.drop[t].cut().unwrap_or(Cut::Nothing));
+        (keep.lowest().wrapping_sub(1) as i64, drop.lowest().wrapping_sub(1) as i64)
+    }
+
+    /// Adds a task's lanes of a block's sums: kept elements, Σ |τ| and Σ kept |τ| (finite τ).
+    fn add_task_sums(&mut self, t: usize, kept: F64x2, l1: F64x2, kept_l1: F64x2) {
+        let sum = |v: F64x2| v.lanes()[0] + v.lanes()[1];
+        self.kept[t] += sum(kept) as u64;
+        self.total_l1 += sum(l1);
+        self.trimmed_l1 += sum(l1) - sum(kept_l1);
     }
 
     /// τ, τ_MTL and every task's keep mask (0.0 or 1.0) of one decoded block, task-major planes of width
@@ -501,8 +660,8 @@ impl MergeJob {
         let zero = F64x2::splat(0.0);
         for t in 0..tasks {
             let tau = &self.tau[t * width..(t + 1) * width];
+            let cut_bounds = self.cut_bounds(t);
             let mask = &mut self.masks[t * width..(t + 1) * width];
-            let (keep, drop) = (self.keep[t].cut().expect("selected"), self.drop[t].cut().expect("selected"));
             match self.method {
                 Method::TaskArithmetic { .. } => {
                     for (d, m) in pairs(tau).zip(pairs_mut(mask)) {
@@ -510,26 +669,21 @@ impl MergeJob {
                     }
                 }
                 Method::Ties { .. } | Method::Breadcrumbs { .. } => {
-                    let (lowest, dropped) = (keep.lowest(), drop.lowest());
-                    for (m, &d) in mask.iter_mut().zip(tau) {
-                        let key = magnitude_key(d);
-                        *m = ((key >= lowest) & (key < dropped)) as u8 as f64;
+                    let (above, at_most) = cut_bounds;
+                    for (d, m) in pairs(tau).zip(pairs_mut(mask)) {
+                        F64x2::load(d).magnitude_bits_within(above, at_most).ones().store(m);
                     }
                 }
-                Method::Dare { drop: p, seed, name_hash, .. } => {
-                    // uniform(stream, i) ≥ p, compared on the 53 drawn bits: ⌈p·2⁵³⌉ is exact.
-                    let stream = mix64(mix64(seed ^ name_hash).wrapping_add(t as u64));
-                    let threshold = (p * (1u64 << 53) as f64).ceil() as u64;
+                Method::Dare { drop: p, .. } => {
+                    let (stream, threshold) = (dare_stream(self.method, t), dare_threshold(p));
                     for (i, m) in mask.iter_mut().enumerate() {
                         *m = (uniform_bits(stream, self.position + i as u64) >= threshold) as u8 as f64;
                     }
                 }
                 Method::Tall { lambda } | Method::Consensus { lambda, .. } => {
-                    // |τ_t| ≥ λ·|τ_MTL − τ_t|
                     let lambda = F64x2::splat(lambda);
                     for ((d, s), m) in pairs(tau).zip(pairs(&self.total)).zip(pairs_mut(mask)) {
-                        let (d, s) = (F64x2::load(d), F64x2::load(s));
-                        lambda.mul(s.sub(d).abs()).le(d.abs()).ones().store(m);
+                        tall_keeps(lambda, F64x2::load(d), F64x2::load(s)).ones().store(m);
                     }
                 }
             }
@@ -597,8 +751,10 @@ impl MergeJob {
         let width = padded(count);
         let (zero, one) = (F64x2::splat(0.0), F64x2::splat(1.0));
         self.kept_by.resize(width, 0.0);
-        self.signs.resize(2 * width, 0.0);
-        let (positive, negative) = self.signs.split_at_mut(width);
+        // Taken out of `self` for the loop, which also adds to the job's sums.
+        let mut signs = std::mem::take(&mut self.signs);
+        signs.resize(2 * width, 0.0);
+        let (positive, negative) = signs.split_at_mut(width);
         for t in 0..tasks {
             let mask = &self.masks[t * width..(t + 1) * width];
             let tau = &self.tau[t * width..(t + 1) * width];
@@ -611,20 +767,18 @@ impl MergeJob {
                 kept = kept.add(m);
                 running(p, t == 0).add(keeps.and(zero.lt(d)).ones()).store(p);
                 running(n, t == 0).add(keeps.and(d.lt(zero)).ones()).store(n);
-                let magnitude = d.sub(d).eq(zero).select(d.abs(), zero);
+                let magnitude = finite_magnitude(d);
                 total = total.add(magnitude);
                 kept_l1 = kept_l1.add(keeps.select(magnitude, zero));
             }
-            let sum = |v: F64x2| v.lanes()[0] + v.lanes()[1];
-            self.kept[t] += sum(kept) as u64;
-            self.total_l1 += sum(total);
-            self.trimmed_l1 += sum(total) - sum(kept_l1);
+            self.add_task_sums(t, kept, total, kept_l1);
         }
         let mut conflicts = zero;
         for (p, n) in pairs(positive).zip(pairs(negative)) {
             conflicts = conflicts.add(zero.lt(F64x2::load(p)).and(zero.lt(F64x2::load(n))).ones());
         }
         self.sign_conflicts += (conflicts.lanes()[0] + conflicts.lanes()[1]) as u64;
+        self.signs = signs;
         // Elements kept by c ≥ 1 tasks, one comparison pass per c (few tasks), else one scattered count each; the
         // rest (the padding element among them, kept by none) by no task.
         if tasks <= 8 {
@@ -669,17 +823,15 @@ impl MergeJob {
                 for t in 0..tasks {
                     let (mask, tau) = (&masks[t * width..(t + 1) * width], &tau[t * width..(t + 1) * width]);
                     for (((e, m), d), (s, n)) in pairs(delta).zip(pairs(mask)).zip(pairs(tau)).zip(pairs_mut(sums).zip(pairs_mut(agreeing))) {
-                        let elected = F64x2::load(e);
                         let d = one.le(F64x2::load(m)).select(F64x2::load(d), zero);
-                        let agrees = zero.lt(elected).and(zero.lt(d)).or(elected.lt(zero).and(d.lt(zero)));
-                        running(s, t == 0).add(agrees.select(d, zero)).store(s);
-                        running(n, t == 0).add(agrees.ones()).store(n);
+                        let (sum, agreeing) = ties_agree(F64x2::load(e), d, running(s, t == 0), running(n, t == 0));
+                        sum.store(s);
+                        agreeing.store(n);
                     }
                 }
-                let (lambda, nan) = (F64x2::splat(lambda), F64x2::splat(f64::NAN));
+                let lambda = F64x2::splat(lambda);
                 for ((e, s), n) in pairs_mut(delta).zip(pairs(sums)).zip(pairs(agreeing)) {
-                    let (elected, sum, n) = (F64x2::load(e), F64x2::load(s), F64x2::load(n));
-                    zero.lt(n).select(lambda.mul(sum.div(n)), elected.eq(elected).select(zero, nan)).store(e);
+                    ties_mean(lambda, F64x2::load(e), F64x2::load(s), F64x2::load(n)).store(e);
                 }
             }
             Method::Dare { drop, lambda, .. } => {
@@ -775,6 +927,55 @@ fn masked_sums(sums: &mut [f64], masks: &[f64], tau: &[f64], width: usize) {
             running(s, t == 0).add(one.le(F64x2::load(m)).select(F64x2::load(d), zero)).store(s);
         }
     }
+}
+
+/// A pair's τ_MTL, Σ kept τ (added task after task from 0.0) and number of tasks keeping each element.
+struct PairSums {
+    total: F64x2,
+    kept_sum: F64x2,
+    kept_by: F64x2,
+}
+
+/// |τ|, or 0 where τ is not finite (left out of the L1 masses).
+#[inline(always)]
+fn finite_magnitude(tau: F64x2) -> F64x2 {
+    let zero = F64x2::splat(0.0);
+    tau.sub(tau).eq(zero).select(tau.abs(), zero)
+}
+
+/// TALL and consensus masks: |τ_t| ≥ λ·|τ_MTL − τ_t|.
+#[inline(always)]
+fn tall_keeps(lambda: F64x2, tau: F64x2, total: F64x2) -> M64x2 {
+    lambda.mul(total.sub(tau).abs()).le(tau.abs())
+}
+
+/// TIES: the running sum and count of the kept τ agreeing with the elected sign sgn(Σ kept τ), after one more task
+/// (`kept_tau` 0 where it does not keep the element).
+#[inline(always)]
+fn ties_agree(elected: F64x2, kept_tau: F64x2, sum: F64x2, agreeing: F64x2) -> (F64x2, F64x2) {
+    let zero = F64x2::splat(0.0);
+    let agrees = zero.lt(elected).and(zero.lt(kept_tau)).or(elected.lt(zero).and(kept_tau.lt(zero)));
+    (sum.add(agrees.select(kept_tau, zero)), agreeing.add(agrees.ones()))
+}
+
+/// TIES: λ·the mean of the agreeing τ; 0 when none agrees, NaN when the elected sum is NaN.
+#[inline(always)]
+fn ties_mean(lambda: F64x2, elected: F64x2, sum: F64x2, agreeing: F64x2) -> F64x2 {
+    let zero = F64x2::splat(0.0);
+    zero.lt(agreeing).select(lambda.mul(sum.div(agreeing)), elected.eq(elected).select(zero, F64x2::splat(f64::NAN)))
+}
+
+/// DARE's stream key of task `t`: mix64(mix64(seed ^ name hash) + t) (0 for other methods).
+fn dare_stream(method: Method, t: usize) -> u64 {
+    match method {
+        Method::Dare { seed, name_hash, .. } => mix64(mix64(seed ^ name_hash).wrapping_add(t as u64)),
+        _ => 0,
+    }
+}
+
+/// DARE keeps uniform(stream, i) ≥ p, compared on the 53 drawn bits: ⌈p·2⁵³⌉ is exact.
+fn dare_threshold(p: f64) -> u64 {
+    (p * (1u64 << 53) as f64).ceil() as u64
 }
 
 /// The running total a per-block plane holds before task `t` adds to it: 0.0 for the first task (0.0 + x, exactly as
@@ -990,14 +1191,101 @@ mod tests {
     fn results_do_not_depend_on_the_chunking() {
         let (base, tuned) = big_case(9_001, 3);
         for method in [
+            Method::TaskArithmetic { lambda: 0.5 },
             Method::Ties { density: 0.2, lambda: 1.0 },
             Method::Dare { drop: 0.7, seed: 5, name_hash: 99, lambda: 1.0 },
+            Method::Breadcrumbs { beta: 0.1, gamma: 0.2, lambda: 1.0 },
+            Method::Tall { lambda: 0.4 },
             Method::Consensus { lambda: 0.4, k: 2 },
         ] {
             // Compared as text: NaN thresholds ("none") must match too.
             let whole = format!("{:?}", run(&base, &tuned, method, 9_001));
             for chunk in [1, 1000, 4097] {
                 assert_eq!(format!("{:?}", run(&base, &tuned, method, chunk)), whole, "{:?}, chunks of {}", method, chunk);
+            }
+        }
+    }
+
+    /// The merged bytes, the mask planes (one per task, then consensus's) and the result of a merge of raw
+    /// inputs, pushed `chunk` elements at a time, by the fused pass or the general path.
+    fn run_raw(dtype: DType, inputs: &[Vec<u8>], method: Method, chunk: usize, general: bool) -> (Vec<u8>, Vec<Vec<u8>>, MergeResult) {
+        let size = dtype.group_bytes();
+        let n = inputs[0].len() / size;
+        let mut job = MergeJob::new(&vec![dtype; inputs.len()], n as u64, method, Outputs { merged: true, masks: true }).unwrap();
+        job.general_path = general;
+        let (mut merged, mut masks) = (Vec::new(), vec![Vec::new(); inputs.len() - 1 + matches!(method, Method::Consensus { .. }) as usize]);
+        loop {
+            for start in (0..n).step_by(chunk) {
+                let end = (start + chunk).min(n);
+                let slices: Vec<&[u8]> = inputs.iter().map(|b| &b[start * size..end * size]).collect();
+                job.push(&slices).unwrap();
+                let (values, planes) = job.output().split_at(job.output().len().min((end - start) * size));
+                merged.extend_from_slice(values);
+                for (mask, plane) in masks.iter_mut().zip(planes.chunks(end - start)) {
+                    mask.extend_from_slice(plane);
+                }
+            }
+            if !job.end_pass().unwrap() {
+                break;
+            }
+        }
+        (merged, masks, job.result().unwrap())
+    }
+
+    /// Fine-tunes of a base in `dtype`, with NaN, ±Inf, ±0, subnormals and unchanged elements.
+    fn special_case(dtype: DType, n: usize, tasks: usize) -> Vec<Vec<u8>> {
+        let specials = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -0.0, 1e-40, -3e-42, 6e-8, -1e-7, 7e4];
+        let value = |key: u64, i: usize| {
+            let draw = crate::hash::mix64(key * 1_000_003 + i as u64);
+            if draw % 97 < specials.len() as u64 {
+                specials[(draw % 97) as usize]
+            } else {
+                crate::hash::gaussian(key, i as u64) * 0.02
+            }
+        };
+        let base: Vec<f64> = (0..n).map(|i| value(1, i)).collect();
+        (0..=tasks)
+            .map(|t| {
+                let values: Vec<f64> = if t == 0 {
+                    base.clone()
+                } else {
+                    base.iter().enumerate().map(|(i, &b)| if i % 4 == t % 4 { b } else { b + value(10 + t as u64, i) * 0.1 }).collect()
+                };
+                let mut bytes = vec![0u8; crate::encode::encoded_len(dtype, n)];
+                crate::encode::encode_f64(dtype, &values, &mut bytes);
+                bytes
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_fused_pass_matches_the_general_path_bit_for_bit_whatever_the_chunking() {
+        let methods = [
+            Method::TaskArithmetic { lambda: 0.7 },
+            Method::Ties { density: 0.3, lambda: 1.3 },
+            Method::Dare { drop: 0.6, seed: 9, name_hash: 77, lambda: 0.9 },
+            Method::Breadcrumbs { beta: 0.05, gamma: 0.3, lambda: 1.1 },
+            Method::Tall { lambda: 0.4 },
+            Method::Consensus { lambda: 0.5, k: 2 },
+        ];
+        for dtype in [DType::BF16, DType::F16] {
+            for tasks in 1..=MAX_FUSED_TASKS {
+                let inputs = special_case(dtype, 10_007, tasks);
+                for method in methods {
+                    let whole = run_raw(dtype, &inputs, method, 10_007, false);
+                    for chunk in [10_007, 4_096, 333, 1] {
+                        let (fused, general) = (run_raw(dtype, &inputs, method, chunk, false), run_raw(dtype, &inputs, method, chunk, true));
+                        let case = format!("{:?} {} tasks {:?}, chunks of {}", dtype, tasks, method, chunk);
+                        // As text: NaN thresholds ("none") compare equal.
+                        assert_eq!(format!("{:?}", fused.2), format!("{:?}", general.2), "{}", case);
+                        assert!(fused.0 == general.0 && fused.1 == general.1, "{}: merged values or masks differ", case);
+                        // Whatever the chunking: the same merged values, masks and counts (L1 masses are summed per
+                        // block, so they may round differently).
+                        assert!(fused.0 == whole.0 && fused.1 == whole.1, "{}: not as pushed whole", case);
+                        let counts = |r: &MergeResult| (r.kept, r.sign_conflicts, r.task_counts.clone(), r.cut_keys.clone());
+                        assert_eq!(counts(&fused.2), counts(&whole.2), "{}", case);
+                    }
+                }
             }
         }
     }

@@ -99,6 +99,12 @@ mod lanes {
             let v = u64x2_shr(self.0, shift);
             [u64x2_extract_lane::<0>(v), u64x2_extract_lane::<1>(v)]
         }
+        /// Lanes whose |x| bits (the sign cleared) are above `above` and at most `at_most`, compared as i64.
+        #[inline(always)]
+        pub fn magnitude_bits_within(self, above: i64, at_most: i64) -> M64x2 {
+            let key = v128_and(self.0, i64x2_splat(i64::MAX));
+            M64x2(v128_and(i64x2_gt(key, i64x2_splat(above)), i64x2_le(key, i64x2_splat(at_most))))
+        }
         /// Writes the lanes to the first two places of `out`.
         #[inline(always)]
         pub fn store(self, out: &mut [f64]) {
@@ -112,6 +118,11 @@ mod lanes {
     pub struct M64x2(v128);
 
     impl M64x2 {
+        /// Set lanes where `lanes` is true.
+        #[inline(always)]
+        pub fn from_lanes(lanes: [bool; 2]) -> M64x2 {
+            M64x2(i64x2(-(lanes[0] as i64), -(lanes[1] as i64)))
+        }
         /// Lane-wise and.
         #[inline(always)]
         pub fn and(self, o: M64x2) -> M64x2 {
@@ -193,6 +204,25 @@ mod lanes {
         let special = v128_or(shifted, u32x4_splat(0x7f80_0000));
         let is_special = u32x4_ge(magnitude, u32x4_splat(0x7c00));
         promote_f32x4(v128_or(sign, v128_bitselect(special, finite, is_special)))
+    }
+
+    /// Four f64 (two lane pairs) to four bfloat16, 8 little-endian bytes: rounded once to nearest even, through f32
+    /// rounded to odd (the rule of `encode::f64_to_f32_round_odd` and `encode::f32_to_bf16`, NaN to 0x7FC0).
+    #[inline(always)]
+    pub fn narrow_bf16(low: F64x2, high: F64x2) -> [u8; 8] {
+        let (nearest_low, nearest_high) = (f32x4_demote_f64x2_zero(low.0), f32x4_demote_f64x2_zero(high.0));
+        let nearest = i32x4_shuffle::<0, 1, 4, 5>(nearest_low, nearest_high);
+        // 64-bit lane masks narrowed to the 32-bit lanes of the four f32.
+        let narrow = |l: v128, h: v128| i32x4_shuffle::<0, 2, 4, 6>(l, h);
+        let back = |n: v128| f64x2_promote_low_f32x4(n);
+        let exact = narrow(f64x2_eq(back(nearest_low), low.0), f64x2_eq(back(nearest_high), high.0));
+        let overshot = narrow(f64x2_gt(f64x2_abs(back(nearest_low)), f64x2_abs(low.0)), f64x2_gt(f64x2_abs(back(nearest_high)), f64x2_abs(high.0)));
+        let nan = narrow(f64x2_ne(low.0, low.0), f64x2_ne(high.0, high.0));
+        // Inexact: one unit toward zero when the nearest overshot (a set mask lane is −1), then the sticky last bit.
+        let odd = v128_or(i32x4_add(nearest, overshot), v128_andnot(u32x4_splat(1), exact));
+        let rounded = u32x4_shr(i32x4_add(i32x4_add(odd, u32x4_splat(0x7fff)), v128_and(u32x4_shr(odd, 16), u32x4_splat(1))), 16);
+        let bf16 = v128_bitselect(u32x4_splat(0x7fc0), rounded, nan);
+        u64x2_extract_lane::<0>(u16x8_narrow_i32x4(bf16, bf16)).to_le_bytes()
     }
 
     /// The largest of `mask & w` over the 16-bit little-endian words `w` of `b` (whole 16-byte blocks; the rest is
@@ -329,6 +359,12 @@ mod lanes {
         pub fn bits_shr(self, shift: u32) -> [u64; 2] {
             [self.0[0].to_bits() >> shift, self.0[1].to_bits() >> shift]
         }
+        /// Lanes whose |x| bits (the sign cleared) are above `above` and at most `at_most`, compared as i64.
+        #[inline(always)]
+        pub fn magnitude_bits_within(self, above: i64, at_most: i64) -> M64x2 {
+            let within = |x: f64| (above..=at_most).contains(&((x.to_bits() & !(1u64 << 63)) as i64));
+            M64x2([within(self.0[0]), within(self.0[1])])
+        }
         /// Writes the lanes to the first two places of `out`.
         #[inline(always)]
         pub fn store(self, out: &mut [f64]) {
@@ -342,6 +378,11 @@ mod lanes {
     pub struct M64x2([bool; 2]);
 
     impl M64x2 {
+        /// Set lanes where `lanes` is true.
+        #[inline(always)]
+        pub fn from_lanes(lanes: [bool; 2]) -> M64x2 {
+            M64x2(lanes)
+        }
         /// Lane-wise and.
         #[inline(always)]
         pub fn and(self, o: M64x2) -> M64x2 {
@@ -422,6 +463,23 @@ mod lanes {
         pairs(|i| crate::decode::f16_bits_to_f32(u16::from_le_bytes([b[2 * i], b[2 * i + 1]])) as f64)
     }
 
+    /// Four f64 (two lane pairs) to four bfloat16, 8 little-endian bytes: rounded once to nearest even, through f32
+    /// rounded to odd (the rule of `encode::f64_to_f32_round_odd` and `encode::f32_to_bf16`, NaN to 0x7FC0).
+    #[inline(always)]
+    pub fn narrow_bf16(low: F64x2, high: F64x2) -> [u8; 8] {
+        let mut out = [0u8; 8];
+        for (o, &x) in out.chunks_exact_mut(2).zip(low.0.iter().chain(&high.0)) {
+            let nearest = x as f32;
+            let back = nearest as f64;
+            let overshot = (back.abs() > x.abs()) as u32;
+            let inexact = (back != x) as u32;
+            let odd = nearest.to_bits().wrapping_sub(overshot) | inexact;
+            let rounded = (odd + 0x7fff + ((odd >> 16) & 1)) >> 16;
+            o.copy_from_slice(&(if x.is_nan() { 0x7fc0 } else { rounded as u16 }).to_le_bytes());
+        }
+        out
+    }
+
     /// The largest of `mask & w` over the 16-bit little-endian words `w` of `b` (whole 16-byte blocks).
     #[inline(always)]
     pub fn max_masked_u16(b: &[u8], mask: u16) -> u16 {
@@ -442,7 +500,7 @@ mod lanes {
     }
 }
 
-pub use lanes::{max_masked_u16, max_masked_u32, widen_bf16, widen_f16, widen_f32, Count64x2, F64x2, M64x2};
+pub use lanes::{max_masked_u16, max_masked_u32, narrow_bf16, widen_bf16, widen_f16, widen_f32, Count64x2, F64x2, M64x2};
 
 #[cfg(test)]
 mod tests {
