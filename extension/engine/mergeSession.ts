@@ -2,7 +2,6 @@
  * A merge being set up in the merge panel: the chosen base and fine-tunes, a preview of a method (statistics only,
  * streamed per tensor), and exports of the same merge. Knows nothing about VS Code.
  */
-import { writeFile } from 'node:fs/promises';
 import { layerIndex, moduleKind } from '../compare/modules';
 import { shortTitles } from '../compare/titles';
 import { FormatError } from '../formats/formatError';
@@ -17,7 +16,7 @@ import { jobParams, matchModels, runMerge, type MergeInput, type MergeRow } from
 import { LruCache } from './lruCache';
 import { UpdateBatcher } from './updateBatcher';
 import { computeTile, resolveTileRequest } from './tiles';
-import { outputConflict } from './outputFile';
+import { outputConflict, writeTextFile } from './outputFile';
 import type { ScanEngine } from './scanEngine';
 
 export interface MergeUpdate {
@@ -163,7 +162,7 @@ export class MergeSession {
     if (conflict) throw new ParamError(conflict);
     if (what === 'mergekit') {
       const dtype = this.rows[0]?.base.dtype ?? 'F32';
-      await writeFile(target, mergekitYaml({ method: this.method, params: this.params, base: this.base.path, models: this.models.map((m) => m.path), dtype }));
+      await writeTextFile(target, mergekitYaml({ method: this.method, params: this.params, base: this.base.path, models: this.models.map((m) => m.path), dtype }));
       return;
     }
     const request = { method: this.method, params: this.params, base: this.base, models: this.models, rows: this.rows };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -157,4 +157,47 @@ test('merge writes the merged model, the masks and a mergekit configuration', ()
   assert.deepEqual(maskStats.tensors.map((t: { name: string; dtype: string }) => `${t.name} ${t.dtype}`), ['mask.task1.w U8', 'mask.task1.zero U8', 'mask.task1.empty U8', 'mask.task1.b U8']);
   assert.equal(maskStats.tensors[0].stats.mean, 0.5, 'τ ≠ 0 in two of four weights');
   assert.match(readFileSync(yaml, 'utf8'), /^merge_method: task_arithmetic$/m);
+});
+
+test('merge outputs: missing folders are created, a folder as the target is refused', () => {
+  const out = join(dir, 'made', 'by', 'merge', 'merged.safetensors');
+  const masks = join(dir, 'made', 'masks', 'masks.safetensors');
+  const yaml = join(dir, 'made', 'yaml', 'merge.yml');
+  const r = weightscope('merge', '--base', base, '--models', tuned, '--method', 'ties', '--out', out, '--masks', masks, '--mergekit', yaml, '--json');
+  assert.equal(r.status, 0, r.stderr);
+  for (const path of [out, masks, yaml]) assert.ok(existsSync(path), path);
+  assert.deepEqual(readdirSync(join(dir, 'made', 'yaml')), ['merge.yml'], 'no temporary file left behind');
+  for (const flag of ['--out', '--masks', '--mergekit']) {
+    const refused = weightscope('merge', '--base', base, '--models', tuned, '--method', 'ties', flag, dir);
+    assert.equal(refused.status, 2, `${flag}: ${refused.stderr}`);
+    assert.match(refused.stderr, /is a folder/);
+  }
+});
+
+test('an interrupted merge leaves neither the target nor a temporary file', async () => {
+  const folder = mkdtempSync(join(tmpdir(), 'weightscope-interrupt-'));
+  // Large enough, in chunks small enough, that the merge is still running when it is interrupted.
+  const n = 1 << 22;
+  const values = (shift: number): Uint8Array => new Uint8Array(Float32Array.from({ length: n }, (_, i) => Math.sin(i + shift)).buffer);
+  const big = (name: string, shift: number): string => {
+    const path = join(folder, name);
+    writeFileSync(path, buildSafetensors([{ name: 'w', dtype: 'F32', shape: [n / 1024, 1024], data: values(shift) }]));
+    return path;
+  };
+  const bigBase = big('base.safetensors', 0);
+  const bigTuned = big('tuned.safetensors', 0.001);
+  const out = join(folder, 'out', 'merged.safetensors');
+  const child = spawn(process.execPath, [cli, 'merge', '--base', bigBase, '--models', bigTuned, '--method', 'ties', '--out', out, '--workers', '1', '--chunk-size', '4096'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  let running = true;
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => ((running = false), resolve(code))));
+  // Interrupt once the temporary file exists, i.e. while the merge writes.
+  const writing = (): boolean => existsSync(join(folder, 'out')) && readdirSync(join(folder, 'out')).some((f) => f.endsWith('.partial'));
+  while (running && !writing()) await new Promise((resolve) => setTimeout(resolve, 5));
+  child.kill('SIGINT');
+  const code = await exited;
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /interrupted/);
+  assert.deepEqual(readdirSync(join(folder, 'out')), [], 'nothing at the target, no temporary file');
 });
