@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSafetensors } from '../fixtures/safetensorsWriter';
@@ -81,6 +81,31 @@ test('diff --lora with a broken adapter config exits 3 naming it', () => {
   const r = weightscope('diff', base, tuned, '--lora', '--adapter-config-a', config);
   assert.equal(r.status, 3);
   assert.ok(r.stderr.includes('INVALID_ADAPTER_CONFIG') && r.stderr.includes(config), r.stderr);
+});
+
+test('diff --lora says on stderr which scale each side used', () => {
+  const adapter = (folder: string, config?: object): string => {
+    mkdirSync(join(dir, folder));
+    const path = join(dir, folder, 'adapter_model.safetensors');
+    writeFileSync(path, buildSafetensors([
+      { name: 'base_model.model.q.lora_A.weight', dtype: 'F32', shape: [2, 3], data: f32([1, 0, 0, 0, 1, 0]) },
+      { name: 'base_model.model.q.lora_B.weight', dtype: 'F32', shape: [3, 2], data: f32([1, 0, 0, 1, 1, 1]) },
+      { name: 'base_model.model.v.lora_A.weight', dtype: 'F32', shape: [1, 3], data: f32([1, 2, 3]) },
+      { name: 'base_model.model.v.lora_B.weight', dtype: 'F32', shape: [3, 1], data: f32([1, 1, 1]) },
+    ]));
+    if (config) writeFileSync(join(dir, folder, 'adapter_config.json'), JSON.stringify(config));
+    return path;
+  };
+  const a = adapter('scaled', { r: 2, lora_alpha: 8, rank_pattern: { v: 1 } });
+  const b = adapter('unscaled');
+  const r = weightscope('diff', a, b, '--lora', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /^weightscope: note: LoRA scale of A: .*adapter_config\.json: lora_alpha \/ r = 8 \/ 2 \(1 pair\); .*lora_alpha \/ r = 8 \/ 1 \(1 pair\)$/m);
+  assert.match(r.stderr, /^weightscope: note: LoRA scale of B: no adapter_config\.json or alpha tensor: scale 1 \(2 pairs\)$/m);
+  const doc = JSON.parse(r.stdout);
+  // ΔW_q = (8/2)·B·A has ‖·‖ = 4·2; ΔW_v = (8/1)·B·A, every row [1, 2, 3]: 8·√42.
+  assert.deepEqual(doc.tensors.map((t: { name: string }) => t.name), ['base_model.model.q.weight', 'base_model.model.v.weight']);
+  assert.ok(Math.abs(doc.tensors[0].l2_a - 8) < 1e-12 && Math.abs(doc.tensors[1].l2_a - 8 * Math.sqrt(42)) < 1e-12, JSON.stringify(doc.tensors));
 });
 
 test('merge --json: the documented keys, params echoed with defaults, task counts of length N + 1', () => {
