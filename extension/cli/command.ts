@@ -1,6 +1,6 @@
 /** What every `weightscope` subcommand provides, and the options they share. */
 import { join } from 'node:path';
-import { outputConflict } from '../engine/outputFile';
+import { inputFiles, outputConflict } from '../engine/outputFile';
 import { ScanEngine } from '../engine/scanEngine';
 import type { Finding, TensorEntry } from '../formats/checkpoint';
 import { oneLine } from '../formats/formatError';
@@ -88,8 +88,9 @@ export async function analyseSelected<O extends { problem?: { code: string; mess
   outputs: readonly { flag: string; path: string }[] = [],
 ): Promise<{ entries: readonly TensorEntry[]; outcomes: Map<number, O> }> {
   const filter = nameFilter(args);
-  const checkpoint = await openCheckpoint(args.positionals[0]!, nodeSourceOpener);
-  const conflict = outputConflict(outputs, checkpoint.files.map((f) => f.path));
+  const path = args.positionals[0]!;
+  const checkpoint = await openCheckpoint(path, nodeSourceOpener);
+  const conflict = outputConflict(outputs, inputFiles({ path, checkpoint }));
   if (conflict) throw new UsageError(conflict);
   const entries = checkpoint.tensors;
   const indices = entries.flatMap((t, i) => (applies(t) && filter(t.name) ? [i] : []));

@@ -1,7 +1,7 @@
 import { TaskError } from '../engine/computePool';
 import { matchModels, runMerge, type MergeInput } from '../engine/mergeEngine';
 import { buildMergeReport, type MergeReport } from '../engine/mergeReport';
-import { outputConflict, writeTextFile } from '../engine/outputFile';
+import { inputFiles, outputConflict, writeTextFile } from '../engine/outputFile';
 import { FormatError } from '../formats/formatError';
 import { openCheckpoint } from '../formats/openCheckpoint';
 import { mergekitYaml, MergekitUnsupported } from '../merge/mergekitYaml';
@@ -65,7 +65,7 @@ async function runMergeCommand(argv: string[]): Promise<number> {
 
   const open = async (path: string): Promise<MergeInput> => ({ path, checkpoint: await openCheckpoint(path, nodeSourceOpener) });
   const [base, ...models] = await Promise.all([basePath, ...modelPaths].map(open));
-  const inputs = [base!, ...models].flatMap((m) => m.checkpoint.files.map((f) => f.path));
+  const inputs = [base!, ...models].flatMap(inputFiles);
   const conflict = outputConflict(
     [['--out', out], ['--masks', masks], ['--mergekit', yamlPath]].flatMap(([flag, path]) => (path ? [{ flag: flag!, path }] : [])),
     inputs,

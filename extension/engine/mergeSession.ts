@@ -16,7 +16,7 @@ import { jobParams, matchModels, runMerge, type MergeInput, type MergeRow } from
 import { LruCache } from './lruCache';
 import { UpdateBatcher } from './updateBatcher';
 import { computeTile, resolveTileRequest } from './tiles';
-import { outputConflict, writeTextFile } from './outputFile';
+import { inputFiles, outputConflict, writeTextFile } from './outputFile';
 import type { ScanEngine } from './scanEngine';
 
 export interface MergeUpdate {
@@ -157,7 +157,7 @@ export class MergeSession {
   /** Writes the previewed merge: the merged model, its masks, or a mergekit configuration, to `target`. */
   async export(what: 'model' | 'masks' | 'mergekit', target: string): Promise<void> {
     if (!this.base || this.rows.length === 0) throw new ParamError('preview a merge first');
-    const inputs = [this.base, ...this.models].flatMap((m) => m.checkpoint.files.map((f) => f.path));
+    const inputs = [this.base, ...this.models].flatMap(inputFiles);
     const conflict = outputConflict([{ flag: 'the export', path: target }], inputs);
     if (conflict) throw new ParamError(conflict);
     if (what === 'mergekit') {

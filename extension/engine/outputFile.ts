@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import type { Checkpoint } from '../formats/checkpoint';
 import type { SafetensorsPlan } from '../formats/safetensorsLayout';
 
 export class OutputFile {
@@ -53,6 +54,14 @@ export async function writeTextFile(path: string, text: string): Promise<void> {
     await rm(tempPath, { force: true });
     throw error;
   }
+}
+
+/**
+ * Every file an output must not overwrite for one input: the path given (an `*.index.json` is read too) and the
+ * checkpoint's files.
+ */
+export function inputFiles(input: { path: string; checkpoint: Checkpoint }): string[] {
+  return [input.path, ...input.checkpoint.files.map((f) => f.path)];
 }
 
 /** The canonical path of a file that may not exist yet (its folder resolved). */

@@ -115,6 +115,11 @@ test('quant exports never overwrite the checkpoint, refuse folders, and create m
     assert.equal(weightscope('quant', file, '--scheme', 'int4-sym-g32', flag, dir).status, 2, 'a folder is refused');
   }
   assert.ok(readFileSync(file).equals(before), 'the checkpoint is untouched');
+  const index = join(dir, 'model.safetensors.index.json');
+  const text = JSON.stringify({ metadata: {}, weight_map: { 'model.norm.weight': 'model.safetensors' } });
+  writeFileSync(index, text);
+  assert.equal(weightscope('quant', index, '--scheme', 'int4-sym-g32', '--export-ignore', index).status, 2);
+  assert.equal(readFileSync(index, 'utf8'), text, 'the index is untouched');
   const same = join(dir, 'keep.txt');
   assert.equal(weightscope('quant', file, '--scheme', 'int4-sym-g32', '--export-ignore', same, '--export-llama-quantize', same).status, 2);
   const nested = join(dir, 'new', 'folder', 'ignore.yaml');

@@ -199,6 +199,21 @@ test('merge outputs: missing folders are created, a folder as the target is refu
   }
 });
 
+test('merge never overwrites the index of a sharded input', () => {
+  const folder = mkdtempSync(join(tmpdir(), 'weightscope-sharded-'));
+  writeFileSync(join(folder, 'model-1.safetensors'), buildSafetensors([{ name: 'w', dtype: 'F32', shape: [2], data: f32([1, 2]) }]));
+  const index = join(folder, 'model.safetensors.index.json');
+  const text = JSON.stringify({ metadata: {}, weight_map: { w: 'model-1.safetensors' } });
+  writeFileSync(index, text);
+  const tunedW = write('tuned-w.safetensors', [['w', [2], [1, 3]]]);
+  for (const [flag, path] of [['--out', index], ['--mergekit', index]]) {
+    const r = weightscope('merge', '--base', index, '--models', tunedW, '--method', 'task-arithmetic', flag!, path!);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /is an input/);
+  }
+  assert.equal(readFileSync(index, 'utf8'), text);
+});
+
 test('an interrupted merge leaves neither the target nor a temporary file', async () => {
   const folder = mkdtempSync(join(tmpdir(), 'weightscope-interrupt-'));
   // Large enough, in chunks small enough, that the merge is still running when it is interrupted.
