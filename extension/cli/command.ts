@@ -1,11 +1,12 @@
 /** What every `weightscope` subcommand provides, and the options they share. */
 import { join } from 'node:path';
+import { inputFiles, outputConflict } from '../engine/outputFile';
 import { ScanEngine } from '../engine/scanEngine';
 import type { Finding, TensorEntry } from '../formats/checkpoint';
 import { oneLine } from '../formats/formatError';
 import { openCheckpoint } from '../formats/openCheckpoint';
 import { nodeSourceOpener } from '../source/nodeFileSource';
-import { flagValue, globToRegExp, integerFlag, type FlagSpec, type ParsedArgs } from './args';
+import { flagValue, globToRegExp, integerFlag, UsageError, type FlagSpec, type ParsedArgs } from './args';
 import { progressLineFor } from './progress';
 
 export interface Command {
@@ -33,6 +34,18 @@ export function engineFromArgs(args: ParsedArgs): ScanEngine {
 /** Where the bundled CLI, worker and WASM module live (dist/). */
 export function distDir(): string {
   return __dirname.endsWith('cli') ? join(__dirname, '../../dist') : __dirname;
+}
+
+/**
+ * An abort signal raised by Ctrl+C (SIGINT) or SIGTERM, so a command that writes files can clean up before it
+ * exits; `dispose` restores the default handling.
+ */
+export function abortOnInterrupt(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const abort = (): void => controller.abort();
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  for (const name of signals) process.once(name, abort);
+  return { signal: controller.signal, dispose: () => signals.forEach((name) => process.off(name, abort)) };
 }
 
 /** Writes a JSON document to stdout, followed by a newline. */
@@ -65,15 +78,21 @@ export function printLine(message: string): void {
 
 /**
  * Runs a per-tensor analysis over the tensors of the checkpoint at PATH it applies to and --filter lets through, with
- * a progress line on a terminal; tensors it had to leave out are reported on stderr.
+ * a progress line on a terminal; tensors it had to leave out are reported on stderr. Files the command will write
+ * (`outputs`) are checked first: one that is a file of the checkpoint, a folder or another output is a usage error.
  */
 export async function analyseSelected<O extends { problem?: { code: string; message: string } }>(
   args: ParsedArgs,
   applies: (entry: TensorEntry) => boolean,
   analyse: (entries: readonly TensorEntry[], indices: number[], onProgress: (doneBytes: number) => void) => Promise<Map<number, O>>,
+  outputs: readonly { flag: string; path: string }[] = [],
 ): Promise<{ entries: readonly TensorEntry[]; outcomes: Map<number, O> }> {
   const filter = nameFilter(args);
-  const entries = (await openCheckpoint(args.positionals[0]!, nodeSourceOpener)).tensors;
+  const path = args.positionals[0]!;
+  const checkpoint = await openCheckpoint(path, nodeSourceOpener);
+  const conflict = outputConflict(outputs, inputFiles({ path, checkpoint }));
+  if (conflict) throw new UsageError(conflict);
+  const entries = checkpoint.tensors;
   const indices = entries.flatMap((t, i) => (applies(t) && filter(t.name) ? [i] : []));
   const progress = progressLineFor(args, indices.reduce((sum, i) => sum + entries[i]!.bytes, 0));
   const outcomes = await analyse(entries, indices, (done) => progress?.update(done));

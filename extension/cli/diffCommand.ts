@@ -9,7 +9,7 @@ import { FormatError, oneLine } from '../formats/formatError';
 import { openCheckpoint } from '../formats/openCheckpoint';
 import { nodeSourceOpener } from '../source/nodeFileSource';
 import { flagValue, integerFlag, parseArgs, UsageError } from './args';
-import { engineFromArgs, ENGINE_FLAGS, printJson, type Command } from './command';
+import { engineFromArgs, ENGINE_FLAGS, printJson, printLine, type Command } from './command';
 import { formatShape, formatStat, renderTable } from './table';
 
 const FLAGS = {
@@ -46,7 +46,9 @@ async function runDiffCommand(argv: string[]): Promise<number> {
       const config = explicit !== undefined ? await readAdapterConfig(explicit, nodeSourceOpener) : await findAdapterConfig(path, nodeSourceOpener);
       return loraItems(checkpoint, engine, config);
     };
-    const alignment = align(await itemsOf(aPath, 'a', a), await itemsOf(bPath, 'b', b), ggufHfStages(a, b));
+    const [itemsA, itemsB] = [await itemsOf(aPath, 'a', a), await itemsOf(bPath, 'b', b)];
+    if (lora) for (const [side, items] of [['A', itemsA], ['B', itemsB]] as const) noteLoraScales(side, items);
+    const alignment = align(itemsA, itemsB, ggufHfStages(a, b));
     const outcomes = new Map<number, PairOutcome>();
     await comparePairs(engine, alignment.pairs, { onPair: (index, outcome) => outcomes.set(index, outcome) });
     for (const [index, outcome] of outcomes) {
@@ -76,6 +78,15 @@ async function leadingSingularValues(engine: ScanEngine, pairs: ReturnType<typeo
     }),
   );
   return results;
+}
+
+/** Which LoRA scale a side's pairs used and where it came from, on stderr: the JSON has no place for it. */
+function noteLoraScales(side: 'A' | 'B', items: readonly DiffItem[]): void {
+  const pairs = new Map<string, number>();
+  for (const item of items) if (item.lora) pairs.set(item.lora.scale.source, (pairs.get(item.lora.scale.source) ?? 0) + 1);
+  if (pairs.size === 0) return;
+  const sources = [...pairs].map(([source, n]) => `${source} (${n} pair${n === 1 ? '' : 's'})`);
+  printLine(`note: LoRA scale of ${side}: ${sources.join('; ')}`);
 }
 
 /** Notes for people on stderr (stdout stays one document). */

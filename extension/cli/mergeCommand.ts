@@ -1,15 +1,14 @@
-import { writeFile } from 'node:fs/promises';
 import { TaskError } from '../engine/computePool';
 import { matchModels, runMerge, type MergeInput } from '../engine/mergeEngine';
 import { buildMergeReport, type MergeReport } from '../engine/mergeReport';
-import { outputConflict } from '../engine/outputFile';
+import { inputFiles, outputConflict, writeTextFile } from '../engine/outputFile';
 import { FormatError } from '../formats/formatError';
 import { openCheckpoint } from '../formats/openCheckpoint';
 import { mergekitYaml, MergekitUnsupported } from '../merge/mergekitYaml';
 import { MERGE_METHODS, ParamError, resolveParams, type MergeMethod, type ParamName } from '../merge/methods';
 import { nodeSourceOpener } from '../source/nodeFileSource';
 import { flagValue, parseArgs, UsageError, type ParsedArgs } from './args';
-import { engineFromArgs, ENGINE_FLAGS, printJson, type Command } from './command';
+import { abortOnInterrupt, engineFromArgs, ENGINE_FLAGS, printJson, printLine, type Command } from './command';
 import { renderTable } from './table';
 
 const PARAM_FLAGS: readonly ParamName[] = ['density', 'lambda', 'drop', 'seed', 'k', 'beta', 'gamma'];
@@ -66,7 +65,7 @@ async function runMergeCommand(argv: string[]): Promise<number> {
 
   const open = async (path: string): Promise<MergeInput> => ({ path, checkpoint: await openCheckpoint(path, nodeSourceOpener) });
   const [base, ...models] = await Promise.all([basePath, ...modelPaths].map(open));
-  const inputs = [base!, ...models].flatMap((m) => m.checkpoint.files.map((f) => f.path));
+  const inputs = [base!, ...models].flatMap(inputFiles);
   const conflict = outputConflict(
     [['--out', out], ['--masks', masks], ['--mergekit', yamlPath]].flatMap(([flag, path]) => (path ? [{ flag: flag!, path }] : [])),
     inputs,
@@ -75,19 +74,25 @@ async function runMergeCommand(argv: string[]): Promise<number> {
   const rows = matchModels(base!, models);
 
   const engine = engineFromArgs(args);
+  const interrupt = abortOnInterrupt();
   let report: MergeReport;
   try {
-    const { stats } = await runMerge(engine, { method, params, base: base!, models, rows, ...(out ? { out } : {}), ...(masks ? { masks } : {}) });
+    const { end, stats } = await runMerge(engine, { method, params, base: base!, models, rows, ...(out ? { out } : {}), ...(masks ? { masks } : {}) }, {}, interrupt.signal);
+    if (end === 'cancelled') {
+      printLine('interrupted: nothing written');
+      return 130;
+    }
     report = buildMergeReport(method, params, rows, stats, args.flags.has('details'));
   } catch (error) {
     if (error instanceof TaskError) throw new FormatError(error.code as FormatError['code'], error.message, basePath);
     throw error;
   } finally {
+    interrupt.dispose();
     engine.dispose();
   }
   if (yamlPath) {
     const dtype = mostCommon(rows.map((r) => r.base.dtype));
-    await writeFile(yamlPath, mergekitYaml({ method, params, base: basePath, models: modelPaths, dtype }));
+    await writeTextFile(yamlPath, mergekitYaml({ method, params, base: basePath, models: modelPaths, dtype }));
   }
   if (args.flags.has('json')) printJson(report);
   else process.stdout.write(renderMergeTable(report, { out, masks, yamlPath }));

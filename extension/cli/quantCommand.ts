@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { writeTextFile } from '../engine/outputFile';
 import {
   damageRanking, defaultKeepThreshold, hasQuantPreview, isQuantScheme, KEEP_FRACTIONS, keepList, llamaQuantizeOverrides, llmCompressorIgnore,
   QUANT_SCHEMES, quantDocument, runQuantPreview, type QuantScheme,
@@ -32,20 +32,21 @@ async function runQuantCommand(argv: string[]): Promise<number> {
   const keepBelowText = flagValue(args, 'keep-below');
   const keepBelow = keepBelowText === undefined ? undefined : Number(keepBelowText);
   if (keepBelow !== undefined && (keepBelowText!.trim() === '' || !Number.isFinite(keepBelow))) throw new UsageError(`--keep-below takes a number of dB, not "${keepBelowText}"`);
+  const exportIgnore = flagValue(args, 'export-ignore');
+  const exportLlama = flagValue(args, 'export-llama-quantize');
+  const outputs = [['--export-ignore', exportIgnore], ['--export-llama-quantize', exportLlama]].flatMap(([flag, path]) => (path ? [{ flag: flag!, path }] : []));
   const engine = engineFromArgs(args);
   try {
     const { entries, outcomes } = await analyseSelected(args, hasQuantPreview, (entries, indices, onProgress) =>
-      runQuantPreview(engine.pool, entries, indices, { schemes, keep: keepOutliers ? [...KEEP_FRACTIONS] : [], chunkBytes: engine.chunkBytes, onProgress }));
-    const exportIgnore = flagValue(args, 'export-ignore');
-    const exportLlama = flagValue(args, 'export-llama-quantize');
+      runQuantPreview(engine.pool, entries, indices, { schemes, keep: keepOutliers ? [...KEEP_FRACTIONS] : [], chunkBytes: engine.chunkBytes, onProgress }), outputs);
     if (exportIgnore !== undefined || exportLlama !== undefined) {
       // The keep list follows the first scheme given.
       const scheme = schemes[0]!;
       const ranking = damageRanking(entries, outcomes, scheme);
       const threshold = keepBelow ?? defaultKeepThreshold(entries, ranking) ?? Number.NEGATIVE_INFINITY;
       const kept = keepList(entries, ranking, threshold);
-      if (exportIgnore !== undefined) writeFileSync(exportIgnore, llmCompressorIgnore(kept, scheme, threshold, exportIgnore.endsWith('.json') ? 'json' : 'yaml'));
-      if (exportLlama !== undefined) writeFileSync(exportLlama, llamaQuantizeOverrides(kept, scheme, threshold));
+      if (exportIgnore !== undefined) await writeTextFile(exportIgnore, llmCompressorIgnore(kept, scheme, threshold, exportIgnore.endsWith('.json') ? 'json' : 'yaml'));
+      if (exportLlama !== undefined) await writeTextFile(exportLlama, llamaQuantizeOverrides(kept, scheme, threshold));
       process.stderr.write(`weightscope: ${kept.length} tensor(s) with SQNR below ${threshold.toFixed(2)} dB under ${scheme} written to the keep list\n`);
     }
     const document = quantDocument(entries, outcomes, schemes, keepOutliers);

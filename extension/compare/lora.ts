@@ -2,7 +2,8 @@
  * LoRA adapters seen as the weight deltas they stand for, ΔW = scale·B·A. Pairs are found by name in the
  * conventions of PEFT (`…lora_A.weight`/`…lora_B.weight`), MLX (`…lora_a`/`…lora_b`, stored transposed: A is
  * in × r, B is r × out), kohya (`…lora_down.weight`/`…lora_up.weight` with an optional `…alpha` scalar), diffusers
- * attention processors (`…_lora.down.weight`/`…_lora.up.weight`) and cloneofsimo's `…:down`/`…:up`.
+ * (`…_lora.down.weight`/`…_lora.up.weight`, also `…lora_layer.down…` and `…lora_linear_layer.down…`) and
+ * cloneofsimo's `…:down`/`…:up`.
  *
  * The scale: PEFT's adapter_config.json gives lora_alpha / r (or / √r with use_rslora; rank_pattern and
  * alpha_pattern override per module); MLX's gives lora_parameters.scale (times alpha / rank when the file also has
@@ -44,7 +45,8 @@ const PATTERNS: readonly [RegExp, LoraConvention, (m: RegExpExecArray) => Role['
   [/^(.*)\.lora_([ab])$/, 'mlx', (m) => m[2] as 'a' | 'b'],
   [/^(.*)\.lora_(down|up)\.weight$/, 'kohya', (m) => (m[2] === 'down' ? 'a' : 'b')],
   [/^(.*)\.alpha$/, 'kohya', () => 'alpha'],
-  [/^(.*)[._]lora\.(down|up)\.weight$/, 'diffusers', (m) => (m[2] === 'down' ? 'a' : 'b')],
+  // diffusers: attention processors (`to_q_lora.down`), `lora_layer` and the patched text encoder's `lora_linear_layer`.
+  [/^(.*?)(?:[._]lora|\.lora_layer|\.lora_linear_layer)\.(down|up)\.weight$/, 'diffusers', (m) => (m[2] === 'down' ? 'a' : 'b')],
   [/^(.*):(down|up)$/, 'cloneofsimo', (m) => (m[2] === 'down' ? 'a' : 'b')],
 ];
 

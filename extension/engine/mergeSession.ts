@@ -2,7 +2,6 @@
  * A merge being set up in the merge panel: the chosen base and fine-tunes, a preview of a method (statistics only,
  * streamed per tensor), and exports of the same merge. Knows nothing about VS Code.
  */
-import { writeFile } from 'node:fs/promises';
 import { layerIndex, moduleKind } from '../compare/modules';
 import { shortTitles } from '../compare/titles';
 import { FormatError } from '../formats/formatError';
@@ -17,7 +16,7 @@ import { jobParams, matchModels, runMerge, type MergeInput, type MergeRow } from
 import { LruCache } from './lruCache';
 import { UpdateBatcher } from './updateBatcher';
 import { computeTile, resolveTileRequest } from './tiles';
-import { outputConflict } from './outputFile';
+import { inputFiles, outputConflict, writeTextFile } from './outputFile';
 import type { ScanEngine } from './scanEngine';
 
 export interface MergeUpdate {
@@ -158,12 +157,12 @@ export class MergeSession {
   /** Writes the previewed merge: the merged model, its masks, or a mergekit configuration, to `target`. */
   async export(what: 'model' | 'masks' | 'mergekit', target: string): Promise<void> {
     if (!this.base || this.rows.length === 0) throw new ParamError('preview a merge first');
-    const inputs = [this.base, ...this.models].flatMap((m) => m.checkpoint.files.map((f) => f.path));
+    const inputs = [this.base, ...this.models].flatMap(inputFiles);
     const conflict = outputConflict([{ flag: 'the export', path: target }], inputs);
     if (conflict) throw new ParamError(conflict);
     if (what === 'mergekit') {
       const dtype = this.rows[0]?.base.dtype ?? 'F32';
-      await writeFile(target, mergekitYaml({ method: this.method, params: this.params, base: this.base.path, models: this.models.map((m) => m.path), dtype }));
+      await writeTextFile(target, mergekitYaml({ method: this.method, params: this.params, base: this.base.path, models: this.models.map((m) => m.path), dtype }));
       return;
     }
     const request = { method: this.method, params: this.params, base: this.base, models: this.models, rows: this.rows };

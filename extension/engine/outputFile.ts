@@ -1,12 +1,13 @@
 /**
- * A file Weightscope writes (a merged model, masks): written under a temporary name beside its target, header
- * first and then data at known offsets (by any worker, with positional writes), and renamed into place only when
- * complete. Inputs are never overwritten.
+ * A file Weightscope writes (a merged model, masks, a configuration or keep list): written under a temporary name
+ * beside its target (its folder created when missing), and renamed into place only when complete. A model's header
+ * goes first and then data at known offsets (by any worker, with positional writes). Inputs are never overwritten.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, realpathSync } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import type { Checkpoint } from '../formats/checkpoint';
 import type { SafetensorsPlan } from '../formats/safetensorsLayout';
 
 export class OutputFile {
@@ -17,7 +18,7 @@ export class OutputFile {
 
   /** Creates the temporary file with the plan's header and its full size (data filled in later). */
   static async create(path: string, plan: SafetensorsPlan): Promise<OutputFile> {
-    const tempPath = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.partial`);
+    const tempPath = await temporaryPath(path);
     const handle = await open(tempPath, 'wx');
     try {
       await handle.write(plan.header, 0, plan.header.length, 0);
@@ -37,6 +38,32 @@ export class OutputFile {
   }
 }
 
+/** A fresh temporary name beside `path`, its folder created when missing. */
+async function temporaryPath(path: string): Promise<string> {
+  await mkdir(dirname(path), { recursive: true });
+  return join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.partial`);
+}
+
+/** Writes a small text file whole: under a temporary name, renamed into place when written. */
+export async function writeTextFile(path: string, text: string): Promise<void> {
+  const tempPath = await temporaryPath(path);
+  try {
+    await writeFile(tempPath, text, { flag: 'wx' });
+    await rename(tempPath, path);
+  } catch (error) {
+    await rm(tempPath, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * Every file an output must not overwrite for one input: the path given (an `*.index.json` is read too) and the
+ * checkpoint's files.
+ */
+export function inputFiles(input: { path: string; checkpoint: Checkpoint }): string[] {
+  return [input.path, ...input.checkpoint.files.map((f) => f.path)];
+}
+
 /** The canonical path of a file that may not exist yet (its folder resolved). */
 function canonical(path: string): string {
   if (existsSync(path)) return realpathSync(path);
@@ -45,8 +72,8 @@ function canonical(path: string): string {
 }
 
 /**
- * Why writing to `outputs` would be wrong: an output that is an input file, or two outputs that are the same file.
- * Undefined when all is well.
+ * Why writing to `outputs` would be wrong: an output that is an input file or a folder, or two outputs that are the
+ * same file. Undefined when all is well.
  */
 export function outputConflict(outputs: readonly { flag: string; path: string }[], inputs: readonly string[]): string | undefined {
   const inputSet = new Map(inputs.map((p) => [canonical(p), p]));
@@ -55,6 +82,7 @@ export function outputConflict(outputs: readonly { flag: string; path: string }[
     const key = canonical(path);
     const input = inputSet.get(key);
     if (input !== undefined) return `${flag} ${path} is an input (${input}): Weightscope never overwrites its inputs`;
+    if (statSync(key, { throwIfNoEntry: false })?.isDirectory()) return `${flag} ${path} is a folder: name the file to write`;
     const other = seen.get(key);
     if (other !== undefined) return `${flag} and ${other} name the same file ${path}`;
     seen.set(key, flag);

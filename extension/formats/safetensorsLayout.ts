@@ -24,18 +24,21 @@ export interface SafetensorsPlan {
 export class LayoutError extends Error {}
 
 export function planSafetensors(tensors: readonly PlannedTensor[], metadata: Readonly<Record<string, string>>): SafetensorsPlan {
-  const header: Record<string, unknown> = {};
-  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  // Written entry by entry, not through an object: a JS object would move integer-like names ("10") first and turn
+  // a tensor named "__proto__" into a prototype.
+  const entries: string[] = Object.keys(metadata).length > 0 ? [`"__metadata__":${JSON.stringify(metadata)}`] : [];
+  const names = new Set<string>();
   let offset = 0;
   const relative: number[] = [];
   for (const t of tensors) {
-    if (t.name === '__metadata__' || t.name === '' || Object.hasOwn(header, t.name)) throw new LayoutError(`cannot write a tensor named "${t.name}" (empty, reserved or repeated)`);
+    if (t.name === '__metadata__' || t.name === '' || names.has(t.name)) throw new LayoutError(`cannot write a tensor named "${t.name}" (empty, reserved or repeated)`);
     if (!lookupDType(t.dtype)) throw new LayoutError(`cannot write dtype ${t.dtype}`);
-    header[t.name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + t.bytes] };
+    names.add(t.name);
+    entries.push(`${JSON.stringify(t.name)}:${JSON.stringify({ dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + t.bytes] })}`);
     relative.push(offset);
     offset += t.bytes;
   }
-  const json = new TextEncoder().encode(JSON.stringify(header));
+  const json = new TextEncoder().encode(`{${entries.join(',')}}`);
   const padded = Math.ceil(json.length / 8) * 8;
   const bytes = new Uint8Array(8 + padded).fill(0x20, 8 + json.length);
   new DataView(bytes.buffer).setBigUint64(0, BigInt(padded), true);

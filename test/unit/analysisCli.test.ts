@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSafetensors } from '../fixtures/safetensorsWriter';
@@ -104,6 +104,29 @@ test('quant exports an llm-compressor ignore list and llama-quantize overrides',
   assert.match(readFileSync(overrides, 'utf8'), /^--tensor-type '\^conv\\\.weight\$=q8_0'$/m);
   weightscope('quant', file, '--scheme', 'int4-sym-g32', '--keep-below', '100', '--export-ignore', ignoreJson);
   assert.deepEqual(JSON.parse(readFileSync(ignoreJson, 'utf8')), { ignore: ['model.layers.0.mlp.down_proj', 'conv'] });
+});
+
+test('quant exports never overwrite the checkpoint, refuse folders, and create missing folders', () => {
+  const before = readFileSync(file);
+  for (const flag of ['--export-ignore', '--export-llama-quantize']) {
+    const onInput = weightscope('quant', file, '--scheme', 'int4-sym-g32', flag, file);
+    assert.equal(onInput.status, 2, onInput.stderr);
+    assert.match(onInput.stderr, /is an input/);
+    assert.equal(weightscope('quant', file, '--scheme', 'int4-sym-g32', flag, dir).status, 2, 'a folder is refused');
+  }
+  assert.ok(readFileSync(file).equals(before), 'the checkpoint is untouched');
+  const index = join(dir, 'model.safetensors.index.json');
+  const text = JSON.stringify({ metadata: {}, weight_map: { 'model.norm.weight': 'model.safetensors' } });
+  writeFileSync(index, text);
+  assert.equal(weightscope('quant', index, '--scheme', 'int4-sym-g32', '--export-ignore', index).status, 2);
+  assert.equal(readFileSync(index, 'utf8'), text, 'the index is untouched');
+  const same = join(dir, 'keep.txt');
+  assert.equal(weightscope('quant', file, '--scheme', 'int4-sym-g32', '--export-ignore', same, '--export-llama-quantize', same).status, 2);
+  const nested = join(dir, 'new', 'folder', 'ignore.yaml');
+  const { status, stderr } = weightscope('quant', file, '--scheme', 'int4-sym-g32', '--keep-below', '100', '--export-ignore', nested);
+  assert.equal(status, 0, stderr);
+  assert.match(readFileSync(nested, 'utf8'), /^ignore:$/m);
+  assert.deepEqual(readdirSync(join(dir, 'new', 'folder')), ['ignore.yaml'], 'no temporary file left behind');
 });
 
 test('malformed arguments are usage errors (exit 2) with one clear first line', () => {

@@ -70,6 +70,9 @@ test('LoRA pairs in every convention, with ΔW shapes', () => {
     entry('lora_unet_down.lora_down.weight', [4, 320, 3, 3]), entry('lora_unet_down.lora_up.weight', [640, 4, 1, 1]), entry('lora_unet_down.alpha', []),
     entry('unet.attn1.processor.to_k_lora.down.weight', [4, 320]), entry('unet.attn1.processor.to_k_lora.up.weight', [320, 4]),
     entry('text_encoder:0:down', [4, 768]), entry('text_encoder:0:up', [768, 4]),
+    entry('text_encoder.text_model.encoder.layers.0.self_attn.q_proj.lora_linear_layer.down.weight', [4, 768]),
+    entry('text_encoder.text_model.encoder.layers.0.self_attn.q_proj.lora_linear_layer.up.weight', [768, 4]),
+    entry('unet.mid_block.attentions.0.proj_in.lora_layer.down.weight', [4, 320]), entry('unet.mid_block.attentions.0.proj_in.lora_layer.up.weight', [320, 4]),
     entry('lonely.lora_A.weight', [4, 16]),
   ]);
   assert.deepEqual(pairs.map((p) => [p.name, p.convention, p.rank, p.rows, p.cols, p.shape]), [
@@ -78,6 +81,8 @@ test('LoRA pairs in every convention, with ΔW shapes', () => {
     ['lora_unet_down.weight', 'kohya', 4, 640, 2880, [640, 320, 3, 3]],
     ['unet.attn1.processor.to_k.weight', 'diffusers', 4, 320, 320, [320, 320]],
     ['text_encoder:0', 'cloneofsimo', 4, 768, 768, [768, 768]],
+    ['text_encoder.text_model.encoder.layers.0.self_attn.q_proj.weight', 'diffusers', 4, 768, 768, [768, 768]],
+    ['unet.mid_block.attentions.0.proj_in.weight', 'diffusers', 4, 320, 320, [320, 320]],
   ]);
   assert.equal(pairs[1]!.transposedA && pairs[1]!.transposedB, true);
   assert.equal(pairs[2]!.alpha?.name, 'lora_unet_down.alpha');

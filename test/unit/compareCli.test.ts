@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSafetensors } from '../fixtures/safetensorsWriter';
@@ -83,6 +83,31 @@ test('diff --lora with a broken adapter config exits 3 naming it', () => {
   assert.ok(r.stderr.includes('INVALID_ADAPTER_CONFIG') && r.stderr.includes(config), r.stderr);
 });
 
+test('diff --lora says on stderr which scale each side used', () => {
+  const adapter = (folder: string, config?: object): string => {
+    mkdirSync(join(dir, folder));
+    const path = join(dir, folder, 'adapter_model.safetensors');
+    writeFileSync(path, buildSafetensors([
+      { name: 'base_model.model.q.lora_A.weight', dtype: 'F32', shape: [2, 3], data: f32([1, 0, 0, 0, 1, 0]) },
+      { name: 'base_model.model.q.lora_B.weight', dtype: 'F32', shape: [3, 2], data: f32([1, 0, 0, 1, 1, 1]) },
+      { name: 'base_model.model.v.lora_A.weight', dtype: 'F32', shape: [1, 3], data: f32([1, 2, 3]) },
+      { name: 'base_model.model.v.lora_B.weight', dtype: 'F32', shape: [3, 1], data: f32([1, 1, 1]) },
+    ]));
+    if (config) writeFileSync(join(dir, folder, 'adapter_config.json'), JSON.stringify(config));
+    return path;
+  };
+  const a = adapter('scaled', { r: 2, lora_alpha: 8, rank_pattern: { v: 1 } });
+  const b = adapter('unscaled');
+  const r = weightscope('diff', a, b, '--lora', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /^weightscope: note: LoRA scale of A: .*adapter_config\.json: lora_alpha \/ r = 8 \/ 2 \(1 pair\); .*lora_alpha \/ r = 8 \/ 1 \(1 pair\)$/m);
+  assert.match(r.stderr, /^weightscope: note: LoRA scale of B: no adapter_config\.json or alpha tensor: scale 1 \(2 pairs\)$/m);
+  const doc = JSON.parse(r.stdout);
+  // ΔW_q = (8/2)·B·A has ‖·‖ = 4·2; ΔW_v = (8/1)·B·A, every row [1, 2, 3]: 8·√42.
+  assert.deepEqual(doc.tensors.map((t: { name: string }) => t.name), ['base_model.model.q.weight', 'base_model.model.v.weight']);
+  assert.ok(Math.abs(doc.tensors[0].l2_a - 8) < 1e-12 && Math.abs(doc.tensors[1].l2_a - 8 * Math.sqrt(42)) < 1e-12, JSON.stringify(doc.tensors));
+});
+
 test('merge --json: the documented keys, params echoed with defaults, task counts of length N + 1', () => {
   const r = weightscope('merge', '--base', base, '--models', tuned, tuned, '--method', 'ties', '--json');
   assert.equal(r.status, 0, r.stderr);
@@ -157,4 +182,62 @@ test('merge writes the merged model, the masks and a mergekit configuration', ()
   assert.deepEqual(maskStats.tensors.map((t: { name: string; dtype: string }) => `${t.name} ${t.dtype}`), ['mask.task1.w U8', 'mask.task1.zero U8', 'mask.task1.empty U8', 'mask.task1.b U8']);
   assert.equal(maskStats.tensors[0].stats.mean, 0.5, 'τ ≠ 0 in two of four weights');
   assert.match(readFileSync(yaml, 'utf8'), /^merge_method: task_arithmetic$/m);
+});
+
+test('merge outputs: missing folders are created, a folder as the target is refused', () => {
+  const out = join(dir, 'made', 'by', 'merge', 'merged.safetensors');
+  const masks = join(dir, 'made', 'masks', 'masks.safetensors');
+  const yaml = join(dir, 'made', 'yaml', 'merge.yml');
+  const r = weightscope('merge', '--base', base, '--models', tuned, '--method', 'ties', '--out', out, '--masks', masks, '--mergekit', yaml, '--json');
+  assert.equal(r.status, 0, r.stderr);
+  for (const path of [out, masks, yaml]) assert.ok(existsSync(path), path);
+  assert.deepEqual(readdirSync(join(dir, 'made', 'yaml')), ['merge.yml'], 'no temporary file left behind');
+  for (const flag of ['--out', '--masks', '--mergekit']) {
+    const refused = weightscope('merge', '--base', base, '--models', tuned, '--method', 'ties', flag, dir);
+    assert.equal(refused.status, 2, `${flag}: ${refused.stderr}`);
+    assert.match(refused.stderr, /is a folder/);
+  }
+});
+
+test('merge never overwrites the index of a sharded input', () => {
+  const folder = mkdtempSync(join(tmpdir(), 'weightscope-sharded-'));
+  writeFileSync(join(folder, 'model-1.safetensors'), buildSafetensors([{ name: 'w', dtype: 'F32', shape: [2], data: f32([1, 2]) }]));
+  const index = join(folder, 'model.safetensors.index.json');
+  const text = JSON.stringify({ metadata: {}, weight_map: { w: 'model-1.safetensors' } });
+  writeFileSync(index, text);
+  const tunedW = write('tuned-w.safetensors', [['w', [2], [1, 3]]]);
+  for (const [flag, path] of [['--out', index], ['--mergekit', index]]) {
+    const r = weightscope('merge', '--base', index, '--models', tunedW, '--method', 'task-arithmetic', flag!, path!);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /is an input/);
+  }
+  assert.equal(readFileSync(index, 'utf8'), text);
+});
+
+test('an interrupted merge leaves neither the target nor a temporary file', async () => {
+  const folder = mkdtempSync(join(tmpdir(), 'weightscope-interrupt-'));
+  // Large enough, in chunks small enough, that the merge is still running when it is interrupted.
+  const n = 1 << 22;
+  const values = (shift: number): Uint8Array => new Uint8Array(Float32Array.from({ length: n }, (_, i) => Math.sin(i + shift)).buffer);
+  const big = (name: string, shift: number): string => {
+    const path = join(folder, name);
+    writeFileSync(path, buildSafetensors([{ name: 'w', dtype: 'F32', shape: [n / 1024, 1024], data: values(shift) }]));
+    return path;
+  };
+  const bigBase = big('base.safetensors', 0);
+  const bigTuned = big('tuned.safetensors', 0.001);
+  const out = join(folder, 'out', 'merged.safetensors');
+  const child = spawn(process.execPath, [cli, 'merge', '--base', bigBase, '--models', bigTuned, '--method', 'ties', '--out', out, '--workers', '1', '--chunk-size', '4096'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  let running = true;
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => ((running = false), resolve(code))));
+  // Interrupt once the temporary file exists, i.e. while the merge writes.
+  const writing = (): boolean => existsSync(join(folder, 'out')) && readdirSync(join(folder, 'out')).some((f) => f.endsWith('.partial'));
+  while (running && !writing()) await new Promise((resolve) => setTimeout(resolve, 5));
+  child.kill('SIGINT');
+  const code = await exited;
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /interrupted/);
+  assert.deepEqual(readdirSync(join(folder, 'out')), [], 'nothing at the target, no temporary file');
 });

@@ -66,6 +66,21 @@ test('the safetensors layout: header padded to 8 bytes, offsets after it, readab
   assert.throws(() => planSafetensors([{ name: 'x', dtype: 'X9', shape: [1], bytes: 4 }], {}));
 });
 
+test('safetensors layout: the header keeps the given order and any name, integer-like or "__proto__"', async () => {
+  const names = ['b', '10', '2', '__proto__', 'constructor'];
+  const plan = planSafetensors(names.map((name) => ({ name, dtype: 'F32', shape: [1], bytes: 4 })), { made: 'by test' });
+  const headerLength = Number(new DataView(plan.header.buffer).getBigUint64(0, true));
+  const text = new TextDecoder().decode(plan.header.subarray(8, 8 + headerLength));
+  assert.deepEqual([...text.matchAll(/"([^"]+)":\{"dtype"/g)].map((m) => m[1]), names, 'header keys in the given order');
+  const file = join(mkdtempSync(join(tmpdir(), 'weightscope-layout-')), 'names.safetensors');
+  const bytes = new Uint8Array(plan.totalBytes);
+  bytes.set(plan.header);
+  writeFileSync(file, bytes);
+  const checkpoint = await openCheckpoint(file, nodeSourceOpener);
+  assert.deepEqual(checkpoint.tensors.map((t) => [t.name, t.offset]), names.map((name, i) => [name, plan.offsets[i]]));
+  assert.throws(() => planSafetensors([{ name: '__proto__', dtype: 'F32', shape: [1], bytes: 4 }, { name: '__proto__', dtype: 'F32', shape: [1], bytes: 4 }], {}));
+});
+
 test('outputs never overwrite an input, even through a link, and never each other', () => {
   const dir = mkdtempSync(join(tmpdir(), 'weightscope-out-'));
   const input = join(dir, 'base.safetensors');
