@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { ScanEngine } from '../engine/scanEngine';
 import { statsReportToCsv } from '../engine/statsReport';
 import { isQuantScheme, llamaQuantizeOverrides, llmCompressorIgnore, type QuantScheme } from '../engine/quantPreview';
+import { inputFiles, outputConflict } from '../engine/outputFile';
 import { FormatError } from '../formats/formatError';
 import type { ActivationsSummary } from '../protocol/messages';
 import { CheckpointDocument } from './checkpointDocument';
@@ -119,6 +120,25 @@ export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProv
   }
 }
 
+/**
+ * Asks where to save a text derived from `document` and writes it there, unless the place is one of the checkpoint's
+ * own files (Weightscope never writes to its inputs). The written file's URI, or undefined.
+ */
+async function saveText(document: CheckpointDocument, options: vscode.SaveDialogOptions, render: (target: vscode.Uri) => string): Promise<vscode.Uri | undefined> {
+  const target = await vscode.window.showSaveDialog(options);
+  if (!target) return undefined;
+  const checkpoint = document.checkpoint;
+  const conflict = target.scheme === 'file' && checkpoint
+    ? outputConflict([{ flag: 'the export', path: target.fsPath }], inputFiles({ path: document.uri.fsPath, checkpoint }))
+    : undefined;
+  if (conflict) {
+    void vscode.window.showErrorMessage(conflict);
+    return undefined;
+  }
+  await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(render(target)));
+  return target;
+}
+
 /** Asks where to save, then writes the statistics gathered so far as JSON or CSV. */
 export async function exportStatistics(document: CheckpointDocument, format?: 'json' | 'csv'): Promise<void> {
   const report = document.report();
@@ -126,14 +146,11 @@ export async function exportStatistics(document: CheckpointDocument, format?: 'j
     void vscode.window.showWarningMessage(vscode.l10n.t('This checkpoint could not be read, so it has no statistics to export.'));
     return;
   }
-  const target = await vscode.window.showSaveDialog({
+  const target = await saveText(document, {
     defaultUri: vscode.Uri.file(`${document.uri.fsPath.replace(/(\.safetensors|\.gguf|\.bin)?(\.index\.json)?$/, '')}.stats.${format ?? 'json'}`),
     filters: format === 'csv' ? { CSV: ['csv'] } : format === 'json' ? { JSON: ['json'] } : { JSON: ['json'], CSV: ['csv'] },
-  });
-  if (!target) return;
-  const text = target.path.endsWith('.csv') ? statsReportToCsv(report) : JSON.stringify(report, null, 2) + '\n';
-  await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(text));
-  void vscode.window.showInformationMessage(vscode.l10n.t('Statistics exported to {0}', target.fsPath));
+  }, (uri) => (uri.path.endsWith('.csv') ? statsReportToCsv(report) : JSON.stringify(report, null, 2) + '\n'));
+  if (target) void vscode.window.showInformationMessage(vscode.l10n.t('Statistics exported to {0}', target.fsPath));
 }
 
 /**
@@ -144,16 +161,13 @@ export async function exportStatistics(document: CheckpointDocument, format?: 'j
 export async function exportKeepList(document: CheckpointDocument, scheme: QuantScheme, thresholdDb: number, format: 'llm-compressor' | 'llama-quantize'): Promise<void> {
   const tensors = document.analyses.keepList(scheme, thresholdDb);
   const base = document.uri.fsPath.replace(/(\.safetensors)?(\.index\.json)?$/, '');
-  const target = await vscode.window.showSaveDialog({
+  const target = await saveText(document, {
     defaultUri: vscode.Uri.file(format === 'llm-compressor' ? `${base}.${scheme}.ignore.yaml` : `${base}.${scheme}.tensor-types.txt`),
     filters: format === 'llm-compressor' ? { YAML: ['yaml', 'yml'], JSON: ['json'] } : { Text: ['txt'] },
-  });
-  if (!target) return;
-  const text = format === 'llm-compressor'
-    ? llmCompressorIgnore(tensors, scheme, thresholdDb, target.path.endsWith('.json') ? 'json' : 'yaml')
-    : llamaQuantizeOverrides(tensors, scheme, thresholdDb);
-  await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(text));
-  void vscode.window.showInformationMessage(vscode.l10n.t('{0} tensor(s) to keep in higher precision written to {1}', tensors.length, target.fsPath));
+  }, (uri) => (format === 'llm-compressor'
+    ? llmCompressorIgnore(tensors, scheme, thresholdDb, uri.path.endsWith('.json') ? 'json' : 'yaml')
+    : llamaQuantizeOverrides(tensors, scheme, thresholdDb)));
+  if (target) void vscode.window.showInformationMessage(vscode.l10n.t('{0} tensor(s) to keep in higher precision written to {1}', tensors.length, target.fsPath));
 }
 
 /** Asks for the base checkpoint LIFT compares with (null when cancelled); one that cannot be read is reported. */

@@ -57,11 +57,11 @@ export async function writeTextFile(path: string, text: string): Promise<void> {
 }
 
 /**
- * Every file an output must not overwrite for one input: the path given (an `*.index.json` is read too) and the
- * checkpoint's files.
+ * Every file an output must not overwrite for one input: the path given, the `*.index.json` read (also when a folder
+ * was given) and the checkpoint's files.
  */
 export function inputFiles(input: { path: string; checkpoint: Checkpoint }): string[] {
-  return [input.path, ...input.checkpoint.files.map((f) => f.path)];
+  return [input.path, ...(input.checkpoint.index ? [input.checkpoint.index] : []), ...input.checkpoint.files.map((f) => f.path)];
 }
 
 /** The canonical path of a file that may not exist yet (its folder resolved). */

@@ -67,6 +67,8 @@ export interface Checkpoint {
   readonly metadata: Readonly<Record<string, string>>;
   readonly tensors: readonly TensorEntry[];
   readonly findings?: readonly Finding[];
+  /** The `*.index.json` the shards were found through, when there was one (an input too, though it holds no tensor). */
+  readonly index?: string;
 }
 
 /**

@@ -122,7 +122,7 @@ async function openIndex(indexPath: string, opener: SourceOpener): Promise<Check
       }
     }
   }
-  return checkpoint;
+  return { ...checkpoint, index: indexPath };
 }
 
 /** Opens every file, a bounded number at a time, keeping the given order. */

@@ -206,8 +206,9 @@ test('merge never overwrites the index of a sharded input', () => {
   const text = JSON.stringify({ metadata: {}, weight_map: { w: 'model-1.safetensors' } });
   writeFileSync(index, text);
   const tunedW = write('tuned-w.safetensors', [['w', [2], [1, 3]]]);
-  for (const [flag, path] of [['--out', index], ['--mergekit', index]]) {
-    const r = weightscope('merge', '--base', index, '--models', tunedW, '--method', 'task-arithmetic', flag!, path!);
+  // The index given, or found in the folder given.
+  for (const [base, flag] of [[index, '--out'], [index, '--mergekit'], [folder, '--out']]) {
+    const r = weightscope('merge', '--base', base!, '--models', tunedW, '--method', 'task-arithmetic', flag!, index);
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /is an input/);
   }
