@@ -48,6 +48,11 @@ export function abortOnInterrupt(): { signal: AbortSignal; dispose(): void } {
   return { signal: controller.signal, dispose: () => signals.forEach((name) => process.off(name, abort)) };
 }
 
+/** The output flags a command was given, as (flag, path) pairs for `outputConflict`. */
+export function givenOutputs(flags: Readonly<Record<string, string | undefined>>): { flag: string; path: string }[] {
+  return Object.entries(flags).flatMap(([flag, path]) => (path === undefined ? [] : [{ flag, path }]));
+}
+
 /** Writes a JSON document to stdout, followed by a newline. */
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + '\n');

@@ -8,7 +8,7 @@ import { mergekitYaml, MergekitUnsupported } from '../merge/mergekitYaml';
 import { MERGE_METHODS, ParamError, resolveParams, type MergeMethod, type ParamName } from '../merge/methods';
 import { nodeSourceOpener } from '../source/nodeFileSource';
 import { flagValue, parseArgs, UsageError, type ParsedArgs } from './args';
-import { abortOnInterrupt, engineFromArgs, ENGINE_FLAGS, printJson, printLine, type Command } from './command';
+import { abortOnInterrupt, engineFromArgs, ENGINE_FLAGS, givenOutputs, printJson, printLine, type Command } from './command';
 import { renderTable } from './table';
 
 const PARAM_FLAGS: readonly ParamName[] = ['density', 'lambda', 'drop', 'seed', 'k', 'beta', 'gamma'];
@@ -67,7 +67,7 @@ async function runMergeCommand(argv: string[]): Promise<number> {
   const [base, ...models] = await Promise.all([basePath, ...modelPaths].map(open));
   const inputs = [base!, ...models].flatMap(inputFiles);
   const conflict = outputConflict(
-    [['--out', out], ['--masks', masks], ['--mergekit', yamlPath]].flatMap(([flag, path]) => (path ? [{ flag: flag!, path }] : [])),
+    givenOutputs({ '--out': out, '--masks': masks, '--mergekit': yamlPath }),
     inputs,
   );
   if (conflict) throw new UsageError(conflict);

@@ -4,7 +4,7 @@ import {
   QUANT_SCHEMES, quantDocument, runQuantPreview, type QuantScheme,
 } from '../engine/quantPreview';
 import { flagValue, parseArgs, UsageError } from './args';
-import { analyseSelected, ENGINE_FLAGS, engineFromArgs, printJson, type Command } from './command';
+import { analyseSelected, ENGINE_FLAGS, engineFromArgs, givenOutputs, printJson, printLine, type Command } from './command';
 import { formatStat, renderTable } from './table';
 
 const FLAGS = {
@@ -34,7 +34,7 @@ async function runQuantCommand(argv: string[]): Promise<number> {
   if (keepBelow !== undefined && (keepBelowText!.trim() === '' || !Number.isFinite(keepBelow))) throw new UsageError(`--keep-below takes a number of dB, not "${keepBelowText}"`);
   const exportIgnore = flagValue(args, 'export-ignore');
   const exportLlama = flagValue(args, 'export-llama-quantize');
-  const outputs = [['--export-ignore', exportIgnore], ['--export-llama-quantize', exportLlama]].flatMap(([flag, path]) => (path ? [{ flag: flag!, path }] : []));
+  const outputs = givenOutputs({ '--export-ignore': exportIgnore, '--export-llama-quantize': exportLlama });
   const engine = engineFromArgs(args);
   try {
     const { entries, outcomes } = await analyseSelected(args, hasQuantPreview, (entries, indices, onProgress) =>
@@ -47,7 +47,7 @@ async function runQuantCommand(argv: string[]): Promise<number> {
       const kept = keepList(entries, ranking, threshold);
       if (exportIgnore !== undefined) await writeTextFile(exportIgnore, llmCompressorIgnore(kept, scheme, threshold, exportIgnore.endsWith('.json') ? 'json' : 'yaml'));
       if (exportLlama !== undefined) await writeTextFile(exportLlama, llamaQuantizeOverrides(kept, scheme, threshold));
-      process.stderr.write(`weightscope: ${kept.length} tensor(s) with SQNR below ${threshold.toFixed(2)} dB under ${scheme} written to the keep list\n`);
+      printLine(`${kept.length} tensor(s) with SQNR below ${threshold.toFixed(2)} dB under ${scheme} written to the keep list`);
     }
     const document = quantDocument(entries, outcomes, schemes, keepOutliers);
     if (args.flags.has('json')) printJson(document);
